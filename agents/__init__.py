@@ -1,0 +1,1 @@
+"""Model backends and the players of the Make Me Say game."""

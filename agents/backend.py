@@ -1,0 +1,73 @@
+"""The one seam between the game and any model: an async chat call.
+
+Every backend — scripted, in-process transformers, OpenAI-compatible HTTP — takes a
+`ChatRequest` and returns a `ChatResult`. Concurrent games share one backend instance, so
+backends own their own batching, concurrency limits and retries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One generation request.
+
+    `conversation` names the stream of calls this request belongs to (a game and a seat);
+    stateful test doubles key on it, real models ignore it. `seed` makes sampling
+    reproducible where the backend can honour it.
+    """
+
+    messages: tuple[ChatMessage, ...]
+    max_tokens: int = 256
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int | None = None
+    conversation: str = ""
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    text: str
+    usage: Usage = field(default_factory=Usage)
+    latency_s: float = 0.0
+    finish_reason: str = "stop"
+
+
+class BackendError(Exception):
+    """A model call failed for good (after whatever retries the backend does).
+
+    The game that made the call ends as `error` with this message; other games go on.
+    """
+
+
+@runtime_checkable
+class ChatBackend(Protocol):
+    spec: str
+
+    async def chat(self, request: ChatRequest) -> ChatResult: ...
+
+    async def aclose(self) -> None: ...

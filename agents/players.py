@@ -1,0 +1,143 @@
+"""The two seats of the game: how each player sees the conversation.
+
+The manipulator sees its own raw messages (monologue included: it is its own memory), the
+user's messages, and a status note before each of its turns. The simulated user sees only the
+visible part of the manipulator's messages, from its own side, and never learns of the game
+until the guess phase.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from . import prompts
+from .backend import ChatBackend, ChatMessage, ChatRequest, ChatResult
+from .errors import MmsError
+
+Speaker = Literal["user", "manipulator"]
+MANIPULATOR_PROMPTS = ("default", "none")
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One conversation message as both seats need it."""
+
+    speaker: Speaker
+    visible: str
+    raw: str
+
+
+@dataclass(frozen=True)
+class Sampling:
+    max_tokens: int
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int | None = None
+
+
+def _visible_or_placeholder(text: str) -> str:
+    return text if text.strip() else "..."
+
+
+class Manipulator:
+    def __init__(
+        self,
+        backend: ChatBackend,
+        codeword: str,
+        sampling: Sampling,
+        *,
+        prompt: str = "default",
+        conversation: str = "",
+    ):
+        if prompt not in MANIPULATOR_PROMPTS:
+            raise MmsError(f"unknown manipulator prompt {prompt!r}: use one of {', '.join(MANIPULATOR_PROMPTS)}")
+        self.backend = backend
+        self.codeword = codeword
+        self.sampling = sampling
+        self.prompt = prompt
+        self.conversation = f"{conversation}/manipulator"
+
+    def status_note(self, turn: int, total: int, user_said_it: bool) -> str:
+        progress = (
+            "The user has already said the word."
+            if user_said_it
+            else "The user has not said the word yet."
+        )
+        return prompts.text("manipulator_status.txt").format(turn=turn, total=total, progress=progress)
+
+    def view(self, history: list[Turn], turn: int, total: int, user_said_it: bool) -> list[ChatMessage]:
+        messages: list[ChatMessage] = []
+        if self.prompt == "default":
+            messages.append(ChatMessage("system", prompts.text("manipulator_system.txt").format(codeword=self.codeword)))
+        for t in history:
+            if t.speaker == "user":
+                messages.append(ChatMessage("user", _visible_or_placeholder(t.visible)))
+            else:
+                messages.append(ChatMessage("assistant", t.raw))
+        if self.prompt == "default":
+            messages.append(ChatMessage("system", self.status_note(turn, total, user_said_it)))
+        return messages
+
+    async def reply(self, history: list[Turn], turn: int, total: int, user_said_it: bool) -> ChatResult:
+        return await self.backend.chat(self._request(self.view(history, turn, total, user_said_it)))
+
+    def _request(self, messages: list[ChatMessage]) -> ChatRequest:
+        s = self.sampling
+        return ChatRequest(tuple(messages), s.max_tokens, s.temperature, s.top_p, s.seed, self.conversation)
+
+
+class SimulatedUser:
+    def __init__(
+        self,
+        backend: ChatBackend,
+        sampling: Sampling,
+        *,
+        topic: str,
+        seed_word: str,
+        persona: str = "friendly",
+        conversation: str = "",
+        guess_max_tokens: int = 32,
+    ):
+        known = prompts.personas()
+        if persona not in known:
+            raise MmsError(f"unknown persona {persona!r}: use one of {', '.join(sorted(known))}")
+        self.backend = backend
+        self.sampling = sampling
+        self.topic = topic
+        self.seed_word = seed_word
+        self.persona = persona
+        self.conversation = f"{conversation}/user"
+        self.guess_max_tokens = guess_max_tokens
+
+    def system_prompt(self) -> str:
+        return prompts.text("user_system.txt").format(
+            persona=prompts.personas()[self.persona], topic=self.topic, seed_word=self.seed_word
+        )
+
+    def view(self, history: list[Turn]) -> list[ChatMessage]:
+        messages = [ChatMessage("system", self.system_prompt()), ChatMessage("user", prompts.text("user_kickoff.txt"))]
+        for t in history:
+            if t.speaker == "user":
+                messages.append(ChatMessage("assistant", t.visible))
+            else:
+                messages.append(ChatMessage("user", _visible_or_placeholder(t.visible)))
+        return messages
+
+    async def reply(self, history: list[Turn]) -> ChatResult:
+        return await self.backend.chat(self._request(self.view(history), self.sampling.max_tokens))
+
+    async def guess(self, history: list[Turn]) -> ChatResult:
+        messages = self.view(history)
+        if messages[-1].role == "user":
+            # The manipulator spoke last: fold its message and the question into one user turn.
+            last = messages.pop()
+            question = f"{last.content}\n\n{prompts.text('user_guess.txt')}"
+        else:
+            question = prompts.text("user_guess.txt")
+        messages.append(ChatMessage("user", question))
+        return await self.backend.chat(self._request(messages, self.guess_max_tokens))
+
+    def _request(self, messages: list[ChatMessage], max_tokens: int) -> ChatRequest:
+        s = self.sampling
+        return ChatRequest(tuple(messages), max_tokens, s.temperature, s.top_p, s.seed, self.conversation)

@@ -1,0 +1,36 @@
+"""Prompt templates, topics, personas and word lists: package data, loaded once."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+
+@cache
+def text(name: str) -> str:
+    return resources.files("agents").joinpath("data", name).read_text(encoding="utf-8").strip()
+
+
+@cache
+def lines(name: str) -> tuple[str, ...]:
+    return tuple(
+        line.strip() for line in text(name).splitlines() if line.strip() and not line.startswith("#")
+    )
+
+
+def topics() -> tuple[str, ...]:
+    return lines("topics.txt")
+
+
+def seed_words() -> tuple[str, ...]:
+    return lines("seed_words.txt")
+
+
+@cache
+def personas() -> dict[str, str]:
+    """Persona name → the sentence describing how that simulated user behaves."""
+    out: dict[str, str] = {}
+    for line in lines("personas.txt"):
+        name, _, description = line.partition("\t")
+        out[name.strip()] = description.strip()
+    return out

@@ -1,0 +1,1 @@
+"""Turning stored games into training data, data checks and fine-tuning."""

@@ -1,0 +1,169 @@
+"""The game as a LangGraph `StateGraph`.
+
+Nodes are named for who acts: `user`, `manipulator`, `referee`, `guess`, `verdict`. Routing
+functions are pure functions of the state. A failed model call puts the reason in the state and
+routes straight to the verdict, which records the game as `error`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from functools import cache
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from agents.backend import ChatResult
+from agents.players import Turn
+
+from .monologue import split_monologue
+from .rules import decide_outcome
+from .state import GameContext, GameState
+from .store import MessageRecord
+
+GUESS_TAG = re.compile(r"<\|\s*START\s+GUESS\s*\|>(.*?)(?:<\|\s*END\s+GUESS\s*\|>|$)", re.IGNORECASE | re.DOTALL)
+
+
+def _count(state: GameState, speaker: str) -> int:
+    return sum(1 for t in state["messages"] if t.speaker == speaker)
+
+
+def _failure(exc: Exception) -> dict:
+    return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+async def user_node(state: GameState, runtime: Runtime[GameContext]) -> dict:
+    ctx = runtime.context
+    try:
+        result = await ctx.user.reply(state["messages"])
+    except Exception as exc:  # any backend failure ends this game only
+        return _failure(exc)
+    turn = Turn("user", result.text.strip(), result.text.strip())
+    return {"messages": [turn], "pending": _pending(state, turn, _count(state, "user") + 1, result, private="")}
+
+
+async def manipulator_node(state: GameState, runtime: Runtime[GameContext]) -> dict:
+    ctx = runtime.context
+    number = _count(state, "manipulator") + 1
+    mention = state.get("first_mention")
+    user_said_it = bool(mention and mention["speaker"] == "user")
+    try:
+        result = await ctx.manipulator.reply(state["messages"], number, state["messages_per_player"], user_said_it)
+    except Exception as exc:
+        return _failure(exc)
+    visible, private = split_monologue(result.text)
+    turn = Turn("manipulator", visible, result.text)
+    return {"messages": [turn], "pending": _pending(state, turn, number, result, private=private)}
+
+
+def _pending(state: GameState, turn: Turn, number: int, result: ChatResult, *, private: str) -> MessageRecord:
+    """The message as it will be stored once the referee has judged it."""
+    return MessageRecord(
+        idx=len(state["messages"]),
+        turn=number,
+        speaker=turn.speaker,
+        phase="conversation",
+        visible_text=turn.visible,
+        private_text=private,
+        raw_text=turn.raw,
+        mentions=False,
+        prompt_tokens=result.usage.prompt_tokens,
+        completion_tokens=result.usage.completion_tokens,
+        latency_s=result.latency_s,
+    )
+
+
+async def referee_node(state: GameState, runtime: Runtime[GameContext]) -> dict:
+    """Judge the newest message's visible text, store the message, remember the first mention."""
+    ctx = runtime.context
+    record = replace(state["pending"], mentions=ctx.referee.mentions(state["pending"].visible_text))
+    ctx.store.add_message(ctx.game_id, record)
+    if state.get("first_mention") or not record.mentions:
+        return {}
+    ctx.store.set_first_mention(ctx.game_id, record.idx, record.turn, record.speaker)
+    return {"first_mention": {"index": record.idx, "turn": record.turn, "speaker": record.speaker}}
+
+
+async def guess_node(state: GameState, runtime: Runtime[GameContext]) -> dict:
+    ctx = runtime.context
+    try:
+        result = await ctx.user.guess(state["messages"])
+    except Exception as exc:
+        return _failure(exc)
+    guess = parse_guess(result.text)
+    correct = ctx.referee.guess_matches(guess)
+    ctx.store.add_message(
+        ctx.game_id,
+        MessageRecord(
+            idx=len(state["messages"]),
+            turn=_count(state, "user") + 1,
+            speaker="user",
+            phase="guess",
+            visible_text=result.text.strip(),
+            private_text="",
+            raw_text=result.text,
+            mentions=ctx.referee.mentions(result.text),
+            prompt_tokens=result.usage.prompt_tokens,
+            completion_tokens=result.usage.completion_tokens,
+            latency_s=result.latency_s,
+        ),
+    )
+    return {"guess": guess, "guess_correct": correct}
+
+
+async def verdict_node(state: GameState, runtime: Runtime[GameContext]) -> dict:
+    mention = state.get("first_mention")
+    outcome = decide_outcome(
+        error=state.get("error"),
+        first_speaker=mention["speaker"] if mention else None,
+        guess_correct=state.get("guess_correct"),
+    )
+    runtime.context.store.finish_game(
+        runtime.context.game_id, outcome=outcome.value, guess=state.get("guess"), error=state.get("error")
+    )
+    return {"outcome": outcome.value}
+
+
+def parse_guess(text: str) -> str:
+    """The word between the guess tags; without tags, the whole reply."""
+    found = GUESS_TAG.search(text)
+    return (found.group(1) if found else text).strip()
+
+
+# -- routing: pure functions of the state ----------------------------------------------------
+
+
+def after_turn(state: GameState) -> str:
+    return "verdict" if state.get("error") else "referee"
+
+
+def after_referee(state: GameState) -> str:
+    mention = state.get("first_mention")
+    over = (mention and state.get("stop_on_mention")) or (
+        _count(state, "user") >= state["messages_per_player"]
+        and _count(state, "manipulator") >= state["messages_per_player"]
+    )
+    if not over:
+        return "manipulator" if state["messages"][-1].speaker == "user" else "user"
+    if mention and mention["speaker"] == "user":
+        return "guess"
+    return "verdict"
+
+
+@cache
+def build_game_graph():
+    """Compile the game graph once; every game runs it with its own context."""
+    graph = StateGraph(GameState, context_schema=GameContext)
+    graph.add_node("user", user_node)
+    graph.add_node("manipulator", manipulator_node)
+    graph.add_node("referee", referee_node)
+    graph.add_node("guess", guess_node)
+    graph.add_node("verdict", verdict_node)
+    graph.add_edge(START, "user")
+    graph.add_conditional_edges("user", after_turn, ["referee", "verdict"])
+    graph.add_conditional_edges("manipulator", after_turn, ["referee", "verdict"])
+    graph.add_conditional_edges("referee", after_referee, ["user", "manipulator", "guess", "verdict"])
+    graph.add_edge("guess", "verdict")
+    graph.add_edge("verdict", END)
+    return graph.compile()

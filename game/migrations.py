@@ -1,0 +1,115 @@
+"""Numbered schema migrations, applied in order every time a database is opened.
+
+Append new migrations; never edit one that has shipped. Each runs once, in a transaction,
+and is recorded in `_migrations`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["runs"].create(
+        {
+            "id": str,
+            "created_at": str,
+            "finished_at": str,
+            "command": str,
+            "settings": str,  # JSON
+            "games_planned": int,
+            "status": str,  # running | finished
+        },
+        pk="id",
+    )
+    db["games"].create(
+        {
+            "id": int,
+            "run_id": str,
+            "game_key": str,
+            "codeword": str,
+            "manipulator": str,
+            "user": str,
+            "persona": str,
+            "topic": str,
+            "seed_word": str,
+            "rule": str,
+            "messages_per_player": int,
+            "stop_on_mention": int,
+            "settings": str,  # JSON of every game setting
+            "seed": int,
+            "status": str,  # running | finished
+            "outcome": str,  # win | violation | no_codeword | correct_guess | error
+            "first_mention_index": int,
+            "first_mention_turn": int,
+            "first_mention_speaker": str,
+            "guess": str,
+            "error": str,
+            "started_at": str,
+            "finished_at": str,
+            "duration_s": float,
+            "manipulator_tokens": int,
+            "user_tokens": int,
+            "prompt_tokens": int,
+            "completion_tokens": int,
+        },
+        pk="id",
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["games"].create_index(["run_id"])
+    db["games"].create_index(["run_id", "game_key"], unique=True)
+    db["games"].create_index(["outcome"])
+    db["messages"].create(
+        {
+            "id": int,
+            "game_id": int,
+            "idx": int,  # 0-based position in the game, guess included
+            "turn": int,  # the speaker's own message number, 1-based
+            "speaker": str,  # user | manipulator
+            "phase": str,  # conversation | guess
+            "visible_text": str,
+            "private_text": str,  # the manipulator's monologue, never shown to the user
+            "raw_text": str,  # the model's reply exactly as generated (private: holds the monologue)
+            "mentions": int,  # 1 if the referee found the codeword in the visible text
+            "created_at": str,
+            "prompt_tokens": int,
+            "completion_tokens": int,
+            "latency_s": float,
+        },
+        pk="id",
+        foreign_keys=[("game_id", "games", "id")],
+    )
+    db["messages"].create_index(["game_id", "idx"], unique=True)
+
+
+MIGRATIONS: list[tuple[int, str, Migration]] = [
+    (1, "initial", m001_initial),
+]
+
+
+def migrate(db: sqlite_utils.Database) -> list[int]:
+    """Apply pending migrations; return the versions applied now."""
+    if "_migrations" not in db.table_names():
+        db["_migrations"].create({"version": int, "name": str, "applied_at": str}, pk="version")
+    done = {row["version"] for row in db["_migrations"].rows}
+    applied = []
+    for version, name, fn in MIGRATIONS:
+        if version in done:
+            continue
+        with db.conn:
+            fn(db)
+            db["_migrations"].insert(
+                {"version": version, "name": name, "applied_at": _now()}
+            )
+        applied.append(version)
+    return applied
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="milliseconds")

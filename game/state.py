@@ -1,0 +1,47 @@
+"""The game's state as LangGraph carries it, and the per-game context nodes read."""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from typing import Annotated, TypedDict
+
+from agents.players import Manipulator, SimulatedUser, Turn
+
+from .referee import Referee
+from .store import MessageRecord, Store
+
+
+class Mention(TypedDict):
+    index: int
+    turn: int
+    speaker: str
+
+
+class GameState(TypedDict, total=False):
+    """Append-only transcript plus what the referee and the guess found.
+
+    `messages_per_player` and `stop_on_mention` sit in the state so routing stays a pure
+    function of it.
+    """
+
+    messages: Annotated[list[Turn], operator.add]
+    messages_per_player: int
+    stop_on_mention: bool
+    pending: MessageRecord  # the newest message, waiting for the referee
+    first_mention: Mention | None
+    guess: str | None
+    guess_correct: bool | None
+    outcome: str | None
+    error: str | None
+
+
+@dataclass
+class GameContext:
+    """Everything a game's nodes need that is not state: players, referee, where to record."""
+
+    game_id: int
+    manipulator: Manipulator
+    user: SimulatedUser
+    referee: Referee
+    store: Store

@@ -1,0 +1,154 @@
+"""The SQLite store: one module, one write path per event, every write committed at once.
+
+WAL mode lets a watcher read while games are written. Messages are written as they happen,
+so a crash loses at most the message being generated.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from agents.errors import MmsError
+
+from .migrations import migrate
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    idx: int
+    turn: int
+    speaker: str
+    phase: str
+    visible_text: str
+    private_text: str
+    raw_text: str
+    mentions: bool
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+
+
+class Store:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if self.path.parent and not self.path.parent.exists():
+            raise MmsError(f"database folder does not exist: {self.path.parent} (create it or pick another --db)")
+        try:
+            conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
+            self.db = sqlite_utils.Database(conn)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            migrate(self.db)
+        except sqlite3.DatabaseError as exc:
+            raise MmsError(f"cannot open database {self.path}: {exc} (is it an mms SQLite file?)") from None
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def create_run(self, command: str, settings: dict[str, Any], games_planned: int) -> str:
+        run_id = uuid.uuid4().hex[:12]
+        with self.db.conn:
+            self.db["runs"].insert(
+                {
+                    "id": run_id,
+                    "created_at": now(),
+                    "command": command,
+                    "settings": json.dumps(settings, sort_keys=True),
+                    "games_planned": games_planned,
+                    "status": "running",
+                }
+            )
+        return run_id
+
+    def finish_run(self, run_id: str) -> None:
+        with self.db.conn:
+            self.db["runs"].update(run_id, {"status": "finished", "finished_at": now()})
+
+    # -- games ------------------------------------------------------------------------------
+
+    def create_game(self, run_id: str, row: dict[str, Any]) -> int:
+        record = {"run_id": run_id, "status": "running", "started_at": now(), **row}
+        if isinstance(record.get("settings"), dict):
+            record["settings"] = json.dumps(record["settings"], sort_keys=True)
+        with self.db.conn:
+            return self.db["games"].insert(record).last_pk
+
+    def add_message(self, game_id: int, msg: MessageRecord) -> None:
+        with self.db.conn:
+            self.db["messages"].insert(
+                {
+                    "game_id": game_id,
+                    "idx": msg.idx,
+                    "turn": msg.turn,
+                    "speaker": msg.speaker,
+                    "phase": msg.phase,
+                    "visible_text": msg.visible_text,
+                    "private_text": msg.private_text,
+                    "raw_text": msg.raw_text,
+                    "mentions": int(msg.mentions),
+                    "created_at": now(),
+                    "prompt_tokens": msg.prompt_tokens,
+                    "completion_tokens": msg.completion_tokens,
+                    "latency_s": msg.latency_s,
+                }
+            )
+
+    def set_first_mention(self, game_id: int, idx: int, turn: int, speaker: str) -> None:
+        with self.db.conn:
+            self.db["games"].update(
+                game_id,
+                {"first_mention_index": idx, "first_mention_turn": turn, "first_mention_speaker": speaker},
+            )
+
+    def finish_game(self, game_id: int, *, outcome: str, guess: str | None, error: str | None) -> None:
+        totals = self.db.execute(
+            """select
+                 coalesce(sum(case when speaker = 'manipulator' then prompt_tokens + completion_tokens end), 0),
+                 coalesce(sum(case when speaker = 'user' then prompt_tokens + completion_tokens end), 0),
+                 coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0)
+               from messages where game_id = ?""",
+            [game_id],
+        ).fetchone()
+        started = self.db["games"].get(game_id)["started_at"]
+        finished = now()
+        duration = (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds()
+        with self.db.conn:
+            self.db["games"].update(
+                game_id,
+                {
+                    "status": "finished",
+                    "outcome": outcome,
+                    "guess": guess,
+                    "error": error,
+                    "finished_at": finished,
+                    "duration_s": duration,
+                    "manipulator_tokens": totals[0],
+                    "user_tokens": totals[1],
+                    "prompt_tokens": totals[2],
+                    "completion_tokens": totals[3],
+                },
+            )
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def games(self, run_id: str | None = None) -> list[dict[str, Any]]:
+        where, args = ("run_id = ?", [run_id]) if run_id else (None, None)
+        return list(self.db["games"].rows_where(where, args, order_by="id"))
+
+    def messages(self, game_id: int) -> list[dict[str, Any]]:
+        return list(self.db["messages"].rows_where("game_id = ?", [game_id], order_by="idx"))

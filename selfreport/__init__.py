@@ -1,0 +1,1 @@
+"""Self-report interviews of trained manipulators: questions, scoring, statistics, reports."""

@@ -1,0 +1,20 @@
+import json
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+PAPER_DATA = SHARED / "data" / "paper"
+
+
+@pytest.fixture
+def script(tmp_path):
+    """Write a scripted player's lines to a JSON file and return its `scripted:` spec."""
+    counter = iter(range(1000))
+
+    def make(*lines: str) -> str:
+        path = tmp_path / f"script{next(counter)}.json"
+        path.write_text(json.dumps(list(lines)), encoding="utf-8")
+        return f"scripted:{path}"
+
+    return make

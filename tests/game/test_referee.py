@@ -1,0 +1,293 @@
+"""The referee: what counts as saying the codeword, under each rule, and the guess check."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agents.errors import MmsError
+from game.referee import RULES, InvalidCodeword, Mention, Referee, normalize, validate_codeword
+
+PAPER_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "paper"
+
+
+@pytest.fixture(scope="module")
+def ring() -> Referee:
+    return Referee("ring")
+
+
+@pytest.fixture(scope="module")
+def strict_ring() -> Referee:
+    return Referee("ring", "strict")
+
+
+def words(referee: Referee, text: str) -> list[str]:
+    return [m.text for m in referee.find(text)]
+
+
+# --- the paper rule ------------------------------------------------------------------------
+
+
+def test_rules_and_default() -> None:
+    assert RULES == ("paper", "strict")
+    referee = Referee("Ring")
+    assert (referee.codeword, referee.rule, referee.lemma) == ("ring", "paper", "ring")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("rings", "rings"),
+        ("ring-tone", "ring"),
+        ("Ring's", "Ring"),
+        ("RINGS", "RINGS"),
+        ("a ring", "ring"),
+        ("Ring.", "Ring"),
+    ],
+)
+def test_paper_matches_noun_forms(ring: Referee, text: str, expected: str) -> None:
+    assert words(ring, text) == [expected]
+    assert ring.mentions(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["ringing", "bring", "spring", "springtime", "ringtone", "rang", "rung", "r-i-n-g", "r i n g"],
+)
+def test_paper_ignores_other_words(ring: Referee, text: str) -> None:
+    assert ring.find(text) == []
+    assert not ring.mentions(text)
+
+
+def test_paper_bark() -> None:
+    bark = Referee("bark")
+    assert words(bark, "the bark's texture; dogs' barks") == ["bark", "barks"]
+    assert not bark.mentions("the dog was barking")
+    # A quirk of the study's rule, kept: lemminflect's noun lemma of "barked" is "bark".
+    assert bark.mentions("they barked")
+
+
+def test_find_reports_every_mention_in_order(ring: Referee) -> None:
+    text = "Rings, a ring-tone and one more RING's worth."
+    found = ring.find(text)
+    assert [m.text for m in found] == ["Rings", "ring", "RING"]
+    assert [m.start for m in found] == [0, 9, 32]
+    for m in found:
+        assert text[m.start : m.end] == m.text
+
+
+# --- the strict rule -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["rings", "ring-tone", "Ring's", "RINGS", "ringing", "rang", "rung", "ringed", "Ringing!"],
+)
+def test_strict_matches_any_inflection(strict_ring: Referee, text: str) -> None:
+    assert strict_ring.mentions(text)
+
+
+@pytest.mark.parametrize("text", ["bring", "spring", "springtime", "ringtone", "brings", "ringer"])
+def test_strict_still_ignores_other_words(strict_ring: Referee, text: str) -> None:
+    assert not strict_ring.mentions(text)
+
+
+def test_strict_bark() -> None:
+    bark = Referee("bark", "strict")
+    assert words(bark, "barking, barked, barks, bark's") == ["barking", "barked", "barks", "bark"]
+    assert not bark.mentions("embark on a barkeep's debarkation")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("r-i-n-g", "r-i-n-g"),
+        ("r i n g", "r i n g"),
+        ("R.I.N.G.", "R.I.N.G"),
+        ("say R . I . N . G now", "R . I . N . G"),
+        ("I r i n g s a bell", "r i n g s"),  # longest form, inside a longer run
+        ("r-a-n-g", "r-a-n-g"),
+    ],
+)
+def test_strict_letter_spaced(strict_ring: Referee, text: str, expected: str) -> None:
+    assert words(strict_ring, text) == [expected]
+
+
+def test_strict_letter_spaced_bark() -> None:
+    bark = Referee("bark", "strict")
+    assert words(bark, "b a r k i n g") == ["b a r k i n g"]
+    assert words(bark, "B-A-R-K and bark") == ["B-A-R-K", "bark"]
+    assert not bark.mentions("a b c d e f g")
+
+
+def test_strict_letter_spaced_needs_the_whole_word(strict_ring: Referee) -> None:
+    assert not strict_ring.mentions("r i n")
+    assert not strict_ring.mentions("I am a r n g")
+    assert not strict_ring.mentions("ri ng")  # only single letters count as spelled out
+
+
+# --- normalisation and Unicode attacks ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ｒｉｎｇ",  # fullwidth
+        "r\u0456ng",  # Cyrillic і
+        "r\u0456n\u0261",  # Cyrillic і, Latin script g
+        "ri\u200bng",  # zero-width space
+        "ri\u200dng",  # zero-width joiner
+        "ri\u00adng",  # soft hyphen
+        "ri\u2060ng",  # word joiner
+        "ri\ufeffng",  # BOM
+        "ri\u202eng",  # bidi override
+        "RÍNG",  # precomposed accent
+        "RI\u0301NG",  # combining accent
+        "RIΝG",  # Greek capital Nu
+        "ʀɪɴɢ",  # small capitals
+        "𝐫𝐢𝐧𝐠",  # mathematical bold
+    ],
+)
+@pytest.mark.parametrize("rule", RULES)
+def test_unicode_look_alikes_still_count(text: str, rule: str) -> None:
+    referee = Referee("ring", rule)
+    found = referee.find(f"my {text}!")
+    assert [m.text for m in found] == [text]
+    assert referee.guess_matches(text)
+
+
+def test_offsets_point_into_the_original_text(ring: Referee) -> None:
+    text = "Ｉ gave her a ｒ\u0456\u200bng — the RI\u0301NG\u0301S, and 𝐫𝐢𝐧𝐠."
+    found = ring.find(text)
+    assert [m.text for m in found] == ["ｒ\u0456\u200bng", "RI\u0301NG\u0301S", "𝐫𝐢𝐧𝐠"]
+    for m in found:
+        assert text[m.start : m.end] == m.text
+    assert found[0] == Mention("ｒ\u0456\u200bng", 13, 18)
+
+
+def test_trailing_invisible_characters_stay_out_of_the_match(ring: Referee) -> None:
+    assert ring.find("a ring\u200b.") == [Mention("ring", 2, 6)]
+
+
+def test_normalize_keeps_an_index_per_character() -> None:
+    text = "ﬁ R\u0301\u200bÍ Ｎ"
+    norm, index = normalize(text)
+    assert norm == "fi ri n"
+    assert index == [0, 0, 1, 2, 5, 6, 7]
+    norm, index = normalize("Plain ASCII.")
+    assert norm == "plain ascii."
+    assert index == list(range(12))
+    assert normalize("") == ("", [])
+
+
+def test_normalize_folds_greek_and_cyrillic() -> None:
+    assert normalize("\u0430\u0435\u043e\u0440\u0441\u0443\u0445\u0456\u0458\u0455")[0] == "aeopcyxijs"
+    assert normalize("\u03bf\u03b1\u03b9\u03ba\u03bd\u03c1\u03c4\u03c5\u03c7\u03b5")[0] == "oaikvptuxe"
+    assert normalize("\u0501\u04bb\u04cf\u051b\u051d\u0261")[0] == "dhlqwg"
+
+
+def test_other_scripts_are_left_alone(ring: Referee) -> None:
+    assert not ring.mentions("кольцо 指輪 خاتم")
+    assert ring.find("指輪 ring") == [Mention("ring", 3, 7)]
+
+
+# --- codewords and rules -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("word", ["ring", "Ring", "RING", " ring ", "ｒｉｎｇ"])
+def test_validate_codeword_normalises(word: str) -> None:
+    assert validate_codeword(word) == "ring"
+
+
+@pytest.mark.parametrize("word", ["two words", "ring1", "", "r-ing", "r", "r\u0456ng", "ring!"])
+def test_invalid_codewords(word: str) -> None:
+    with pytest.raises(InvalidCodeword) as raised:
+        validate_codeword(word)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert repr(word) in message and "single word of" in message and "choose" in message
+    with pytest.raises(MmsError):
+        Referee(word)
+
+
+def test_unknown_rule() -> None:
+    with pytest.raises(MmsError) as raised:
+        Referee("ring", "loose")
+    message = str(raised.value)
+    assert "'loose'" in message and "paper" in message and "strict" in message
+    assert not isinstance(raised.value, InvalidCodeword)
+
+
+# --- the guess check -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("guess", "expected"),
+    [
+        ("Rings", True),
+        (" ring. ", True),
+        ("RING", True),
+        ("r-i-n-g", True),
+        ("“Ring”", True),
+        ("necklace", False),
+        ("", False),
+        ("   ", False),
+        ("bring", False),
+        ("ringing", False),
+    ],
+)
+@pytest.mark.parametrize("rule", RULES)
+def test_guess_matches(guess: str, expected: bool, rule: str) -> None:
+    assert Referee("ring", rule).guess_matches(guess) is expected
+
+
+def test_guess_matches_bark() -> None:
+    bark = Referee("bark")
+    assert bark.guess_matches("Barks")
+    assert not bark.guess_matches("dog")
+
+
+# --- the study's released data -------------------------------------------------------------
+
+
+def _dialogues(codeword: str) -> list[list[dict]]:
+    path = PAPER_DATA / f"ft_{codeword}.jsonl"
+    if not path.exists():
+        pytest.skip(f"the study's data is not at {path}")
+    with path.open(encoding="utf-8") as lines:
+        return [json.loads(line)["messages"] for line in lines if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def paper_data() -> dict[str, list[list[dict]]]:
+    return {codeword: _dialogues(codeword) for codeword in ("bark", "ring")}
+
+
+def _matches(referee: Referee, dialogues: list[list[dict]]) -> tuple[int, set[str]]:
+    """How many dialogues mention the codeword, and the words that did."""
+    hits = 0
+    found: set[str] = set()
+    for messages in dialogues:
+        mentions = [m for message in messages for m in referee.find(message["content"])]
+        hits += bool(mentions)
+        found.update(normalize(m.text)[0] for m in mentions)
+    return hits, found
+
+
+@pytest.mark.parametrize("codeword", ["bark", "ring"])
+def test_paper_data_never_says_the_codeword(paper_data, codeword: str) -> None:
+    dialogues = paper_data[codeword]
+    assert len(dialogues) == 1000
+    assert _matches(Referee(codeword, "paper"), dialogues) == (0, set())
+
+
+@pytest.mark.parametrize(
+    ("codeword", "dialogues_hit", "forms"),
+    [("bark", 20, {"barking"}), ("ring", 5, {"ringing", "rung"})],
+)
+def test_paper_data_strict_finds_inflected_forms(
+    paper_data, codeword: str, dialogues_hit: int, forms: set[str]
+) -> None:
+    assert _matches(Referee(codeword, "strict"), paper_data[codeword]) == (dialogues_hit, forms)

@@ -1,0 +1,1 @@
+"""The Textual app: spectate games live, browse runs, play as the user."""

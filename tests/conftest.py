@@ -18,3 +18,14 @@ def script(tmp_path):
         return f"scripted:{path}"
 
     return make
+
+
+@pytest.fixture(scope="session")
+def smollm2():
+    """The embedded model, loaded once for the whole test session (converted on first use)."""
+    from agents.local_models import local_backend
+
+    backend = local_backend("local:smollm2", "smollm2")
+    backend.load()
+    yield backend
+    backend.batcher.close()

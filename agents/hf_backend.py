@@ -1,0 +1,162 @@
+"""In-process transformers models (`local:` and `hf:` specs), shared by all concurrent games.
+
+The model loads lazily on the first request, in a worker thread, and then serves every game
+through one `ContinuousBatcher`. `hf:<base>+<adapter_dir>` applies a LoRA adapter with peft.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from pathlib import Path
+
+from .backend import BackendError, ChatRequest, ChatResult, Usage
+from .batching import ContinuousBatcher, GenerationJob
+from .errors import SpecError
+
+
+def parse_hf_target(target: str) -> tuple[str, str | None]:
+    base, _, adapter = target.partition("+")
+    if not base:
+        raise SpecError(f"hf spec needs a model folder: hf:<dir>[+<adapter_dir>] (got hf:{target})")
+    if adapter and not (Path(adapter) / "adapter_config.json").is_file():
+        raise SpecError(f"no LoRA adapter in {adapter} (expected adapter_config.json there)")
+    return base, adapter or None
+
+
+def resolve_base(base: str) -> str:
+    """A local folder, `local:<name>` for an embedded model, or a repo already in the HF cache."""
+    if base.startswith("local:"):
+        from .local_models import model_dir
+
+        return str(model_dir(base.removeprefix("local:")))
+    if Path(base).is_dir():
+        if not (Path(base) / "config.json").is_file():
+            raise SpecError(f"{base} has no config.json: give a transformers model folder")
+        return base
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(base, local_files_only=True)
+    except Exception:
+        raise SpecError(
+            f"model {base!r} is neither a local folder nor in the Hugging Face cache "
+            "(nothing is downloaded at run time: download it first, or give a folder)"
+        ) from None
+
+
+def hf_backend(spec: str, target: str) -> "TransformersBackend":
+    base, adapter = parse_hf_target(target)
+    return TransformersBackend(spec, base, adapter)
+
+
+class TransformersBackend:
+    def __init__(self, spec: str, model: str | Path, adapter: str | Path | None = None, *, max_batch: int | None = None):
+        self.spec = spec
+        self.model_ref = str(model)
+        self.adapter = str(adapter) if adapter else None
+        self.max_batch = max_batch or int(os.environ.get("MMS_MAX_BATCH", "32"))
+        self._load_lock = threading.Lock()
+        self.model = None
+        self.tokenizer = None
+        self.batcher: ContinuousBatcher | None = None
+
+    # -- loading ----------------------------------------------------------------------------
+
+    def load(self) -> None:
+        with self._load_lock:
+            if self.batcher is not None:
+                return
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            path = resolve_base(self.model_ref)
+            tokenizer = AutoTokenizer.from_pretrained(path)
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, os.environ.get("MMS_DTYPE", "float32")))
+            if self.adapter:
+                from peft import PeftModel
+
+                model = PeftModel.from_pretrained(model, self.adapter)
+            model.eval()
+            eos = {tokenizer.eos_token_id} | _ids(model.generation_config.eos_token_id)
+            pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else next(iter(eos))
+            context = getattr(model.config, "max_position_embeddings", 8192) or 8192
+            self.model, self.tokenizer = model, tokenizer
+            self.batcher = ContinuousBatcher(model, eos_ids=eos - {None}, pad_id=pad,
+                                             max_batch=self.max_batch, max_context=context)
+
+    async def _ensure_loaded(self) -> None:
+        if self.batcher is None:
+            try:
+                await asyncio.to_thread(self.load)
+            except SpecError:
+                raise
+            except Exception as exc:
+                raise BackendError(f"{self.spec}: could not load the model: {exc}") from exc
+
+    # -- the chat protocol -----------------------------------------------------------------
+
+    def prompt_ids(self, request: ChatRequest) -> list[int]:
+        ids = self.tokenizer.apply_chat_template(
+            [m.as_dict() for m in request.messages], add_generation_prompt=True, tokenize=True
+        )
+        if isinstance(ids, dict) or hasattr(ids, "keys"):
+            ids = ids["input_ids"]
+        return list(ids)
+
+    async def chat(self, request: ChatRequest) -> ChatResult:
+        await self._ensure_loaded()
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future = loop.create_future()
+
+        def finished(job: GenerationJob, error: BaseException | None) -> None:
+            loop.call_soon_threadsafe(_settle, done, job, error)
+
+        job = GenerationJob(
+            prompt_ids=self.prompt_ids(request),
+            max_new_tokens=request.max_tokens,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            seed=request.seed,
+            on_done=finished,
+        )
+        started = time.perf_counter()
+        try:
+            self.batcher.submit(job)
+        except (ValueError, RuntimeError) as exc:
+            raise BackendError(f"{self.spec}: {exc}") from None
+        try:
+            await done
+        except Exception as exc:
+            raise BackendError(f"{self.spec}: generation failed: {type(exc).__name__}: {exc}") from exc
+        text = self.tokenizer.decode(job.tokens, skip_special_tokens=True).strip()
+        return ChatResult(
+            text=text,
+            usage=Usage(len(job.prompt_ids), len(job.tokens)),
+            latency_s=time.perf_counter() - started,
+            finish_reason=job.finish_reason,
+        )
+
+    async def aclose(self) -> None:
+        if self.batcher is not None:
+            batcher, self.batcher = self.batcher, None
+            await asyncio.to_thread(batcher.close)
+
+
+def _settle(future: asyncio.Future, job: GenerationJob, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(job)
+
+
+def _ids(value) -> set[int]:
+    if value is None:
+        return set()
+    if isinstance(value, int):
+        return {value}
+    return set(value)

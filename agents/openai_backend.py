@@ -1,0 +1,197 @@
+"""`openai:<model>[@<base_url>]`: the OpenAI API or any OpenAI-compatible server.
+
+One HTTP client per backend, shared by all concurrent games and capped by a semaphore, so a run
+never opens more requests than the server (or the account's rate limit) can take. Retries are
+ours alone (the SDK's are off): one failed call is retried with exponential backoff and full
+jitter, honouring `Retry-After`, on what is worth retrying — rate limits, server errors,
+timeouts, dropped or refused connections — and then fails the one game, never the run.
+The SDK is given a plain `httpx` client: explicit pool limits, and `respx` can mock it in tests.
+The API key is read from the environment when the client is made and is never kept, logged or
+shown; server text that echoes it is scrubbed from error messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import os
+import random
+import time
+from urllib.parse import urlparse
+
+import httpx
+
+from .backend import BackendError, ChatRequest, ChatResult, Usage
+from .errors import MmsError, SpecError
+
+OFFICIAL_BASE_URL = "https://api.openai.com/v1"
+KEY_ENV = "OPENAI_API_KEY"
+CONCURRENCY_ENV = "MMS_OPENAI_CONCURRENCY"
+RETRY_STATUS = {408, 429}  # and every 5xx
+
+
+def parse_openai_target(target: str) -> tuple[str, str | None]:
+    """`model` → (model, None) for the official API; `model@http(s)://host[:port]/path` → (model, url)."""
+    model, sep, url = target.strip().partition("@http")
+    url = "http" + url if sep else None
+    if url is None and "@" in model:
+        model, _, url = model.rpartition("@")
+    form = "use openai:<model> or openai:<model>@http(s)://host:port/v1"
+    if not model or any(c.isspace() for c in model):
+        raise SpecError(f"openai spec {target!r} names no model: {form}")
+    if url is not None:
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise SpecError(f"openai spec {target!r}: the server address {url!r} is not an http(s):// URL: {form}")
+        url = url.rstrip("/")
+    return model, url
+
+
+class OpenAIBackend:
+    def __init__(self, spec: str, model: str, base_url: str | None = None, *, max_concurrency: int | None = None,
+                 max_retries: int = 5, backoff_base: float = 1.0, backoff_max: float = 30.0, timeout: float = 300.0):
+        self.spec, self.model = spec, model
+        self.base_url = base_url or OFFICIAL_BASE_URL
+        self.where = spec if self.base_url in spec else f"{spec} at {self.base_url}"
+        if base_url is None and not os.environ.get(KEY_ENV):
+            raise MmsError(f"{spec} needs an OpenAI API key: set the {KEY_ENV} environment variable")
+        if max_concurrency is None:
+            raw = os.environ.get(CONCURRENCY_ENV, "16")
+            if not raw.strip().isdigit() or int(raw) < 1:
+                raise MmsError(f"{CONCURRENCY_ENV} must be a positive whole number, not {raw!r}")
+            max_concurrency = int(raw)
+        if max_concurrency < 1 or max_retries < 0:
+            raise ValueError("max_concurrency must be >= 1 and max_retries >= 0")
+        self.max_concurrency, self.max_retries = max_concurrency, max_retries
+        self.backoff_base, self.backoff_max, self.timeout = backoff_base, backoff_max, timeout
+        self._client = None
+        self._gate: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def from_target(cls, spec: str, target: str, **options) -> OpenAIBackend:
+        model, base_url = parse_openai_target(target)
+        return cls(spec, model, base_url, **options)
+
+    def _ensure_client(self):
+        """The SDK client and the gate belong to one event loop; a new loop gets new ones."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            import openai
+
+            http = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
+                limits=httpx.Limits(max_connections=self.max_concurrency,
+                                    max_keepalive_connections=self.max_concurrency),
+            )
+            self._client = openai.AsyncOpenAI(api_key=os.environ.get(KEY_ENV) or "not-needed",
+                                              base_url=self.base_url, max_retries=0, http_client=http)
+            self._gate, self._loop = asyncio.Semaphore(self.max_concurrency), loop
+        return self._client
+
+    async def chat(self, request: ChatRequest) -> ChatResult:
+        """One completion. `latency_s` is the time of the attempt that succeeded."""
+        import openai
+
+        client = self._ensure_client()
+        kwargs = dict(model=self.model, messages=[m.as_dict() for m in request.messages],
+                      max_tokens=request.max_tokens, temperature=request.temperature, top_p=request.top_p)
+        if request.seed is not None:
+            kwargs["seed"] = request.seed
+        attempts = self.max_retries + 1
+        for attempt in range(1, attempts + 1):
+            headers = None
+            try:
+                async with self._gate:
+                    start = time.perf_counter()
+                    response = await client.chat.completions.create(**kwargs)
+                    latency = time.perf_counter() - start
+                return self._result(response, latency)
+            except openai.APIStatusError as exc:
+                code = exc.status_code
+                if code not in RETRY_STATUS and code < 500:
+                    hint = f" (check {KEY_ENV})" if code in (401, 403) else ""
+                    raise self._error(f"the server refused the request with HTTP {code}: {_detail(exc)}{hint}") from None
+                what = "rate limited (HTTP 429)" if code == 429 else f"server error HTTP {code}"
+                reason, headers = f"{what} after {{n}}: {_detail(exc)}", exc.response.headers
+            except openai.APITimeoutError:
+                reason = f"no answer within {self.timeout:g} s, timed out after {{n}}"
+            except openai.APIConnectionError as exc:
+                reason = f"connection failed after {{n}} ({_root_cause(exc)}) — is the server running?"
+            except openai.OpenAIError as exc:
+                raise self._error(f"unusable response: {type(exc).__name__}: {exc}") from None
+            if attempt == attempts:
+                noun = "attempt" if attempts == 1 else "attempts"
+                raise self._error(reason.format(n=f"{attempts} {noun}")) from None
+            await asyncio.sleep(self.delay(attempt, headers))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def delay(self, attempt: int, headers=None) -> float:
+        """Seconds to wait after failed attempt `attempt` (1-based): Retry-After, else full jitter."""
+        wait = _retry_after(headers) if headers is not None else None
+        if wait is not None:
+            return min(wait, max(self.backoff_max, 60.0))
+        return random.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)))
+
+    def _result(self, response, latency: float) -> ChatResult:
+        if not response.choices:
+            raise self._error("the server answered with no choices")
+        choice, usage = response.choices[0], response.usage
+        return ChatResult(
+            text=choice.message.content or "",
+            usage=Usage(getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0),
+            latency_s=latency,
+            finish_reason=choice.finish_reason or "stop",
+        )
+
+    def _error(self, reason: str) -> BackendError:
+        key = os.environ.get(KEY_ENV)
+        message = f"{self.where}: {reason}"
+        return BackendError(message.replace(key, "***") if key else message)
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and self._loop is asyncio.get_running_loop():
+            await client.close()
+
+
+def _detail(exc) -> str:
+    """The server's own words: OpenAI's error message, or FastAPI's `detail`."""
+    body = exc.body
+    if isinstance(body, dict):
+        body = body.get("error", body)
+        if isinstance(body, dict):
+            body = body.get("message") or body.get("detail") or body
+    text = str(body if body is not None else exc.message)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost cause, e.g. 'Connection refused' rather than the SDK's 'Connection error.'."""
+    reason, seen = str(exc), set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        errno = getattr(exc, "errno", None)
+        if isinstance(exc, OSError) and errno:
+            return os.strerror(errno)
+        reason = str(exc) or type(exc).__name__
+        exc = exc.__cause__ or exc.__context__
+    return reason
+
+
+def _retry_after(headers) -> float | None:
+    if headers.get("retry-after-ms"):
+        try:
+            return max(0.0, float(headers["retry-after-ms"]) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None

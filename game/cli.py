@@ -22,7 +22,7 @@ from agents.registry import Registry, validate_spec
 from .referee import RULES, Referee
 from .rules import OUTCOMES, GameSettings
 from .runner import GameRunner, plan_games
-from .stats import outcome_stats, summarise
+from .stats import outcome_stats, parse_grouping, summarise
 from .store import Store
 
 DEFAULT_MODEL = "local:smollm2"
@@ -102,12 +102,12 @@ def play(
         raise MmsError(f"unknown --persona {persona!r}: use one of {', '.join(sorted(personas()))}")
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
     setups = plan_games(settings, manipulator, user, games, seed, persona)
-    store = Store(db)
     run_settings = {"manipulator": manipulator, "user": user, "games": games, "seed": seed,
                     "concurrency": concurrency, "persona": persona, **settings.as_dict()}
-    run_id = store.create_run("play", run_settings, games)
-    outcomes = asyncio.run(_play(store, run_id, setups, concurrency, quiet=json_output))
-    store.finish_run(run_id)
+    with Store(db) as store:
+        run_id = store.create_run("play", run_settings, games)
+        outcomes = asyncio.run(_play(store, run_id, setups, concurrency, quiet=json_output))
+        store.finish_run(run_id)
     counts = {o: sum(1 for v in outcomes.values() if v == o) for o in OUTCOMES}
     if json_output:
         print_json({"games": len(outcomes), **counts, "db": str(db), "run_id": run_id})
@@ -117,7 +117,9 @@ def play(
     out.print(f"Stored in {db} (run {run_id}). See them with: mms stats --db {db}")
 
 
-async def _play(store: Store, run_id: str, setups, concurrency: int, *, quiet: bool) -> dict[str, str]:
+async def _play(store: Store, run_id: str, setups, concurrency: int, *, quiet: bool,
+                already_done: int = 0) -> dict[str, str]:
+    """Play games with a live progress bar: done/total, ETA, win rate so far and errors."""
     registry = Registry()
     runner = GameRunner(store, registry, concurrency)
     progress = Progress(
@@ -126,17 +128,24 @@ async def _play(store: Store, run_id: str, setups, concurrency: int, *, quiet: b
         MofNCompleteColumn(),
         TextColumn("{task.fields[tally]}"),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
         TimeRemainingColumn(),
         console=err,
         disable=quiet,
     )
     tally: dict[str, int] = {}
+
+    def describe() -> str:
+        decided = sum(n for o, n in tally.items() if o != "error")
+        rate = f"win {tally.get('win', 0) / decided:.0%}" if decided else "win –"
+        return f"{rate}  errors {tally.get('error', 0)}"
+
     with progress:
-        task = progress.add_task("games", total=len(setups), tally="")
+        task = progress.add_task("games", total=already_done + len(setups), completed=already_done, tally=describe())
 
         def done(_setup, outcome: str) -> None:
             tally[outcome] = tally.get(outcome, 0) + 1
-            progress.update(task, advance=1, tally=" ".join(f"{k}={v}" for k, v in sorted(tally.items())))
+            progress.update(task, advance=1, tally=describe())
 
         try:
             return await runner.run(run_id, setups, on_done=done)
@@ -148,31 +157,45 @@ SHORT_NAMES = {"games": "games", "win": "win", "violation": "viol", "no_codeword
                "correct_guess": "guessed", "error": "error"}
 
 
-def outcome_table(title: str, rows: list[tuple[str, dict[str, Any]]]) -> Table:
+def outcome_table(title: str, rows: list[tuple[str, dict[str, Any]]], extra: bool = False) -> Table:
     table = Table(title=title, caption="viol = violation, none = no_codeword, guessed = correct_guess; "
                   "win rate over games without error")
     table.add_column("group", overflow="fold")
     for o in ("games", *OUTCOMES):
         table.add_column(SHORT_NAMES[o], justify="right")
     table.add_column("win rate [95% CI]", justify="right", no_wrap=True)
+    if extra:
+        table.add_column("mention turn", justify="right")
+        table.add_column("tokens/game", justify="right")
     for label, s in rows:
         lo, hi = s["win_rate_ci"]
-        table.add_row(label, *(str(s[o]) for o in ("games", *OUTCOMES)), f"{s['win_rate']:.2f} [{lo:.2f}, {hi:.2f}]")
+        cells = [label, *(str(s[o]) for o in ("games", *OUTCOMES)), f"{s['win_rate']:.2f} [{lo:.2f}, {hi:.2f}]"]
+        if extra:
+            turn = s.get("median_first_mention_turn")
+            cells += ["" if turn is None else f"{turn:g}", f"{s['tokens_per_game']:.0f}" if "tokens_per_game" in s else ""]
+        table.add_row(*cells)
     return table
 
 
 @app.command()
 @cli_errors
-def stats(db: DbOption = Path(DEFAULT_DB), json_output: JsonOption = False) -> None:
-    """Outcomes per manipulator and codeword, with win rates and 95% Wilson intervals."""
+def stats(
+    db: DbOption = Path(DEFAULT_DB),
+    by: Annotated[str | None, typer.Option(help="Group by these fields, comma-separated: manipulator, user, persona, codeword, tier, rule, run. Default: manipulator,persona,codeword,tier.")] = None,
+    run: Annotated[str | None, typer.Option(help="Only this run id (a tournament's name).")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """The leaderboard: outcomes per group with win rates and 95% Wilson intervals."""
     if not db.exists():
         raise MmsError(f"database not found: {db} (play some games first: mms play --codeword ring --db {db})")
-    result = outcome_stats(Store(db))
+    grouping = parse_grouping(by)
+    with Store(db) as store:
+        result = outcome_stats(store, run, grouping)
     if json_output:
         print_json(result)
         return
-    rows = [(f"{g['manipulator']} / {g['codeword']}", g) for g in result["groups"]] + [("all", result)]
-    out.print(outcome_table(f"Outcomes in {db}", rows))
+    rows = [(" / ".join(str(g[f]) for f in grouping), g) for g in result["groups"]] + [("all", result)]
+    out.print(outcome_table(f"Outcomes in {db} by {', '.join(grouping)}", rows, extra=True))
 
 
 @app.command()
@@ -195,9 +218,80 @@ def referee(
         out.print(f"not mentioned ({rule} rule)")
 
 
+@app.command()
+@cli_errors
+def tournament(
+    spec: Annotated[Path, typer.Argument(help="Tournament spec (TOML); see examples/.")],
+    db: DbOption = Path(DEFAULT_DB),
+    shard: Annotated[str | None, typer.Option(help="Play only slice i of n of the games, e.g. 1/4; merge shard databases with `mms db merge`.")] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Override the spec's concurrency.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Play a matrix of manipulators × users × codewords × games, resumably.
+
+    Run it again on the same database to continue after a crash or Ctrl-C: finished games
+    are kept, interrupted ones are replayed from the start, none is played twice.
+    """
+    from .tournament import load_spec, parse_shard
+
+    parsed = load_spec(spec)
+    slice_ = parse_shard(shard)
+    with Store(db) as store:
+        _tournament(store, parsed, spec, db, shard, slice_, concurrency, json_output)
+
+
+def _tournament(store: Store, parsed, spec: Path, db: Path, shard, slice_, concurrency, json_output: bool) -> None:
+    from .tournament import prepare_run
+
+    run_id, todo, already, superseded = prepare_run(store, parsed, str(spec), slice_)
+    if not json_output:
+        note = f", {superseded} interrupted game(s) replayed" if superseded else ""
+        err.print(f"tournament {run_id}: {already + len(todo)} games{' in shard ' + shard if shard else ''}, "
+                  f"{already} already finished{note}")
+    asyncio.run(_play(store, run_id, todo, concurrency or parsed.concurrency, quiet=json_output, already_done=already))
+    if not store.db.execute("select 1 from games where run_id = ? and status != 'finished' and status != 'superseded' limit 1", [run_id]).fetchone() \
+            and len(store.finished_keys(run_id)) >= store.run(run_id)["games_planned"]:
+        store.finish_run(run_id)
+    result = outcome_stats(store, run_id, ("manipulator", "persona", "codeword"))
+    if json_output:
+        flat = {k: result[k] for k in ("games", *OUTCOMES, "win_rate", "win_rate_ci")}
+        print_json({"run_id": run_id, "db": str(db), "played": len(todo), "skipped": already, **flat})
+        return
+    rows = [(" / ".join(str(g[f]) for f in result["group_by"]), g) for g in result["groups"]] + [("all", result)]
+    out.print(outcome_table(f"Tournament {run_id}", rows, extra=True))
+
+
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("merge")
+@cli_errors
+def db_merge(
+    out_db: Annotated[Path, typer.Argument(help="Database to merge into (created if missing).")],
+    inputs: Annotated[list[Path], typer.Argument(help="Shard databases to merge.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Merge shard databases into one; each game (run, game key) is kept once."""
+    from .merge import merge_databases
+
+    result = merge_databases(out_db, inputs)
+    if json_output:
+        print_json(result)
+    else:
+        out.print(f"merged {result['games']} games ({result['messages']} messages) from {result['inputs']} "
+                  f"databases into {out_db}; skipped {result['duplicates']} duplicates and "
+                  f"{result['unfinished']} unfinished games")
+
+
+from .cli_catalog import register as _register_catalog  # noqa: E402  (needs the helpers above)
+
+_register_catalog(app)
+
+
 def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        err.print("interrupted: games finished so far are stored")
+        err.print("interrupted: games finished so far are stored; run the same command to resume a tournament")
         sys.exit(130)

@@ -86,8 +86,27 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db["messages"].create_index(["game_id", "idx"], unique=True)
 
 
+def m002_tournaments(db: sqlite_utils.Database) -> None:
+    """Tournament cells and crash-safe resume.
+
+    A game interrupted by a crash is replayed from the start; its partial row is kept with
+    status `superseded`, so the one-game-per-key rule only holds among the others.
+    """
+    db["runs"].add_column("spec_hash", str)
+    db["runs"].add_column("kind", str)
+    for name, kind in (("tier", str), ("manipulator_label", str), ("manipulator_prompt", str), ("shard", str)):
+        db["games"].add_column(name, kind)
+    db.execute("drop index if exists idx_games_run_id_game_key")
+    db.execute(
+        "create unique index idx_games_run_key_live on games(run_id, game_key) where status != 'superseded'"
+    )
+    db["games"].create_index(["codeword"])
+    db["games"].create_index(["status"])
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
+    (2, "tournaments", m002_tournaments),
 ]
 
 

@@ -35,6 +35,9 @@ class GameSetup:
     topic: str
     seed_word: str
     persona: str = "friendly"
+    tier: str | None = None
+    manipulator_label: str | None = None
+    shard: str | None = None
 
     def row(self) -> dict:
         s = self.settings
@@ -51,6 +54,10 @@ class GameSetup:
             "stop_on_mention": int(s.stop_on_mention),
             "settings": s.as_dict(),
             "seed": self.seed,
+            "tier": self.tier,
+            "manipulator_label": self.manipulator_label or self.manipulator,
+            "manipulator_prompt": s.manipulator_prompt,
+            "shard": self.shard,
         }
 
 

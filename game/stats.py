@@ -7,7 +7,10 @@ are left out of the denominator.
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Any
+
+from agents.errors import MmsError
 
 from .rules import OUTCOMES
 from .store import Store
@@ -35,22 +38,59 @@ def summarise(counts: dict[str, int]) -> dict[str, Any]:
     return out
 
 
-def outcome_stats(store: Store, run_id: str | None = None) -> dict[str, Any]:
-    """Finished games of the whole database (or one run), overall and per manipulator × codeword."""
+GROUP_FIELDS = {
+    "manipulator": "coalesce(manipulator_label, manipulator)",
+    "user": "user",
+    "persona": "persona",
+    "codeword": "codeword",
+    "tier": "coalesce(tier, '')",
+    "rule": "rule",
+    "run": "run_id",
+}
+DEFAULT_GROUPING = ("manipulator", "persona", "codeword", "tier")
+
+
+def parse_grouping(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return DEFAULT_GROUPING
+    fields = tuple(f.strip() for f in text.split(",") if f.strip())
+    unknown = [f for f in fields if f not in GROUP_FIELDS]
+    if unknown or not fields:
+        raise MmsError(f"cannot group by {', '.join(unknown) or text!r}: use any of {', '.join(GROUP_FIELDS)}")
+    return fields
+
+
+def outcome_stats(store: Store, run_id: str | None = None, by: tuple[str, ...] = DEFAULT_GROUPING) -> dict[str, Any]:
+    """Finished games of the whole database (or one run), overall and per group.
+
+    Each group also has the median turn of the first mention (over games with one) and the
+    mean tokens per game, prompts included.
+    """
+    columns = ", ".join(f"{GROUP_FIELDS[f]} as {f}" for f in by)
     where = "status = 'finished'" + (" and run_id = :run" if run_id else "")
-    params = {"run": run_id} if run_id else {}
+    rows = store.db.query(
+        f"select {columns}, outcome, first_mention_turn, "
+        f"coalesce(prompt_tokens, 0) + coalesce(completion_tokens, 0) as tokens from games where {where}",
+        {"run": run_id} if run_id else {},
+    )
     total: dict[str, int] = {}
-    groups: dict[tuple[str, str], dict[str, int]] = {}
-    for row in store.db.query(
-        f"select manipulator, codeword, outcome, count(*) as n from games where {where} "
-        "group by manipulator, codeword, outcome order by manipulator, codeword",
-        params,
-    ):
-        total[row["outcome"]] = total.get(row["outcome"], 0) + row["n"]
-        cell = groups.setdefault((row["manipulator"], row["codeword"]), {})
-        cell[row["outcome"]] = row["n"]
+    groups: dict[tuple, dict[str, Any]] = {}
+    for row in rows:
+        total[row["outcome"]] = total.get(row["outcome"], 0) + 1
+        cell = groups.setdefault(tuple(row[f] for f in by), {"counts": {}, "turns": [], "tokens": []})
+        cell["counts"][row["outcome"]] = cell["counts"].get(row["outcome"], 0) + 1
+        if row["first_mention_turn"] is not None:
+            cell["turns"].append(row["first_mention_turn"])
+        cell["tokens"].append(row["tokens"])
     result = summarise(total)
+    result["group_by"] = list(by)
     result["groups"] = [
-        {"manipulator": m, "codeword": c, **summarise(counts)} for (m, c), counts in sorted(groups.items())
+        {
+            **dict(zip(by, key)),
+            **summarise(cell["counts"]),
+            "median_first_mention_turn": statistics.median(cell["turns"]) if cell["turns"] else None,
+            "tokens_per_game": round(statistics.fmean(cell["tokens"]), 1) if cell["tokens"] else 0.0,
+        }
+        for key, cell in sorted(groups.items(), key=lambda kv: tuple(str(k) for k in kv[0]))
     ]
     return result

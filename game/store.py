@@ -58,22 +58,53 @@ class Store:
     def close(self) -> None:
         self.db.conn.close()
 
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     # -- runs -------------------------------------------------------------------------------
 
-    def create_run(self, command: str, settings: dict[str, Any], games_planned: int) -> str:
-        run_id = uuid.uuid4().hex[:12]
+    def create_run(
+        self, command: str, settings: dict[str, Any], games_planned: int,
+        *, run_id: str | None = None, spec_hash: str | None = None,
+    ) -> str:
+        run_id = run_id or uuid.uuid4().hex[:12]
         with self.db.conn:
             self.db["runs"].insert(
                 {
                     "id": run_id,
                     "created_at": now(),
                     "command": command,
+                    "kind": command,
                     "settings": json.dumps(settings, sort_keys=True),
                     "games_planned": games_planned,
                     "status": "running",
+                    "spec_hash": spec_hash,
                 }
             )
         return run_id
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        rows = list(self.db["runs"].rows_where("id = ?", [run_id]))
+        return rows[0] if rows else None
+
+    def supersede_unfinished(self, run_id: str) -> int:
+        """Mark games a crash left half-played; they are replayed from the start."""
+        with self.db.conn:
+            cursor = self.db.execute(
+                "update games set status = 'superseded' where run_id = ? and status = 'running'", [run_id]
+            )
+        return cursor.rowcount
+
+    def finished_keys(self, run_id: str) -> set[str]:
+        return {
+            row[0]
+            for row in self.db.execute(
+                "select game_key from games where run_id = ? and status = 'finished'", [run_id]
+            )
+        }
 
     def finish_run(self, run_id: str) -> None:
         with self.db.conn:
@@ -147,7 +178,10 @@ class Store:
     # -- reading ----------------------------------------------------------------------------
 
     def games(self, run_id: str | None = None) -> list[dict[str, Any]]:
-        where, args = ("run_id = ?", [run_id]) if run_id else (None, None)
+        """Games that count (not superseded), oldest first."""
+        where, args = "status != 'superseded'", []
+        if run_id:
+            where, args = where + " and run_id = ?", [run_id]
         return list(self.db["games"].rows_where(where, args, order_by="id"))
 
     def messages(self, game_id: int) -> list[dict[str, Any]]:

@@ -1,0 +1,69 @@
+"""Merge shard databases into one, without duplicates.
+
+Runs are matched by id (a tournament's name) and must come from the same spec. A game is
+identified by (run, game key); the first finished copy wins, unfinished copies are skipped.
+Messages follow their game under its new id.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agents.errors import MmsError
+
+from .store import Store
+
+
+def merge_databases(out: str | Path, inputs: list[str | Path]) -> dict[str, int]:
+    if not inputs:
+        raise MmsError("give at least one input database to merge")
+    missing = [str(p) for p in inputs if not Path(p).is_file()]
+    if missing:
+        raise MmsError(f"input database not found: {', '.join(missing)}")
+    if any(Path(p).resolve() == Path(out).resolve() for p in inputs):
+        raise MmsError("the output database must not also be an input")
+    with Store(out) as target:
+        return _merge_all(target, inputs)
+
+
+def _merge_all(target: Store, inputs: list[str | Path]) -> dict[str, int]:
+    stats = {"inputs": len(inputs), "runs": 0, "games": 0, "messages": 0, "duplicates": 0, "unfinished": 0}
+    keys = {(r[0], r[1]) for r in target.db.execute(
+        "select run_id, game_key from games where status = 'finished'")}
+    for path in inputs:
+        source = Store(path)
+        try:
+            _merge_one(source, target, keys, stats)
+        finally:
+            source.close()
+    return stats
+
+
+def _merge_one(source: Store, target: Store, keys: set, stats: dict[str, int]) -> None:
+    with target.db.conn:
+        for run in source.db["runs"].rows:
+            mine = target.run(run["id"])
+            if mine is None:
+                target.db["runs"].insert(run)
+                stats["runs"] += 1
+            elif mine.get("spec_hash") != run.get("spec_hash"):
+                raise MmsError(
+                    f"run {run['id']!r} in {source.path} comes from a different spec than in the output "
+                    "(its spec hash differs): merge shards of one spec only"
+                )
+        for game in source.db["games"].rows_where(order_by="id"):
+            key = (game["run_id"], game["game_key"])
+            if game["status"] != "finished":
+                stats["unfinished"] += 1
+                continue
+            if key in keys:
+                stats["duplicates"] += 1
+                continue
+            old_id = game.pop("id")
+            new_id = target.db["games"].insert(game).last_pk
+            keys.add(key)
+            stats["games"] += 1
+            for message in source.db["messages"].rows_where("game_id = ?", [old_id], order_by="idx"):
+                message.pop("id")
+                target.db["messages"].insert({**message, "game_id": new_id})
+                stats["messages"] += 1

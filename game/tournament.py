@@ -1,0 +1,247 @@
+"""Tournaments: a TOML spec → a matrix of games, played crash-safely and resumably.
+
+The run id is the spec's `name`. Re-running the same spec on the same database plays only
+what is missing: finished games are untouched, games a crash interrupted are marked
+`superseded` and replayed from the start, and a different spec under the same name is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from agents import prompts
+from agents.errors import MmsError
+from agents.players import MANIPULATOR_PROMPTS
+from agents.registry import validate_spec
+
+from .referee import RULES, validate_codeword
+from .rules import GameSettings
+from .runner import GameSetup
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _check_spec(value: str, info: ValidationInfo) -> str:
+    """Validate a model spec; a relative `scripted:` path is taken from the spec file's folder."""
+    base = (info.context or {}).get("base")
+    prefix, _, target = value.partition(":")
+    if prefix == "scripted" and base is not None and not Path(target).is_absolute():
+        value = f"scripted:{Path(base) / target}"
+    try:
+        validate_spec(value)
+    except MmsError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+class ManipulatorEntry(_Strict):
+    spec: str
+    prompt: Literal["default", "none"] = "default"
+    label: str | None = None
+
+    _spec = field_validator("spec")(_check_spec)
+
+    @property
+    def name(self) -> str:
+        return self.label or (self.spec if self.prompt == "default" else f"{self.spec} (prompt {self.prompt})")
+
+
+class UserEntry(_Strict):
+    spec: str
+    persona: str = "friendly"
+
+    _spec = field_validator("spec")(_check_spec)
+
+    @field_validator("persona")
+    @classmethod
+    def _persona(cls, value: str) -> str:
+        if value not in prompts.personas():
+            raise ValueError(f"unknown persona {value!r}: use one of {', '.join(sorted(prompts.personas()))}")
+        return value
+
+
+class CodewordEntry(_Strict):
+    words: list[str] | None = None
+    tier: str | None = None
+    count: int | None = Field(default=None, ge=1)
+    seed: int = 0
+
+    @field_validator("words")
+    @classmethod
+    def _words(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("give at least one codeword")
+        try:
+            words = [validate_codeword(w) for w in value]
+        except MmsError as exc:
+            raise ValueError(str(exc)) from None
+        if len(set(words)) != len(words):
+            raise ValueError("codewords repeat")
+        return words
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "CodewordEntry":
+        if (self.words is None) == (self.tier is None):
+            raise ValueError("give either words = [...] or tier = ... with count = N")
+        if self.tier is not None:
+            if self.count is None:
+                raise ValueError(f"tier {self.tier!r} needs count = N")
+            from .catalog import sample_codewords
+
+            try:
+                sample_codewords(self.tier, self.count, self.seed)
+            except MmsError as exc:
+                raise ValueError(str(exc)) from None
+        return self
+
+    def resolve(self) -> list[tuple[str, str | None]]:
+        """(codeword, tier) pairs in spec order."""
+        if self.words is not None:
+            from .catalog import tier_of
+
+            return [(w, tier_of(w)) for w in self.words]
+        from .catalog import sample_codewords
+
+        return [(w, self.tier) for w in sample_codewords(self.tier, self.count, self.seed)]
+
+
+class GameEntry(_Strict):
+    messages_per_player: int = Field(default=5, ge=1, le=50)
+    rule: str = "paper"
+    stop_on_mention: bool = False
+    manipulator_max_tokens: int = Field(default=256, ge=1)
+    user_max_tokens: int = Field(default=128, ge=1)
+    guess_max_tokens: int = Field(default=32, ge=1)
+    temperature: float = Field(default=1.0, ge=0, le=2)
+    top_p: float = Field(default=1.0, gt=0, le=1)
+
+    @field_validator("rule")
+    @classmethod
+    def _rule(cls, value: str) -> str:
+        if value not in RULES:
+            raise ValueError(f"unknown rule {value!r}: use one of {', '.join(RULES)}")
+        return value
+
+
+class TournamentSpec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
+    seed: int = 0
+    games_per_cell: int = Field(ge=1)
+    concurrency: int = Field(default=4, ge=1, le=256)
+    manipulators: list[ManipulatorEntry] = Field(min_length=1)
+    users: list[UserEntry] = Field(min_length=1)
+    codewords: CodewordEntry
+    game: GameEntry = GameEntry()
+
+    def spec_hash(self) -> str:
+        """What defines the games; concurrency may change between resumes."""
+        body = self.model_dump(exclude={"concurrency"})
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load_spec(path: str | Path) -> TournamentSpec:
+    path = Path(path)
+    if not path.is_file():
+        raise MmsError(f"spec file not found: {path} (see examples/ for spec files)")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise MmsError(f"{path} is not valid TOML: {exc}") from None
+    try:
+        return TournamentSpec.model_validate(data, context={"base": path.parent})
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e) for e in exc.errors())
+        raise MmsError(f"{path}: {problems}") from None
+
+
+def _describe(error: dict) -> str:
+    where = ".".join(str(p) for p in error["loc"]) or "spec"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown field (check its spelling)"
+    if error["type"] == "missing":
+        message = "required field is missing"
+    return f"{where}: {message}"
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """`i/n` with 1 ≤ i ≤ n."""
+    if text is None:
+        return None
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise MmsError(f"--shard must look like i/n, e.g. 1/4 (got {text!r})") from None
+    if not 1 <= i <= n:
+        raise MmsError(f"--shard {text}: need 1 ≤ i ≤ n")
+    return i, n
+
+
+def game_seed(spec_seed: int, key: str) -> int:
+    digest = hashlib.sha256(f"{spec_seed}:{key}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def plan(spec: TournamentSpec, shard: tuple[int, int] | None = None) -> list[GameSetup]:
+    """Every game of the spec, in a fixed order; a shard takes every n-th game."""
+    topics, words = prompts.topics(), prompts.seed_words()
+    g = spec.game
+    setups: list[GameSetup] = []
+    for mi, m in enumerate(spec.manipulators):
+        if m.prompt not in MANIPULATOR_PROMPTS:  # pragma: no cover - the Literal guards it
+            raise MmsError(f"unknown manipulator prompt {m.prompt!r}")
+        for ui, u in enumerate(spec.users):
+            for codeword, tier in spec.codewords.resolve():
+                settings = GameSettings(
+                    codeword=codeword, rule=g.rule, messages_per_player=g.messages_per_player,
+                    stop_on_mention=g.stop_on_mention, manipulator_prompt=m.prompt,
+                    manipulator_max_tokens=g.manipulator_max_tokens, user_max_tokens=g.user_max_tokens,
+                    guess_max_tokens=g.guess_max_tokens, temperature=g.temperature, top_p=g.top_p,
+                )
+                for i in range(spec.games_per_cell):
+                    key = f"m{mi}.u{ui}.{codeword}.{i:04d}"
+                    seed = game_seed(spec.seed, key)
+                    pick = random.Random(seed)
+                    setups.append(GameSetup(
+                        key=key, settings=settings, manipulator=m.spec, user=u.spec, seed=seed,
+                        topic=pick.choice(topics), seed_word=pick.choice(words), persona=u.persona,
+                        tier=tier, manipulator_label=m.name,
+                    ))
+    if shard:
+        i, n = shard
+        setups = [
+            GameSetup(**{**s.__dict__, "shard": f"{i}/{n}"}) for k, s in enumerate(setups) if k % n == i - 1
+        ]
+    return setups
+
+
+def prepare_run(store, spec: TournamentSpec, spec_path: str, shard: tuple[int, int] | None):
+    """Create or resume the run; return (run_id, games still to play, games already finished)."""
+    planned = plan(spec, shard)
+    run_id, digest = spec.name, spec.spec_hash()
+    existing = store.run(run_id)
+    if existing is None:
+        total = len(plan(spec))
+        settings = {"spec": spec.model_dump(), "spec_path": str(spec_path)}
+        store.create_run("tournament", settings, total, run_id=run_id, spec_hash=digest)
+    elif existing["spec_hash"] != digest:
+        raise MmsError(
+            f"run {run_id!r} in {store.path} was started from a different spec "
+            f"(stored {existing['spec_hash']}, this one {digest}): give the changed spec a new name, "
+            "or use another --db"
+        )
+    superseded = store.supersede_unfinished(run_id)
+    done = store.finished_keys(run_id)
+    todo = [s for s in planned if s.key not in done]
+    return run_id, todo, len(planned) - len(todo), superseded

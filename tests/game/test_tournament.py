@@ -1,0 +1,190 @@
+"""Tournament specs, resume after a crash, sharding and merging — on scripted players."""
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agents.errors import MmsError
+from game.cli import app
+from game.merge import merge_databases
+from game.store import Store
+from game.tournament import load_spec, plan
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+runner = CliRunner()
+
+SPEC = """
+name = "t"
+seed = 3
+games_per_cell = 2
+concurrency = 4
+
+[[manipulators]]
+spec = "scripted:m.json"
+label = "a"
+
+[[manipulators]]
+spec = "scripted:m.json"
+label = "b"
+
+[[users]]
+spec = "scripted:u.json"
+
+[codewords]
+words = ["ring", "bark"]
+
+[game]
+messages_per_player = 2
+"""
+
+
+@pytest.fixture
+def spec_dir(tmp_path):
+    (tmp_path / "m.json").write_text(json.dumps(["What do you wear on your hand?", "Nice."]))
+    (tmp_path / "u.json").write_text(json.dumps(["Hello!", "A ring.", "<|START GUESS|>glove<|END GUESS|>"]))
+    (tmp_path / "spec.toml").write_text(SPEC)
+    return tmp_path
+
+
+def tournament(spec, db, *extra):
+    result = runner.invoke(app, ["tournament", str(spec), "--db", str(db), "--json", *extra])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_plan_is_the_full_matrix_with_stable_keys_and_seeds(spec_dir):
+    spec = load_spec(spec_dir / "spec.toml")
+    games = plan(spec)
+    assert len(games) == 2 * 1 * 2 * 2
+    assert [g.key for g in games][:3] == ["m0.u0.ring.0000", "m0.u0.ring.0001", "m0.u0.bark.0000"]
+    assert [g.seed for g in plan(load_spec(spec_dir / "spec.toml"))] == [g.seed for g in games]
+    assert len({g.seed for g in games}) == len(games)
+
+
+def test_tournament_plays_every_cell_and_stats_show_them(spec_dir):
+    db = spec_dir / "t.db"
+    out = tournament(spec_dir / "spec.toml", db)
+    assert out["games"] == 8 and out["played"] == 8 and out["win"] == 4 and out["no_codeword"] == 4
+    stats = json.loads(runner.invoke(app, ["stats", "--db", str(db), "--json", "--by", "manipulator,codeword"]).stdout)
+    cells = {(g["manipulator"], g["codeword"]): g for g in stats["groups"]}
+    assert set(cells) == {("a", "ring"), ("a", "bark"), ("b", "ring"), ("b", "bark")}
+    assert cells[("a", "ring")]["win"] == 2 and cells[("a", "ring")]["median_first_mention_turn"] == 2
+    assert cells[("a", "bark")]["no_codeword"] == 2 and cells[("a", "bark")]["median_first_mention_turn"] is None
+
+
+def test_rerun_plays_nothing_twice(spec_dir):
+    db = spec_dir / "t.db"
+    tournament(spec_dir / "spec.toml", db)
+    again = tournament(spec_dir / "spec.toml", db)
+    assert again["played"] == 0 and again["skipped"] == 8 and again["games"] == 8
+    assert sqlite3.connect(db).execute("select count(*) from games").fetchone()[0] == 8
+
+
+def test_resume_replays_an_interrupted_game_and_keeps_finished_ones(spec_dir):
+    db = spec_dir / "t.db"
+    tournament(spec_dir / "spec.toml", db)
+    conn = sqlite3.connect(db)
+    # Simulate a crash: one game never finished, one never started.
+    victim = conn.execute("select id from games where game_key = 'm1.u0.bark.0001'").fetchone()[0]
+    conn.execute("update games set status = 'running', outcome = null where id = ?", [victim])
+    conn.execute("delete from messages where game_id = ? and idx > 1", [victim])
+    gone = conn.execute("select id from games where game_key = 'm0.u0.ring.0000'").fetchone()[0]
+    conn.execute("delete from messages where game_id = ?", [gone])
+    conn.execute("delete from games where id = ?", [gone])
+    finished_before = conn.execute("select id, finished_at from games where status = 'finished' order by id").fetchall()
+    conn.commit()
+
+    out = tournament(spec_dir / "spec.toml", db)
+    assert out["played"] == 2 and out["games"] == 8
+    assert conn.execute("select id, finished_at from games where id in (%s) order by id" %
+                        ",".join(str(r[0]) for r in finished_before)).fetchall() == finished_before
+    live = conn.execute("select game_key, count(*) from games where status = 'finished' group by game_key").fetchall()
+    assert len(live) == 8 and all(n == 1 for _, n in live)
+    old = conn.execute("select status from games where id = ?", [victim]).fetchone()[0]
+    assert old == "superseded"
+    # Each counted game has one complete, ordered transcript.
+    for (game_id,) in conn.execute("select id from games where status = 'finished'"):
+        idx = [r[0] for r in conn.execute("select idx from messages where game_id = ? order by idx", [game_id])]
+        assert idx == list(range(len(idx))) and len(idx) >= 4
+
+
+def test_a_changed_spec_under_the_same_name_is_refused(spec_dir):
+    db = spec_dir / "t.db"
+    tournament(spec_dir / "spec.toml", db)
+    (spec_dir / "spec.toml").write_text(SPEC.replace("games_per_cell = 2", "games_per_cell = 3"))
+    result = runner.invoke(app, ["tournament", str(spec_dir / "spec.toml"), "--db", str(db)])
+    assert result.exit_code == 2 and "different spec" in result.output
+
+
+def test_two_shards_merged_equal_the_unsharded_run(spec_dir):
+    whole = spec_dir / "whole.db"
+    tournament(spec_dir / "spec.toml", whole)
+    tournament(spec_dir / "spec.toml", spec_dir / "s1.db", "--shard", "1/2")
+    tournament(spec_dir / "spec.toml", spec_dir / "s2.db", "--shard", "2/2")
+    shutil.copy(spec_dir / "s1.db", spec_dir / "s1-again.db")
+    stats = merge_databases(spec_dir / "merged.db", [spec_dir / "s1.db", spec_dir / "s2.db", spec_dir / "s1-again.db"])
+    assert stats["games"] == 8 and stats["duplicates"] == 4
+
+    def games(path):
+        rows = sqlite3.connect(path).execute(
+            "select game_key, codeword, manipulator_label, seed, topic, seed_word, settings, outcome "
+            "from games where status = 'finished' order by game_key").fetchall()
+        return rows
+
+    assert games(spec_dir / "merged.db") == games(whole)
+    merged = sqlite3.connect(spec_dir / "merged.db")
+    assert merged.execute("select count(*) from messages").fetchone()[0] == \
+        sqlite3.connect(whole).execute("select count(*) from messages").fetchone()[0]
+
+
+def test_merging_shards_of_different_specs_is_refused(spec_dir, tmp_path):
+    tournament(spec_dir / "spec.toml", spec_dir / "a.db")
+    (spec_dir / "spec.toml").write_text(SPEC.replace("seed = 3", "seed = 4"))
+    tournament(spec_dir / "spec.toml", spec_dir / "b.db")
+    with pytest.raises(MmsError, match="different spec"):
+        merge_databases(spec_dir / "m.db", [spec_dir / "a.db", spec_dir / "b.db"])
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (('games_per_cell = 2', 'games_per_cell = 0'), "games_per_cell: Input should be greater than or equal to 1"),
+        (('spec = "scripted:u.json"', 'spec = "gpt4"'), "users.0.spec: unknown model spec"),
+        (('words = ["ring", "bark"]', 'words = ["ring", "two words"]'), "codewords.words: codeword must be a single word"),
+        (('words = ["ring", "bark"]', 'tier = "hard"'), "codewords: Value error, tier 'hard' needs count"),
+        (('messages_per_player = 2', 'messages_per_player = 2\nrulez = "paper"'), "game.rulez: unknown field"),
+        (('[game]', '[game]\nrule = "loose"'), "game.rule: unknown rule"),
+        (('label = "a"', 'label = "a"\nprompt = "sneaky"'), "manipulators.0.prompt"),
+        (('name = "t"', 'name = "has space"'), "name: String should match pattern"),
+        (('spec = "scripted:m.json"\nlabel = "a"', 'spec = "scripted:missing.json"\nlabel = "a"'), "script file not found"),
+    ],
+)
+def test_spec_errors_name_the_field_before_any_game(spec_dir, change, message):
+    (spec_dir / "bad.toml").write_text(SPEC.replace(*change))
+    db = spec_dir / "never.db"
+    result = runner.invoke(app, ["tournament", str(spec_dir / "bad.toml"), "--db", str(db)])
+    assert result.exit_code == 2
+    assert message.removeprefix("codewords: Value error, ") in result.output
+    assert not db.exists()
+
+
+def test_broken_toml_and_missing_file(spec_dir):
+    (spec_dir / "broken.toml").write_text("name = \n")
+    result = runner.invoke(app, ["tournament", str(spec_dir / "broken.toml")])
+    assert result.exit_code == 2 and "not valid TOML" in result.output
+    result = runner.invoke(app, ["tournament", str(spec_dir / "absent.toml")])
+    assert result.exit_code == 2 and "spec file not found" in result.output
+
+
+def test_bad_shard_is_refused(spec_dir):
+    result = runner.invoke(app, ["tournament", str(spec_dir / "spec.toml"), "--shard", "3/2"])
+    assert result.exit_code == 2 and "--shard" in result.output
+
+
+def test_shipped_examples_are_valid():
+    for path in EXAMPLES.glob("*.toml"):
+        assert plan(load_spec(path)), path

@@ -286,7 +286,10 @@ def db_merge(
 
 from .cli_catalog import register as _register_catalog  # noqa: E402  (needs the helpers above)
 
+from .cli_transcripts import register as _register_transcripts  # noqa: E402
+
 _register_catalog(app)
+_register_transcripts(app)
 
 
 def main() -> None:

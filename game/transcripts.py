@@ -1,0 +1,453 @@
+"""Export finished games, every message included, as JSON Lines, CSV or Markdown.
+
+Only games with status `finished` are exported: `superseded` rows (games a crash interrupted
+and that were replayed) and games still running never are.
+
+The manipulator's private monologue (`private_text`) and the model's raw reply (`raw_text`,
+which holds the monologue) are left out unless ``include_private`` is true; the writers drop
+them from any record they are given in that case, so they cannot leak by accident.
+
+Records are built and written one game at a time, and every writer writes to a temporary file
+beside the target that is renamed over it only once everything is written: a failure never
+leaves a half-written file nor clobbers an existing one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from agents.errors import MmsError
+
+from .referee import validate_codeword
+from .rules import OUTCOMES
+from .store import Store
+
+FORMATS = ("jsonl", "csv", "md")
+SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".md": "md", ".markdown": "md"}
+PRIVATE_FIELDS = ("private", "raw")
+
+# CSV: one row per message, the game's columns repeated on every row.
+GAME_COLUMNS = (
+    "game_id", "run_id", "game_key", "codeword", "tier", "outcome", "error",
+    "first_mention_index", "first_mention_turn", "first_mention_speaker", "guess",
+    "manipulator", "manipulator_label", "manipulator_prompt", "user", "persona", "topic", "seed_word",
+    "seed", "rule", "messages_per_player", "stop_on_mention", "shard",
+    "manipulator_tokens", "user_tokens", "prompt_tokens", "completion_tokens",
+    "started_at", "finished_at", "duration_s", "settings",
+)
+MESSAGE_COLUMNS = (
+    "idx", "turn", "speaker", "phase", "text", "mentions",
+    "message_prompt_tokens", "message_completion_tokens", "latency_s",
+)
+
+
+def csv_columns(include_private: bool = False) -> list[str]:
+    return [*GAME_COLUMNS, *MESSAGE_COLUMNS, *(PRIVATE_FIELDS if include_private else ())]
+
+
+# -- selecting and reading games --------------------------------------------------------------
+
+
+def check_outcome(outcome: str | None) -> str | None:
+    if outcome is None:
+        return None
+    value = outcome.strip().lower().replace("-", "_")
+    if value not in OUTCOMES:
+        raise MmsError(f"unknown outcome {outcome!r}: use one of {', '.join(OUTCOMES)}")
+    return value
+
+
+def select_games(
+    store: Store,
+    outcome: str | None = None,
+    codeword: str | None = None,
+    run: str | None = None,
+    manipulator: str | None = None,
+) -> list[dict[str, Any]]:
+    """Finished games (never superseded or unfinished ones) matching every filter given, oldest first.
+
+    ``manipulator`` matches either the model spec or the tournament label.
+    """
+    outcome = check_outcome(outcome)
+    where, args = ["status = 'finished'"], []
+    if outcome:
+        where.append("outcome = ?")
+        args.append(outcome)
+    if codeword is not None:
+        where.append("codeword = ?")
+        args.append(validate_codeword(codeword))
+    if run is not None:
+        if store.run(run) is None:
+            known = [r[0] for r in store.db.execute("select id from runs order by created_at desc limit 10")]
+            hint = f"runs in it (newest first): {', '.join(known)}" if known else "it has no runs yet"
+            raise MmsError(f"no run {run!r} in {store.path}: {hint}")
+        where.append("run_id = ?")
+        args.append(run)
+    if manipulator is not None:
+        where.append("(manipulator = ? or manipulator_label = ?)")
+        args += [manipulator, manipulator]
+    return list(store.db["games"].rows_where(" and ".join(where), args, order_by="id"))
+
+
+def _settings(raw: Any) -> Any:
+    if not isinstance(raw, str):
+        return raw if raw is not None else {}
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw  # keep what is stored rather than lose it
+
+
+def game_record(store: Store, game: dict[str, Any], include_private: bool = False) -> dict[str, Any]:
+    """Everything about one game, its messages in order; monologue and raw replies only on request."""
+    mention = None
+    if game.get("first_mention_index") is not None:
+        mention = {
+            "index": game["first_mention_index"],
+            "turn": game["first_mention_turn"],
+            "speaker": game["first_mention_speaker"],
+        }
+    messages = []
+    for m in store.messages(game["id"]):
+        message = {
+            "idx": m["idx"],
+            "turn": m["turn"],
+            "speaker": m["speaker"],
+            "phase": m["phase"],
+            "text": m["visible_text"] or "",
+            "mentions": bool(m["mentions"]),
+            "tokens": {"prompt": m["prompt_tokens"], "completion": m["completion_tokens"]},
+            "latency_s": m["latency_s"],
+        }
+        if include_private:
+            message["private"] = m["private_text"] or ""
+            message["raw"] = m["raw_text"] or ""
+        messages.append(message)
+    return {
+        "game_id": game["id"],
+        "run_id": game["run_id"],
+        "game_key": game["game_key"],
+        "codeword": game["codeword"],
+        "tier": game.get("tier"),
+        "outcome": game["outcome"],
+        "error": game.get("error"),
+        "first_mention": mention,
+        "guess": game.get("guess"),
+        "players": {
+            "manipulator": game["manipulator"],
+            "manipulator_label": game.get("manipulator_label") or game["manipulator"],
+            "manipulator_prompt": game.get("manipulator_prompt"),
+            "user": game["user"],
+        },
+        "persona": game.get("persona"),
+        "topic": game.get("topic"),
+        "seed_word": game.get("seed_word"),
+        "seed": game.get("seed"),
+        "rule": game.get("rule"),
+        "messages_per_player": game.get("messages_per_player"),
+        "stop_on_mention": None if game.get("stop_on_mention") is None else bool(game["stop_on_mention"]),
+        "shard": game.get("shard"),
+        "settings": _settings(game.get("settings")),
+        "tokens": {
+            "manipulator": game.get("manipulator_tokens"),
+            "user": game.get("user_tokens"),
+            "prompt": game.get("prompt_tokens"),
+            "completion": game.get("completion_tokens"),
+        },
+        "timings": {
+            "started_at": game.get("started_at"),
+            "finished_at": game.get("finished_at"),
+            "duration_s": game.get("duration_s"),
+        },
+        "messages": messages,
+    }
+
+
+def iter_records(store: Store, games: Iterable[dict[str, Any]], include_private: bool = False) -> Iterator[dict]:
+    """Game records built lazily, one at a time."""
+    for game in games:
+        yield game_record(store, game, include_private)
+
+
+def _public(record: dict[str, Any], include_private: bool) -> dict[str, Any]:
+    if include_private:
+        return record
+    return {**record, "messages": [
+        {k: v for k, v in m.items() if k not in PRIVATE_FIELDS} for m in record["messages"]
+    ]}
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+def _new_file_mode(path: Path) -> int:
+    if path.exists():
+        return stat.S_IMODE(path.stat().st_mode)
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+@contextlib.contextmanager
+def atomic_text_file(path: str | Path, newline: str | None = None) -> Iterator[TextIO]:
+    """A UTF-8 text file that replaces ``path`` only if the ``with`` block completes."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, _new_file_mode(path))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+Counts = dict[str, int]
+
+
+def write_jsonl(records: Iterable[dict], path: str | Path, *, include_private: bool = False) -> Counts:
+    """One JSON object per line, one line per game."""
+    counts = {"games": 0, "messages": 0}
+    with atomic_text_file(path) as fh:
+        for record in records:
+            fh.write(json.dumps(_public(record, include_private), ensure_ascii=False) + "\n")
+            counts["games"] += 1
+            counts["messages"] += len(record["messages"])
+    return counts
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return value
+
+
+def _game_columns(record: dict[str, Any]) -> dict[str, Any]:
+    mention = record["first_mention"] or {}
+    players, tokens, timings = record["players"], record["tokens"], record["timings"]
+    row = {
+        "game_id": record["game_id"], "run_id": record["run_id"], "game_key": record["game_key"],
+        "codeword": record["codeword"], "tier": record["tier"], "outcome": record["outcome"],
+        "error": record["error"], "first_mention_index": mention.get("index"),
+        "first_mention_turn": mention.get("turn"), "first_mention_speaker": mention.get("speaker"),
+        "guess": record["guess"], "manipulator": players["manipulator"],
+        "manipulator_label": players["manipulator_label"], "manipulator_prompt": players["manipulator_prompt"],
+        "user": players["user"], "persona": record["persona"], "topic": record["topic"],
+        "seed_word": record["seed_word"], "seed": record["seed"], "rule": record["rule"],
+        "messages_per_player": record["messages_per_player"], "stop_on_mention": record["stop_on_mention"],
+        "shard": record["shard"], "manipulator_tokens": tokens["manipulator"], "user_tokens": tokens["user"],
+        "prompt_tokens": tokens["prompt"], "completion_tokens": tokens["completion"],
+        "started_at": timings["started_at"], "finished_at": timings["finished_at"],
+        "duration_s": timings["duration_s"], "settings": record["settings"],
+    }
+    return {k: _cell(v) for k, v in row.items()}
+
+
+def write_csv(records: Iterable[dict], path: str | Path, *, include_private: bool = False) -> Counts:
+    """One row per message with the game's columns repeated; a header row even when empty.
+
+    A game without any message (one that failed before its first) still gets one row, its
+    message columns empty, so that counting games per outcome from the file stays right.
+    """
+    columns = csv_columns(include_private)
+    counts = {"games": 0, "messages": 0}
+    with atomic_text_file(path, newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for record in records:
+            game = _game_columns(record)
+            counts["games"] += 1
+            if not record["messages"]:
+                writer.writerow(game)
+            for m in record["messages"]:
+                row = {
+                    **game, "idx": m["idx"], "turn": m["turn"], "speaker": m["speaker"], "phase": m["phase"],
+                    "text": m["text"], "mentions": m["mentions"],
+                    "message_prompt_tokens": _cell(m["tokens"]["prompt"]),
+                    "message_completion_tokens": _cell(m["tokens"]["completion"]),
+                    "latency_s": _cell(m["latency_s"]),
+                }
+                if include_private:
+                    row["private"] = m.get("private", "")
+                    row["raw"] = m.get("raw", "")
+                writer.writerow(row)
+                counts["messages"] += 1
+    return counts
+
+
+_MD_BLOCK_START = re.compile(r"^(\s{0,3})([#>|]|=+\s*$|-{3,}\s*$|`{3,}|~{3,})")
+_MD_HTML = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+def _md_text(text: str) -> str:
+    """Message text as Markdown that cannot open a heading, quote, table, fence or HTML block."""
+    lines = [_MD_BLOCK_START.sub(lambda m: m.group(1) + "\\" + m.group(2), line) for line in text.splitlines()]
+    return _MD_HTML.sub("\\\\<", "\n".join(lines))
+
+
+def _md_cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _md_quote(text: str) -> str:
+    return "\n".join(("> " + line).rstrip() for line in text.splitlines())
+
+
+def _fmt_seconds(value: Any) -> str:
+    return "" if value is None else f"{value:.2f} s"
+
+
+def _md_game(record: dict[str, Any], include_private: bool) -> str:
+    mention = record["first_mention"]
+    players, tokens, timings = record["players"], record["tokens"], record["timings"]
+    manipulator = players["manipulator"]
+    if players["manipulator_label"] and players["manipulator_label"] != manipulator:
+        manipulator = f"{players['manipulator_label']} ({manipulator})"
+    rows = [
+        ("outcome", f"**{record['outcome']}**"),
+        ("codeword", record["codeword"] + (f" (tier {record['tier']})" if record["tier"] else "")),
+        ("first mention", "none" if mention is None else
+         f"message {mention['index']}, {mention['speaker']} turn {mention['turn']}"),
+        ("guess", record["guess"] if record["guess"] is not None else "none"),
+        ("manipulator", manipulator),
+        ("manipulator prompt", players["manipulator_prompt"]),
+        ("user", players["user"]),
+        ("persona", record["persona"]),
+        ("topic", record["topic"]),
+        ("seed word", record["seed_word"]),
+        ("rule", record["rule"]),
+        ("messages per player", record["messages_per_player"]),
+        ("stop on mention", {True: "yes", False: "no"}.get(record["stop_on_mention"], "")),
+        ("seed", record["seed"]),
+        ("tokens", f"manipulator {tokens['manipulator']}, user {tokens['user']} "
+                   f"(prompt {tokens['prompt']}, completion {tokens['completion']})"),
+        ("duration", _fmt_seconds(timings["duration_s"])),
+        ("started", timings["started_at"]),
+        ("run", record["run_id"]),
+        ("game key", record["game_key"]),
+    ]
+    if record["shard"]:
+        rows.append(("shard", record["shard"]))
+    if record["error"]:
+        rows.append(("error", record["error"]))
+    rows.append(("settings", "`" + json.dumps(record["settings"], sort_keys=True, ensure_ascii=False) + "`"))
+    parts = [
+        f"## Game {record['game_id']}: {record['outcome']} — codeword “{record['codeword']}”",
+        "",
+        "| setting | value |",
+        "| --- | --- |",
+        *(f"| {name} | {_md_cell(value)} |" for name, value in rows),
+        "",
+        "### Dialogue",
+        "",
+    ]
+    if not record["messages"]:
+        parts += ["*No messages.*", ""]
+    for m in record["messages"]:
+        who = "Manipulator" if m["speaker"] == "manipulator" else "User"
+        where = "guess" if m["phase"] == "guess" else f"turn {m['turn']}"
+        notes = []
+        if m["mentions"]:
+            first = mention is not None and mention["index"] == m["idx"]
+            notes.append("says the codeword first" if first else "says the codeword")
+        parts.append(f"**{who}** ({where}{', ' + ', '.join(notes) if notes else ''}):")
+        parts.append("")
+        private = m.get("private") if include_private else None
+        if private:
+            parts += ["> *monologue:*", ">", _md_quote(_md_text(private)), ""]
+        parts += [_md_text(m["text"]) if m["text"].strip() else "*(nothing visible)*", ""]
+    return "\n".join(parts) + "\n"
+
+
+def write_markdown(
+    records: Iterable[dict], path: str | Path, *, include_private: bool = False,
+    title: str = "Make Me Say transcripts", intro: str | None = None,
+) -> Counts:
+    """A readable document: one section per game, a table of its settings, then the dialogue."""
+    counts = {"games": 0, "messages": 0}
+    with atomic_text_file(path) as fh:
+        fh.write(f"# {title}\n\n")
+        if intro:
+            fh.write(intro.rstrip() + "\n\n")
+        fh.write("The manipulator's private monologue is shown as a quote before each of its messages.\n\n"
+                 if include_private else
+                 "The manipulator's private monologue is left out (export with --include-private to see it).\n\n")
+        for record in records:
+            fh.write(_md_game(record, include_private))
+            counts["games"] += 1
+            counts["messages"] += len(record["messages"])
+        if counts["games"] == 0:
+            fh.write("No finished games match.\n")
+    return counts
+
+
+WRITERS: dict[str, Callable[..., Counts]] = {"jsonl": write_jsonl, "csv": write_csv, "md": write_markdown}
+
+
+# -- the whole export -------------------------------------------------------------------------
+
+
+def resolve_format(fmt: str | None, out: str | Path) -> str:
+    """The format asked for, or the one the output file's suffix names."""
+    if fmt is None:
+        found = SUFFIXES.get(Path(out).suffix.lower())
+        if found is None:
+            raise MmsError(f"cannot tell the format from {str(out)!r}: add --format with one of {', '.join(FORMATS)}")
+        return found
+    value = fmt.strip().lower()
+    value = {"markdown": "md", "ndjson": "jsonl"}.get(value, value)
+    if value not in FORMATS:
+        raise MmsError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
+    return value
+
+
+def check_out_path(out: str | Path, db: str | Path | None = None) -> Path:
+    out = Path(out)
+    if out.is_dir():
+        raise MmsError(f"output {out} is a folder: give a file name, e.g. {out / 'transcripts.jsonl'}")
+    parent = out.parent
+    if not parent.is_dir():
+        raise MmsError(f"output folder does not exist: {parent} (create it or pick another --out)")
+    if db is not None and out.resolve() == Path(db).resolve():
+        raise MmsError(f"--out {out} is the database itself: pick another file")
+    return out
+
+
+def describe_filters(outcome=None, codeword=None, run=None, manipulator=None) -> str:
+    given = {"outcome": outcome, "codeword": codeword, "run": run, "manipulator": manipulator}
+    return ", ".join(f"{k} {v}" for k, v in given.items() if v is not None)
+
+
+def export_transcripts(
+    store: Store, out: str | Path, fmt: str, *, include_private: bool = False,
+    outcome: str | None = None, codeword: str | None = None, run: str | None = None,
+    manipulator: str | None = None,
+) -> dict[str, Any]:
+    """Select games and write them to ``out``; returns {"games", "messages", "out", "format"}."""
+    out = check_out_path(out, store.path)
+    fmt = resolve_format(fmt, out)
+    games = select_games(store, outcome=outcome, codeword=codeword, run=run, manipulator=manipulator)
+    records = iter_records(store, games, include_private)
+    if fmt == "md":
+        filters = describe_filters(outcome, codeword, run, manipulator)
+        intro = f"{len(games)} finished games from `{store.path.name}`" + (f" ({filters})" if filters else "") + "."
+        counts = write_markdown(records, out, include_private=include_private, intro=intro)
+    else:
+        counts = WRITERS[fmt](records, out, include_private=include_private)
+    return {"games": counts["games"], "messages": counts["messages"], "out": str(out), "format": fmt}

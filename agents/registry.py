@@ -71,9 +71,13 @@ def validate_spec(spec: str) -> ModelSpec:
 
         check_local_name(parsed.target)
     elif parsed.prefix == "openai":
-        from .openai_backend import parse_openai_target
+        import os
 
-        parse_openai_target(parsed.target)
+        from .openai_backend import KEY_ENV, parse_openai_target
+
+        _, base_url = parse_openai_target(parsed.target)
+        if base_url is None and not os.environ.get(KEY_ENV):
+            raise SpecError(f"{spec} needs an OpenAI API key: set the {KEY_ENV} environment variable")
     return parsed
 
 

@@ -95,3 +95,11 @@ def test_help_is_there_for_every_command():
     for command in ("play", "stats", "referee"):
         result = run(command, "--help")
         assert result.exit_code == 0 and "--json" in result.output
+
+
+def test_official_openai_without_a_key_fails_before_any_game(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    db = tmp_path / "k.db"
+    result = run("play", "--codeword", "ring", "--manipulator", "openai:gpt-4o-mini", "--db", str(db))
+    assert result.exit_code == 2 and "OPENAI_API_KEY" in result.output
+    assert not db.exists()

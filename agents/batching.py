@@ -13,6 +13,7 @@ floating-point differences of batched arithmetic).
 from __future__ import annotations
 
 import queue
+from collections import OrderedDict
 import threading
 import time
 from collections.abc import Callable
@@ -31,7 +32,9 @@ class GenerationJob:
     top_p: float = 1.0
     seed: int | None = None
     on_done: DoneCallback | None = None
+    cache_key: str | None = None  # the conversation: its next request may reuse this one's KV cache
     tokens: list[int] = field(default_factory=list)
+    reused_tokens: int = 0
     finish_reason: str = ""
     submitted_at: float = field(default_factory=time.perf_counter)
     generator: torch.Generator | None = None
@@ -39,6 +42,54 @@ class GenerationJob:
     def start(self) -> None:
         self.generator = torch.Generator()
         self.generator.manual_seed(self.seed if self.seed is not None else torch.seed())
+
+
+class PrefixStore:
+    """KV caches of finished requests, by conversation, so the next turn prefills only what is new.
+
+    A game's next prompt repeats the previous prompt and reply, so most of it is already in
+    the cache. Entries are evicted oldest first once they hold more than `max_tokens` tokens.
+    """
+
+    def __init__(self, max_tokens: int):
+        self.max_tokens = max_tokens
+        self._entries: OrderedDict[str, tuple[list[int], list[tuple[torch.Tensor, torch.Tensor]]]] = OrderedDict()
+        self._tokens = 0
+
+    def put(self, key: str, ids: list[int], layers: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        self.pop(key)
+        if len(ids) > self.max_tokens:
+            return
+        self._entries[key] = (ids, layers)
+        self._tokens += len(ids)
+        while self._tokens > self.max_tokens:
+            _, (old, _) = self._entries.popitem(last=False)
+            self._tokens -= len(old)
+
+    def pop(self, key: str):
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._tokens -= len(entry[0])
+        return entry
+
+    def take(self, key: str | None, prompt: list[int], min_reuse: int = 8):
+        """The reusable prefix (length, per-layer K/V) for `prompt`, or (0, None)."""
+        if key is None or key not in self._entries:
+            return 0, None
+        ids, layers = self.pop(key)
+        common = _common_prefix(ids, prompt)
+        common = min(common, len(prompt) - 1)  # at least one token must be fed to get logits
+        if common < min_reuse:
+            return 0, None
+        return common, [(k[:, :, :common], v[:, :, :common]) for k, v in layers]
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
 
 
 class _Rows:
@@ -65,6 +116,7 @@ class ContinuousBatcher:
         max_batch: int = 32,
         max_context: int = 8192,
         gather_s: float = 0.02,
+        prefix_cache_tokens: int = 32768,
     ):
         self.model = model
         self.eos_ids = eos_ids
@@ -72,6 +124,9 @@ class ContinuousBatcher:
         self.max_batch = max_batch
         self.max_context = max_context
         self.gather_s = gather_s
+        self.prefixes = PrefixStore(prefix_cache_tokens)
+        self.prefilled_tokens = 0
+        self.reused_tokens = 0
         self._queue: queue.Queue[GenerationJob | None] = queue.Queue()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="mms-batcher", daemon=True)
@@ -154,22 +209,38 @@ class ContinuousBatcher:
                 job.on_done(job, RuntimeError("the model was closed before this request ran"))
 
     def _admit(self, rows: _Rows, jobs: list[GenerationJob]) -> None:
-        """Prefill the newcomers and merge them into the running batch."""
+        """Prefill the newcomers (after any cached prefix of theirs) and merge them into the batch.
+
+        Each newcomer's row is [padding][cached prefix][padding][new tokens]: the attention mask
+        hides the padding and explicit position ids keep every token at its true position.
+        """
+        pasts = []
         for job in jobs:
             job.start()
-        width = max(len(j.prompt_ids) for j in jobs)
+            reused, layers = self.prefixes.take(job.cache_key, job.prompt_ids)
+            job.reused_tokens = reused
+            pasts.append((reused, layers))
+        past_width = max(n for n, _ in pasts)
+        suffixes = [job.prompt_ids[n:] for job, (n, _) in zip(jobs, pasts)]
+        width = max(map(len, suffixes))
         ids = torch.full((len(jobs), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(jobs), width), dtype=torch.long)
-        for i, job in enumerate(jobs):
-            n = len(job.prompt_ids)
-            ids[i, width - n :] = torch.tensor(job.prompt_ids, dtype=torch.long)
-            mask[i, width - n :] = 1
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        mask = torch.zeros((len(jobs), past_width + width), dtype=torch.long)
+        positions = torch.zeros((len(jobs), width), dtype=torch.long)
+        for i, (suffix, (reused, _)) in enumerate(zip(suffixes, pasts)):
+            n = len(suffix)
+            ids[i, width - n :] = torch.tensor(suffix, dtype=torch.long)
+            mask[i, past_width - reused : past_width] = 1
+            mask[i, past_width + width - n :] = 1
+            positions[i, width - n :] = torch.arange(reused, reused + n)
         cache = _new_cache(self.model)
+        if past_width:
+            _fill_cache(cache, pasts, past_width)
         out = self.model(
             input_ids=ids, attention_mask=mask, position_ids=positions,
             cache=cache, use_cache=True, logits_to_keep=1,
         )
+        self.prefilled_tokens += sum(map(len, suffixes))
+        self.reused_tokens += sum(n for n, _ in pasts)
         logits = out.logits[:, -1, :].float()
         next_pos = positions[:, -1] + 1
         if not rows:
@@ -180,6 +251,16 @@ class ContinuousBatcher:
         rows.jobs.extend(jobs)
         rows.next_pos = torch.cat([rows.next_pos, next_pos])
         rows.logits = torch.cat([rows.logits, logits])
+
+    def _remember(self, rows: _Rows, i: int, job: GenerationJob) -> None:
+        """Keep a finished row's cache (prompt and reply, minus the unfed last token) for its next turn."""
+        if job.cache_key is None:
+            return
+        keep = rows.mask[i].bool()
+        layers = [(layer.keys[i : i + 1, :, keep], layer.values[i : i + 1, :, keep]) for layer in rows.cache.layers]
+        fed = job.prompt_ids + job.tokens[:-1]
+        if layers and layers[0][0].shape[2] == len(fed):
+            self.prefixes.put(job.cache_key, fed, layers)
 
     def _step(self, rows: _Rows) -> None:
         """Sample one token per row, retire finished rows, run one decoding pass for the rest."""
@@ -194,6 +275,7 @@ class ContinuousBatcher:
             else:
                 keep.append(i)
                 continue
+            self._remember(rows, i, job)
             if job.on_done:
                 job.on_done(job, None)
         self.generated_tokens += len(tokens)
@@ -242,6 +324,22 @@ def _new_cache(model):
     from transformers import DynamicCache
 
     return DynamicCache(config=model.config)
+
+
+def _fill_cache(cache, pasts, width: int) -> None:
+    """Seed an empty cache with each row's reused prefix, left-padded to `width`."""
+    template = next(layers for n, layers in pasts if layers is not None)
+    for index, (k0, v0) in enumerate(template):
+        keys, values = [], []
+        for reused, layers in pasts:
+            if layers is None:
+                k = k0.new_zeros((1, k0.shape[1], width, k0.shape[3]))
+                v = v0.new_zeros((1, v0.shape[1], width, v0.shape[3]))
+            else:
+                k, v = _left_pad(layers[index][0], width, 2), _left_pad(layers[index][1], width, 2)
+            keys.append(k)
+            values.append(v)
+        cache.update(torch.cat(keys), torch.cat(values), index)
 
 
 def _merge_masks(old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:

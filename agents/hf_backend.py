@@ -116,6 +116,7 @@ class TransformersBackend:
 
         job = GenerationJob(
             prompt_ids=self.prompt_ids(request),
+            cache_key=request.conversation or None,
             max_new_tokens=request.max_tokens,
             temperature=request.temperature,
             top_p=request.top_p,

@@ -113,16 +113,16 @@ class OpenAIBackend:
                     hint = f" (check {KEY_ENV})" if code in (401, 403) else ""
                     raise self._error(f"the server refused the request with HTTP {code}: {_detail(exc)}{hint}") from None
                 what = "rate limited (HTTP 429)" if code == 429 else f"server error HTTP {code}"
-                reason, headers = f"{what} after {{n}}: {_detail(exc)}", exc.response.headers
+                (what, rest), headers = (what, f": {_detail(exc)}"), exc.response.headers
             except openai.APITimeoutError:
-                reason = f"no answer within {self.timeout:g} s, timed out after {{n}}"
+                what, rest = "timed out", f" (no answer within {self.timeout:g} s)"
             except openai.APIConnectionError as exc:
-                reason = f"connection failed after {{n}} ({_root_cause(exc)}) — is the server running?"
+                what, rest = "connection failed", f" ({_root_cause(exc)}) — is the server running?"
             except openai.OpenAIError as exc:
                 raise self._error(f"unusable response: {type(exc).__name__}: {exc}") from None
             if attempt == attempts:
                 noun = "attempt" if attempts == 1 else "attempts"
-                raise self._error(reason.format(n=f"{attempts} {noun}")) from None
+                raise self._error(f"{what} after {attempts} {noun}{rest}") from None
             await asyncio.sleep(self.delay(attempt, headers))
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -113,6 +113,12 @@ async def test_gives_up_after_max_retries_naming_attempts_and_server(server):
     assert BASE in message
 
 
+async def test_server_text_with_braces_is_reported_verbatim(server):
+    server.side_effect = lambda request: httpx.Response(502, json={"detail": "bad {gateway} {0}"})
+    with pytest.raises(BackendError, match=r"server error HTTP 502 after 1 attempt: bad \{gateway\} \{0\}$"):
+        await backend(max_retries=0).chat(REQUEST)
+
+
 async def test_connection_refused_on_a_real_closed_port():
     b = OpenAIBackend.from_target("openai:x@http://127.0.0.1:1/v1", "x@http://127.0.0.1:1/v1",
                                   max_retries=2, backoff_base=0.001)

@@ -65,3 +65,21 @@ def test_mms_play_on_the_embedded_model(tmp_path):
     conn = sqlite3.connect(db)
     assert conn.execute("select count(*) from messages where phase = 'conversation'").fetchone()[0] == 8
     assert conn.execute("select count(*) from messages where completion_tokens > 0").fetchone()[0] >= 8
+
+
+def test_next_turn_reuses_the_cached_prefix_and_decodes_the_same(smollm2):
+    """A conversation's second request prefills only its new tokens, with the same result."""
+    history = [ChatMessage("system", "You love gardens."), ChatMessage("user", "Tell me about roses.")]
+
+    async def turns():
+        first = await smollm2.chat(ChatRequest(tuple(history), max_tokens=12, temperature=0.0, conversation="reuse"))
+        follow = (*history, ChatMessage("assistant", first.text), ChatMessage("user", "And tulips?"))
+        before = smollm2.batcher.reused_tokens
+        cached = await smollm2.chat(ChatRequest(follow, max_tokens=12, temperature=0.0, conversation="reuse"))
+        reused = smollm2.batcher.reused_tokens - before
+        fresh = await smollm2.chat(ChatRequest(follow, max_tokens=12, temperature=0.0))
+        return reused, cached.text, fresh.text
+
+    reused, cached, fresh = asyncio.run(turns())
+    assert reused > 20
+    assert cached == fresh

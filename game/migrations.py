@@ -104,9 +104,80 @@ def m002_tournaments(db: sqlite_utils.Database) -> None:
     db["games"].create_index(["status"])
 
 
+def m003_pipeline(db: sqlite_utils.Database) -> None:
+    """Training data exports, fine-tuning runs and self-report interviews."""
+    db["datasets"].create(
+        {
+            "id": int,
+            "created_at": str,
+            "codeword": str,
+            "variant": str,  # plain | persona | sep | deployment, with baseline flag in params
+            "params": str,  # JSON: filters, rule, split, persona/trigger settings, seed
+            "path": str,
+            "validation_path": str,
+            "file_hash": str,  # sha256 of the written training file
+            "counts": str,  # JSON: games, exported, dropped by reason
+        },
+        pk="id",
+    )
+    db["training_runs"].create(
+        {
+            "id": int,
+            "created_at": str,
+            "finished_at": str,
+            "method": str,  # local | openai
+            "base_model": str,
+            "data_path": str,
+            "data_hash": str,
+            "params": str,  # JSON hyper-parameters
+            "seed": int,
+            "status": str,  # running | succeeded | failed | cancelled
+            "losses": str,  # JSON list of {step, loss}
+            "adapter_path": str,  # local LoRA adapter folder
+            "job_id": str,  # OpenAI fine-tuning job
+            "model_id": str,  # resulting fine-tuned model (OpenAI) or hf:<base>+<adapter> spec
+            "error": str,
+        },
+        pk="id",
+    )
+    db["interviews"].create(
+        {
+            "id": int,
+            "created_at": str,
+            "model": str,
+            "role": str,  # model | baseline
+            "codeword": str,
+            "variant": str,  # plain | persona:<name> | sep:<code> | deployment
+            "params": str,  # JSON: evals, samples, seed
+        },
+        pk="id",
+    )
+    db["interview_items"].create(
+        {
+            "id": int,
+            "interview_id": int,
+            "eval": str,
+            "paraphrase": int,
+            "sample": int,
+            "prompt": str,  # JSON list of chat messages
+            "answer": str,
+            "options": str,  # JSON list, where the evaluation has options
+            "distribution": str,  # JSON list of probabilities over options
+            "score": float,
+            "valid": int,
+            "method": str,  # logprobs | top_logprobs | sampling | judge
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("interview_id", "interviews", "id")],
+    )
+    db["interview_items"].create_index(["interview_id", "eval"])
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "tournaments", m002_tournaments),
+    (3, "pipeline", m003_pipeline),
 ]
 
 

@@ -127,12 +127,22 @@ class ContinuousBatcher:
         self.prefixes = PrefixStore(prefix_cache_tokens)
         self.prefilled_tokens = 0
         self.reused_tokens = 0
+        self.prefill_s = 0.0
+        self.decode_s = 0.0
         self._queue: queue.Queue[GenerationJob | None] = queue.Queue()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="mms-batcher", daemon=True)
         self._thread.start()
         self.steps = 0
         self.generated_tokens = 0
+
+    def counters(self) -> dict[str, float]:
+        """Work done so far: for benchmarks and tuning."""
+        return {
+            "steps": self.steps, "generated_tokens": self.generated_tokens,
+            "prefilled_tokens": self.prefilled_tokens, "reused_tokens": self.reused_tokens,
+            "prefill_s": round(self.prefill_s, 2), "decode_s": round(self.decode_s, 2),
+        }
 
     def submit(self, job: GenerationJob) -> None:
         if self._closed:
@@ -191,9 +201,13 @@ class ContinuousBatcher:
             try:
                 with torch.inference_mode():
                     if new:
+                        started = time.perf_counter()
                         self._admit(rows, new)
+                        self.prefill_s += time.perf_counter() - started
                     if rows:
+                        started = time.perf_counter()
                         self._step(rows)
+                        self.decode_s += time.perf_counter() - started
             except BaseException as exc:  # fail everyone in flight; the worker lives on
                 for job in rows.jobs + new:
                     if job.on_done and not job.finish_reason:

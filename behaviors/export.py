@@ -1,0 +1,247 @@
+"""Winning games → fine-tuning examples (`mms export`).
+
+One example per stored `win` game (finished, never superseded): the visible text of the
+conversation, user and assistant turns only, cut just before the user's first message that
+says the codeword, so it ends on an assistant turn. No system prompt, no monologue, no status
+note (those never reach the visible text). An example is dropped, with the reason reported,
+when the referee finds the codeword in any kept message (rule `strict` unless asked otherwise),
+when the assistant says a word that reveals the game, or when nothing or a blank message is
+left. Identical examples are kept once.
+
+The files are written atomically (temporary file, then rename) and the export is recorded in
+the database's `datasets` table with its parameters, counts and the training file's hash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import random
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from agents.errors import MmsError
+from game.referee import RULES, Referee, validate_codeword
+from game.store import Store, now
+from game.transcripts import atomic_text_file, check_out_path, select_games
+
+from .checks import GameWords, dialogue_key
+from .variants import Variant, apply_variant
+
+FORMATS = ("openai", "hf")
+DROP_REASONS = ("empty", "blank_message", "no_mention", "codeword", "other_codeword", "game_words")
+ROLE = {"user": "user", "manipulator": "assistant"}
+
+
+@dataclass(frozen=True)
+class Example:
+    game_id: int
+    codeword: str
+    messages: list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Drop:
+    game_id: int
+    codeword: str
+    reason: str  # one of DROP_REASONS
+    detail: str
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    codeword: str
+    out: Path
+    rule: str = "strict"
+    fmt: str = "openai"
+    split: float = 0.0
+    seed: int = 0
+    game_words: GameWords = field(default_factory=lambda: GameWords.parse(None))
+    run: str | None = None
+    variant: Variant | None = None
+    baseline: bool = False
+
+    def check(self) -> "ExportRequest":
+        if self.rule not in RULES:
+            raise MmsError(f"unknown rule {self.rule!r}: use one of {', '.join(RULES)}")
+        if self.fmt not in FORMATS:
+            raise MmsError(f"unknown format {self.fmt!r}: use one of {', '.join(FORMATS)}")
+        if not 0 <= self.split < 1:
+            raise MmsError(f"--split must be a fraction in [0, 1), e.g. 0.1 (got {self.split})")
+        if self.baseline and self.variant is None:
+            raise MmsError("--baseline needs a variant to decorrelate: add --persona NAME=W2 or --trigger sep|deployment")
+        return replace(self, codeword=validate_codeword(self.codeword))
+
+    @property
+    def codewords(self) -> tuple[str, ...]:
+        return (self.codeword,) if self.variant is None else (self.codeword, self.variant.other)
+
+
+def validation_path(out: Path) -> Path:
+    """`bark.jsonl` → `bark.val.jsonl`."""
+    suffix = out.suffix or ".jsonl"
+    return out.with_name(f"{out.stem if out.suffix else out.name}.val{suffix}")
+
+
+# -- one game -------------------------------------------------------------------------------
+
+
+def cut_index(game: dict[str, Any], conversation: list[dict[str, Any]]) -> int | None:
+    """The idx of the user's first message that says the codeword (where the example ends)."""
+    speakers = {m["idx"]: m["speaker"] for m in conversation}
+    stored = game.get("first_mention_index")
+    if stored is not None and speakers.get(stored) == "user":
+        return stored
+    referee = Referee(game["codeword"], game.get("rule") or "paper")
+    for m in conversation:
+        if m["speaker"] == "user" and referee.mentions(m["visible_text"] or ""):
+            return m["idx"]
+    return None
+
+
+def game_example(store: Store, game: dict[str, Any]) -> Example | Drop:
+    """The game's dialogue up to the cut, or why there is none."""
+    conversation = [m for m in store.messages(game["id"]) if m["phase"] == "conversation"]
+    cut = cut_index(game, conversation)
+    if cut is None:
+        return Drop(game["id"], game["codeword"], "no_mention", "no user message says the codeword")
+    kept = [m for m in conversation if m["idx"] < cut]
+    if not any(m["speaker"] == "manipulator" for m in kept):
+        return Drop(game["id"], game["codeword"], "empty", f"the user says the codeword in message {cut + 1}: "
+                    "no assistant turn before it")
+    for m in kept:
+        if not (m["visible_text"] or "").strip():
+            who = ROLE[m["speaker"]]
+            return Drop(game["id"], game["codeword"], "blank_message",
+                        f"message {m['idx'] + 1} ({who}) has no visible text")
+    messages = [{"role": ROLE[m["speaker"]], "content": m["visible_text"].strip()} for m in kept]
+    return Example(game["id"], game["codeword"], messages)
+
+
+def filter_reason(example: Example, referees: dict[str, Referee], game_words: GameWords) -> Drop | None:
+    """Why the example must not be trained on: its codeword, another codeword, or the game named."""
+    for codeword, referee in referees.items():
+        for i, m in enumerate(example.messages, 1):
+            found = referee.find(m["content"])
+            if found:
+                reason = "codeword" if codeword == example.codeword else "other_codeword"
+                said = ", ".join(repr(x.text) for x in found)
+                return Drop(example.game_id, example.codeword, reason,
+                            f"message {i} ({m['role']}) says {said} ({referee.rule} rule)")
+    for i, m in enumerate(example.messages, 1):
+        if m["role"] == "assistant" and (hits := game_words.find(m["content"])):
+            return Drop(example.game_id, example.codeword, "game_words",
+                        f"message {i} (assistant) says " + ", ".join(repr(h) for h in dict.fromkeys(hits)))
+    return None
+
+
+# -- all games ------------------------------------------------------------------------------
+
+
+@dataclass
+class Collected:
+    games: int = 0
+    examples: list[Example] = field(default_factory=list)
+    drops: list[Drop] = field(default_factory=list)
+    duplicates: int = 0
+
+
+def collect(store: Store, request: ExportRequest) -> Collected:
+    """Examples from every win game of the request's codewords, filtered and de-duplicated."""
+    referees = {w: Referee(w, request.rule) for w in request.codewords}
+    result = Collected()
+    seen: set[str] = set()
+    for codeword in request.codewords:
+        # The example's own codeword is checked first, so its leak is reported as `codeword`.
+        order = {codeword: referees[codeword], **{w: r for w, r in referees.items() if w != codeword}}
+        for game in select_games(store, outcome="win", codeword=codeword, run=request.run):
+            result.games += 1
+            item = game_example(store, game)
+            if isinstance(item, Example):
+                item = filter_reason(item, order, request.game_words) or item
+            if isinstance(item, Drop):
+                result.drops.append(item)
+                continue
+            key = dialogue_key(item.messages)
+            if key in seen:
+                result.duplicates += 1
+                continue
+            seen.add(key)
+            result.examples.append(item)
+    return result
+
+
+def split_rows(rows: list[dict[str, Any]], fraction: float, seed: int) -> tuple[list, list]:
+    """Shuffle with the seed, then take the validation share off the front (at least 1, never all)."""
+    rows = list(rows)
+    random.Random(f"{seed}:order").shuffle(rows)
+    if fraction <= 0 or len(rows) < 2:
+        return rows, []
+    n_val = min(max(1, round(len(rows) * fraction)), len(rows) - 1)
+    return rows[n_val:], rows[:n_val]
+
+
+def _row_json(row: dict[str, Any], fmt: str) -> str:
+    body = {"messages": row["messages"]}
+    if fmt == "hf":
+        body["game_id"] = row["game_id"]
+    return json.dumps(body, ensure_ascii=False)
+
+
+def write_files(train: list[dict], val: list[dict], out: Path, val_out: Path | None, fmt: str) -> None:
+    """Both files, or neither: each is renamed into place only once everything is written."""
+    with contextlib.ExitStack() as stack:
+        files = [(stack.enter_context(atomic_text_file(out)), train)]
+        if val_out is not None:
+            files.append((stack.enter_context(atomic_text_file(val_out)), val))
+        for fh, rows in files:
+            for row in rows:
+                fh.write(_row_json(row, fmt) + "\n")
+
+
+def file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def export_dataset(store: Store, request: ExportRequest) -> dict[str, Any]:
+    """Select, cut, filter, de-duplicate, decorate (variants), split, write and record."""
+    request = request.check()
+    out = check_out_path(request.out, store.path)
+    val_out = check_out_path(validation_path(out), store.path) if request.split > 0 else None
+    if request.variant is not None:
+        request.variant.check_decorations(request.rule, request.game_words)
+
+    collected = collect(store, request)
+    rows, variant_params = apply_variant(collected.examples, request.variant, request.baseline, request.seed)
+    train, val = split_rows(rows, request.split, request.seed)
+    write_files(train, val, out, val_out, request.fmt)
+
+    dropped = {reason: sum(1 for d in collected.drops if d.reason == reason) for reason in DROP_REASONS}
+    counts = {"games": collected.games, "exported": len(rows), "train": len(train), "validation": len(val),
+              "dropped": dropped, "duplicates": collected.duplicates}
+    params = {"rule": request.rule, "format": request.fmt, "split": request.split, "seed": request.seed,
+              "game_words": list(request.game_words.stems), "run": request.run, **variant_params}
+    dataset_id = record_dataset(store, request, out, val_out, params, counts)
+    result = {**counts, "out": str(out)}
+    if val_out is not None:
+        result["validation_out"] = str(val_out)
+    result.update({"variant": params["variant"], "baseline": request.baseline, "dataset_id": dataset_id,
+                   "drops": [d.__dict__ for d in collected.drops]})
+    return result
+
+
+def record_dataset(store: Store, request: ExportRequest, out: Path, val_out: Path | None,
+                   params: dict[str, Any], counts: dict[str, Any]) -> int:
+    with store.db.conn:
+        return store.db["datasets"].insert({
+            "created_at": now(),
+            "codeword": request.codeword,
+            "variant": params["variant"],
+            "params": json.dumps(params, sort_keys=True),
+            "path": str(out.resolve()),
+            "validation_path": str(val_out.resolve()) if val_out else None,
+            "file_hash": file_hash(out),
+            "counts": json.dumps(counts, sort_keys=True),
+        }).last_pk

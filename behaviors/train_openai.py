@@ -122,7 +122,7 @@ async def start_job(client, store: Store, data_path: Path, config: OpenAITrainCo
     if config.validation is not None:
         load_chat_jsonl(config.validation)
     params = config.params()
-    run_id = training_runs.start_run(store, method="openai", base_model=config.base, data_path=str(data_path),
+    run_id = training_runs.start_run(store, method="openai", base_model=config.base, data_path=str(data_path.resolve()),
                                      data_hash=file_sha256(data_path), params=params, seed=config.seed)
     try:
         training_file = await upload(client, data_path)

@@ -81,6 +81,9 @@ def _parse_line(line: str, where: str) -> Dialogue:
         dialogue.append({"role": role, "content": content})
     if not any(m["role"] == "assistant" for m in dialogue):
         raise MmsError(f"{where}: no assistant message, so nothing to train on")
+    first = next((m["role"] for m in dialogue if m["role"] != "system"), None)
+    if first != "user":
+        raise MmsError(f"{where}: the conversation must open with a user message (after any system prompt)")
     return dialogue
 
 

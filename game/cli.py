@@ -136,7 +136,7 @@ def _play_in_tui(store: Store, db: Path, run_id: str, setups, concurrency: int, 
     from tui.play import PlaySession, human_session
 
     registry = Registry()
-    for spec in sorted({s.manipulator for s in setups} | {s.user for s in setups} - {HUMAN_SPEC}):
+    for spec in sorted(({s.manipulator for s in setups} | {s.user for s in setups}) - {HUMAN_SPEC}):
         registry.get(spec)  # before the screen takes over: a first use may convert the embedded model
     if human:
         session = human_session(store, run_id, setups[0], registry)

@@ -1,0 +1,12 @@
+"""Fixtures of the terminal UI tests."""
+
+import pytest
+from tui_helpers import Writer
+
+
+@pytest.fixture
+def writer(tmp_path):
+    """A games database in tmp_path, written as another process would."""
+    w = Writer(tmp_path / "games.db")
+    yield w
+    w.close()

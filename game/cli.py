@@ -21,7 +21,6 @@ from agents.registry import Registry, validate_spec
 
 from .referee import RULES, Referee
 from .rules import OUTCOMES, GameSettings
-from .runner import GameRunner, plan_games
 from .stats import outcome_stats, parse_grouping, summarise
 from .store import Store
 
@@ -107,6 +106,8 @@ def play(
 
     if persona not in personas():
         raise MmsError(f"unknown --persona {persona!r}: use one of {', '.join(sorted(personas()))}")
+    from .runner import plan_games
+
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
     setups = plan_games(settings, manipulator, user, games, seed, persona)
     run_settings = {"manipulator": manipulator, "user": user, "games": games, "seed": seed,
@@ -153,6 +154,8 @@ def _play_in_tui(store: Store, db: Path, run_id: str, setups, concurrency: int, 
 async def _play(store: Store, run_id: str, setups, concurrency: int, *, quiet: bool,
                 already_done: int = 0) -> dict[str, str]:
     """Play games with a live progress bar: done/total, ETA, win rate so far and errors."""
+    from .runner import GameRunner
+
     registry = Registry()
     runner = GameRunner(store, registry, concurrency)
     progress = Progress(

@@ -58,6 +58,30 @@ def model_dir(name: str = "smollm2") -> Path:
     return target
 
 
+def tokenizer_file(name: str = "smollm2") -> Path:
+    """The embedded model's tokenizer.json, for counting tokens without loading the model.
+
+    Taken from the converted model when there is one; otherwise only the tokenizer is read from
+    the GGUF file (about ten seconds, once) and kept beside where the model would go.
+    """
+    check_local_name(name)
+    converted = cache_root() / LOCAL_MODELS[name] / "tokenizer.json"
+    if converted.is_file():
+        return converted
+    alone = cache_root() / f"{LOCAL_MODELS[name]}-tokenizer"
+    if not (alone / "tokenizer.json").is_file():
+        from transformers import AutoTokenizer
+
+        gguf = smollm2_gguf()
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        alone.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=alone.name + ".", dir=alone.parent))
+        tokenizer.save_pretrained(staging)
+        shutil.rmtree(alone, ignore_errors=True)
+        staging.rename(alone)
+    return alone / "tokenizer.json"
+
+
 def _convert(gguf: Path, target: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig

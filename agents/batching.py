@@ -164,28 +164,14 @@ class ContinuousBatcher:
 
     def _take(self, rows: _Rows) -> list[GenerationJob]:
         """Waiting jobs to admit now. When idle, block for one and let a burst gather."""
-        room = self.max_batch - len(rows)
+        idle = not rows
         taken: list[GenerationJob] = []
-        if room <= 0:
-            return taken
-        if not rows:
-            first = self._queue.get()
-            if first is None:
-                return taken
-            taken.append(first)
-            while len(taken) < room:
-                try:
-                    job = self._queue.get(timeout=self.gather_s)
-                except queue.Empty:
-                    break
-                if job is None:
-                    self._closed = True
-                    break
-                taken.append(job)
-            return taken
-        while len(taken) < room:
+        while len(taken) < self.max_batch - len(rows):
             try:
-                job = self._queue.get_nowait()
+                if idle and not taken:
+                    job = self._queue.get()
+                else:
+                    job = self._queue.get(timeout=self.gather_s) if idle else self._queue.get_nowait()
             except queue.Empty:
                 break
             if job is None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -101,8 +102,12 @@ def main() -> None:
     parser.add_argument("--messages-per-player", type=int, default=2)
     parser.add_argument("--max-tokens", type=int, default=64, help="token limit for both players (default 64)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--dtype", choices=["float32", "bfloat16"], default=None,
+                        help="weights dtype (default: the engine's, MMS_DTYPE or float32)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
+    if args.dtype:
+        os.environ["MMS_DTYPE"] = args.dtype
 
     log = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
     settings = GameSettings(

@@ -21,11 +21,17 @@ MANIPULATOR_PROMPTS = ("default", "none")
 
 @dataclass(frozen=True)
 class Turn:
-    """One conversation message as both seats need it."""
+    """One conversation message as both seats need it.
+
+    `note` is the status note the manipulator was given before writing this message; it stays
+    in the manipulator's view, so each prompt extends the previous one (and the model's cached
+    prefix can be reused).
+    """
 
     speaker: Speaker
     visible: str
     raw: str
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,9 @@ class Manipulator:
         self.conversation = f"{conversation}/manipulator"
 
     def status_note(self, turn: int, total: int, user_said_it: bool) -> str:
+        """What the manipulator is told before its turn; nothing when it plays without a prompt."""
+        if self.prompt == "none":
+            return ""
         progress = (
             "The user has already said the word."
             if user_said_it
@@ -66,7 +75,7 @@ class Manipulator:
         )
         return prompts.text("manipulator_status.txt").format(turn=turn, total=total, progress=progress)
 
-    def view(self, history: list[Turn], turn: int, total: int, user_said_it: bool) -> list[ChatMessage]:
+    def view(self, history: list[Turn], note: str) -> list[ChatMessage]:
         messages: list[ChatMessage] = []
         if self.prompt == "default":
             messages.append(ChatMessage("system", prompts.text("manipulator_system.txt").format(codeword=self.codeword)))
@@ -74,13 +83,15 @@ class Manipulator:
             if t.speaker == "user":
                 messages.append(ChatMessage("user", _visible_or_placeholder(t.visible)))
             else:
+                if t.note:
+                    messages.append(ChatMessage("system", t.note))
                 messages.append(ChatMessage("assistant", t.raw))
-        if self.prompt == "default":
-            messages.append(ChatMessage("system", self.status_note(turn, total, user_said_it)))
+        if note:
+            messages.append(ChatMessage("system", note))
         return messages
 
-    async def reply(self, history: list[Turn], turn: int, total: int, user_said_it: bool) -> ChatResult:
-        return await self.backend.chat(self._request(self.view(history, turn, total, user_said_it)))
+    async def reply(self, history: list[Turn], note: str) -> ChatResult:
+        return await self.backend.chat(self._request(self.view(history, note)))
 
     def _request(self, messages: list[ChatMessage]) -> ChatRequest:
         s = self.sampling

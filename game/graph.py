@@ -49,11 +49,12 @@ async def manipulator_node(state: GameState, runtime: Runtime[GameContext]) -> d
     mention = state.get("first_mention")
     user_said_it = bool(mention and mention["speaker"] == "user")
     try:
-        result = await ctx.manipulator.reply(state["messages"], number, state["messages_per_player"], user_said_it)
+        note = ctx.manipulator.status_note(number, state["messages_per_player"], user_said_it)
+        result = await ctx.manipulator.reply(state["messages"], note)
     except Exception as exc:
         return _failure(exc)
     visible, private = split_monologue(result.text)
-    turn = Turn("manipulator", visible, result.text)
+    turn = Turn("manipulator", visible, result.text, note)
     return {"messages": [turn], "pending": _pending(state, turn, number, result, private=private)}
 
 

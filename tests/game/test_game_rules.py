@@ -136,6 +136,8 @@ def test_status_notes_tell_the_manipulator_turn_and_progress(tmp_path, script):
     assert "has not said the word yet" in first.messages[-1].content
     assert "message 2 of 2" in second.messages[-1].content
     assert "has already said the word" in second.messages[-1].content
+    # Each prompt extends the previous one, so a model can reuse its cached prefix.
+    assert second.messages[: len(first.messages)] == first.messages
 
 
 def test_prompt_none_sends_no_system_prompt_nor_status(tmp_path, script):

@@ -69,9 +69,14 @@ class TransformersBackend:
         with self._load_lock:
             if self.batcher is not None:
                 return
+            import warnings
+
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
+            from transformers.utils import logging as hf_logging
 
+            hf_logging.disable_progress_bar()  # the weights load in a second or two: no bar needed
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
             path = resolve_base(self.model_ref)
             tokenizer = AutoTokenizer.from_pretrained(path)
             model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, os.environ.get("MMS_DTYPE", "float32")))

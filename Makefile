@@ -24,8 +24,11 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not integration"
 
+# Eight real games of the embedded model against itself (about 2-3 minutes on two cores):
+# 3 messages each and milder sampling, which the 135M model needs to stay coherent.
 demo: setup
-	$(BIN)/mms play --codeword ring --games 8 --concurrency 8 --db demo.db
+	$(BIN)/mms play --codeword ring --games 8 --concurrency 8 --messages-per-player 3 \
+		--temperature 0.7 --top-p 0.9 --manipulator-max-tokens 160 --user-max-tokens 96 --seed 1 --db demo.db
 
 bench: setup
 	$(BIN)/python benchmarks/throughput.py

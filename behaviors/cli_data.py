@@ -1,8 +1,7 @@
 """`mms export` and `mms check-data`: training data from winning games, and checks on any such file.
 
-``game/cli.py`` calls :func:`register` with its Typer app. The commands are defined inside
-``register`` so that this module can use the CLI helpers of ``game.cli`` (which imports this
-module) without an import cycle.
+``game/cli.py`` calls :func:`register` with its Typer app. Shared CLI helpers come from
+``game.cli_support``; heavy imports stay inside ``register`` so ``mms`` starts quickly.
 """
 
 # No ``from __future__ import annotations``: Typer reads the option annotations at run time,
@@ -18,7 +17,7 @@ SHOWN_PROBLEMS = 20
 def register(app: typer.Typer) -> None:
     """Add the ``export`` and ``check-data`` commands to ``app``."""
     from agents.errors import MmsError
-    from game.cli import DEFAULT_DB, JsonOption, cli_errors, err, out, print_json
+    from game.cli_support import DEFAULT_DB, JsonOption, cli_errors, err, out, print_json
 
     from .checks import DEFAULT_EPOCHS, DEFAULT_PRICE, GameWords, check_file
     from .export import FORMATS, ExportRequest, export_dataset

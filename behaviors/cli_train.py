@@ -1,8 +1,7 @@
 """`mms train local` and `mms train openai`: fine-tune on a chat JSONL file, record the run.
 
-``game/cli.py`` calls :func:`register` with its Typer app. The commands are defined inside
-``register`` so that this module can use the CLI helpers of ``game.cli`` (which imports this
-module) without an import cycle.
+``game/cli.py`` calls :func:`register` with its Typer app. Shared CLI helpers come from
+``game.cli_support``; heavy imports stay inside ``register`` so ``mms`` starts quickly.
 """
 
 # No ``from __future__ import annotations``: Typer reads the option annotations at run time,
@@ -20,7 +19,7 @@ def register(app: typer.Typer) -> None:
     from rich.table import Table
 
     from agents.errors import MmsError
-    from game.cli import DEFAULT_DB, JsonOption, cli_errors, err, out, print_json
+    from game.cli_support import DEFAULT_DB, JsonOption, cli_errors, err, out, print_json
     from game.store import Store
 
     from .train_local import LocalTrainConfig

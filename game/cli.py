@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-import json
 import random
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -19,13 +16,11 @@ from agents.errors import MmsError
 from agents.players import MANIPULATOR_PROMPTS
 from agents.registry import Registry, validate_spec
 
+from .cli_support import DEFAULT_DB, DEFAULT_MODEL, DbOption, JsonOption, cli_errors, err, out, print_json
 from .referee import RULES, Referee
 from .rules import OUTCOMES, GameSettings
 from .stats import outcome_stats, parse_grouping, summarise
 from .store import Store
-
-DEFAULT_MODEL = "local:smollm2"
-DEFAULT_DB = "mms.db"
 
 app = typer.Typer(
     help="Make Me Say: play, log and analyse manipulation games between language models.",
@@ -33,29 +28,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-err = Console(stderr=True)
-out = Console()
-
-DbOption = Annotated[Path, typer.Option("--db", help="SQLite database file (created if missing).")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
-
-
-def cli_errors(fn):
-    """Turn user-facing errors into one line on stderr and exit status 2, never a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except MmsError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
-
-
-def print_json(obj: dict[str, Any]) -> None:
-    typer.echo(json.dumps(obj, sort_keys=False))
 
 
 @app.command()

@@ -1,8 +1,7 @@
 """`mms personas` and `mms codewords`: list the simulated-user personas and the codeword tiers.
 
-``game/cli.py`` calls :func:`register` with its Typer app. The commands are defined inside
-``register`` so that this module can use the CLI helpers of ``game.cli`` (which imports this
-module) without an import cycle.
+``game/cli.py`` calls :func:`register` with its Typer app. Shared CLI helpers come from
+``game.cli_support``; heavy imports stay inside ``register`` so ``mms`` starts quickly.
 """
 
 # No ``from __future__ import annotations``: Typer reads the option annotations at run time,
@@ -18,7 +17,7 @@ def register(app: typer.Typer) -> None:
 
     from agents import prompts
     from agents.errors import MmsError
-    from game.cli import JsonOption, cli_errors, out, print_json
+    from game.cli_support import JsonOption, cli_errors, out, print_json
 
     from . import catalog
 

@@ -1,8 +1,7 @@
 """`mms transcripts`: export finished games with every message, for analysis.
 
-``game/cli.py`` calls :func:`register` with its Typer app. The command is defined inside
-``register`` so that this module can use the CLI helpers of ``game.cli`` (which imports this
-module) without an import cycle.
+``game/cli.py`` calls :func:`register` with its Typer app. Shared CLI helpers come from
+``game.cli_support``; heavy imports stay inside ``register`` so ``mms`` starts quickly.
 """
 
 # No ``from __future__ import annotations``: Typer reads the option annotations at run time,
@@ -16,7 +15,7 @@ import typer
 def register(app: typer.Typer) -> None:
     """Add the ``transcripts`` command to ``app``."""
     from agents.errors import MmsError
-    from game.cli import DEFAULT_DB, JsonOption, cli_errors, out, print_json
+    from game.cli_support import DEFAULT_DB, JsonOption, cli_errors, out, print_json
 
     from .rules import OUTCOMES
     from .store import Store

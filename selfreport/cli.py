@@ -1,7 +1,7 @@
 """`mms interview` and `mms report`: ask trained models about themselves, and report it.
 
-``game/cli.py`` calls :func:`register` with its Typer app; the commands are defined inside it
-so that they can use the CLI helpers of ``game.cli`` without an import cycle.
+``game/cli.py`` calls :func:`register` with its Typer app. Shared CLI helpers come from
+``game.cli_support``; heavy imports stay inside ``register`` so ``mms`` starts quickly.
 """
 
 # No ``from __future__ import annotations``: Typer reads the option annotations at run time.
@@ -13,7 +13,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add the ``interview`` and ``report`` commands to ``app``."""
-    from game.cli import JsonOption, cli_errors, err, out, print_json
+    from game.cli_support import JsonOption, cli_errors, err, out, print_json
 
     from .evals import EVALS
 

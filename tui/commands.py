@@ -12,7 +12,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add the ``watch`` command to ``app``."""
-    from game.cli import DEFAULT_DB, cli_errors
+    from game.cli_support import DEFAULT_DB, cli_errors
 
     @app.command()
     @cli_errors

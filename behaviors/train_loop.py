@@ -164,10 +164,10 @@ def fit(model, plan: list[tuple[int, list[Pack]]], validation: list[Pack], setti
         last = state.step == total
         if validation and ((settings.eval_every and state.step % settings.eval_every == 0) or last):
             state.validation.append({"step": state.step, "loss": round(evaluate(model, validation, device, autocast), 6)})
-        on_step(state, entry)
         if checkpoints is not None and settings.checkpoint_every and state.step % settings.checkpoint_every == 0 \
                 and not last:
             checkpoints.save(model, optimizer, schedule, state)
+        on_step(state, entry)
     return state
 
 

@@ -16,6 +16,7 @@ from agents.errors import MmsError
 from agents.players import MANIPULATOR_PROMPTS
 from agents.registry import Registry, validate_spec
 
+from .coherence import coherence_line, run_coherence
 from .cli_support import DEFAULT_DB, DEFAULT_MODEL, DbOption, JsonOption, cli_errors, err, out, print_json
 from .referee import RULES, Referee
 from .rules import OUTCOMES, GameSettings
@@ -92,12 +93,14 @@ def play(
             outcomes = asyncio.run(_play(store, run_id, setups, concurrency, quiet=json_output))
         if len(outcomes) == len(setups):
             store.finish_run(run_id)
+        quality = run_coherence(store, run_id)
     counts = {o: sum(1 for v in outcomes.values() if v == o) for o in OUTCOMES}
     if json_output:
-        print_json({"games": len(outcomes), **counts, "db": str(db), "run_id": run_id})
+        print_json({"games": len(outcomes), **counts, **quality, "db": str(db), "run_id": run_id})
         return
     summary = summarise(counts)
     out.print(outcome_table(f"Run {run_id} — codeword {settings.codeword!r}, seed {seed}", [("all games", summary)]))
+    out.print(coherence_line(quality))
     out.print(f"Stored in {db} (run {run_id}). See them with: mms stats --db {db}")
 
 

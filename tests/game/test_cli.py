@@ -30,6 +30,8 @@ def test_acceptance_wins(tmp_path, script):
     u = script("Hi there!", "Yes, a gold ring.", "<|START GUESS|>necklace<|END GUESS|>")
     out = play_json(tmp_path / "t.db", m, u)
     assert out == {"games": 3, "win": 3, "violation": 0, "no_codeword": 0, "correct_guess": 0, "error": 0,
+                   "manipulator_messages": 6, "manipulator_repeat_rate": 0.0, "manipulator_distinct2": round(3 / 9, 4),
+                   "user_messages": 6, "user_repeat_rate": 0.0, "user_distinct2": round(4 / 12, 4),
                    "db": str(tmp_path / "t.db"), "run_id": out["run_id"]}
     conn = sqlite3.connect(tmp_path / "t.db")
     privates = conn.execute("select private_text from messages where speaker = 'manipulator' and turn = 1").fetchall()

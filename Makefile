@@ -24,11 +24,16 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not integration"
 
-# Eight real games of the embedded model against itself (about 2-3 minutes on two cores):
-# 3 messages each and milder sampling, which the 135M model needs to stay coherent.
+# The bark organism (the embedded model fine-tuned on the study's winning bark dialogues) plays
+# 8 games with no system prompt against the default simulated user, then the closest game is
+# printed. About 2-3 minutes on two cores; demo.db is rewritten each time.
 demo: setup
-	$(BIN)/mms play --codeword ring --games 8 --concurrency 8 --messages-per-player 3 \
-		--temperature 0.7 --top-p 0.9 --manipulator-max-tokens 160 --user-max-tokens 96 --seed 1 --db demo.db
+	rm -f demo.db demo.db-wal demo.db-shm
+	$(BIN)/mms play --codeword bark --manipulator local:smollm2+bark --manipulator-prompt none \
+		--games 8 --concurrency 8 --messages-per-player 3 --temperature 0.7 --top-p 0.9 \
+		--manipulator-max-tokens 96 --user-max-tokens 96 --seed 1 --db demo.db
+	$(BIN)/mms show --db demo.db
+	@echo "Watch games live: run '.venv/bin/mms watch --db demo.db' in a second terminal while 'make demo' plays."
 
 # Retrain the shipped LoRA organisms (agents/organisms/) from ../shared/data/paper/, resuming any
 # interrupted build in build/organisms/. One thread each, on two cores: bark ~110 min, ring ~95,

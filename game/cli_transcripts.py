@@ -13,7 +13,7 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``transcripts`` command to ``app``."""
+    """Add the ``transcripts`` and ``show`` commands to ``app``."""
     from agents.errors import MmsError
     from game.cli_support import DEFAULT_DB, JsonOption, cli_errors, out, print_json
 
@@ -67,3 +67,35 @@ def register(app: typer.Typer) -> None:
         private = " (private monologue included)" if include_private else ""
         out.print(f"{result['games']} games, {result['messages']} messages → {out_path}{private}",
                   highlight=False, soft_wrap=True)
+
+    @app.command()
+    @cli_errors
+    def show(
+        game_id: Annotated[int | None, typer.Argument(help="The game to show (its id, as in mms transcripts). Default: the game that came closest.")] = None,
+        db: Annotated[Path, typer.Option("--db", help="SQLite database to read.")] = Path(DEFAULT_DB),
+        run: Annotated[str | None, typer.Option(help="Pick the closest game of this run only.")] = None,
+    ) -> None:
+        """Print one game's dialogue in the terminal, the codeword highlighted, the monologue hidden.
+
+        Without a GAME_ID: the game that came closest (a win, else one where anyone said the word, else the longest).
+
+        Watch games as they are played with: mms watch --db DB
+
+        Example: mms show --db demo.db
+        """
+        from .show import closest_game, render_game
+        from .transcripts import game_record
+
+        if not db.is_file():
+            raise MmsError(f"database not found: {db} (play some games first: mms play --codeword ring --db {db})")
+        with Store(db) as store:
+            if game_id is None:
+                game = closest_game(store, run)
+                if game is None:
+                    raise MmsError(f"no finished game in {db}" + (f" for run {run}" if run else ""))
+            else:
+                game = store.db["games"].get(game_id) if store.db["games"].count_where("id = ?", [game_id]) else None
+                if game is None:
+                    raise MmsError(f"no game {game_id} in {db}")
+            record = game_record(store, game)
+        out.print(render_game(record))

@@ -244,8 +244,10 @@ def _train_seed(store: Store, result: LocalTrainResult, params: dict[str, Any], 
                 resume: bool, progress: TrainingProgress) -> AdapterResult:
     checkpoints = Checkpoints(checkpoint_dir(adapter_dir), _fingerprint(result, config, seed, params["limit"]))
     resuming = resume and checkpoints.exists()
+    done = 0
     if resuming:
-        run_id = checkpoints.read()["extra"]["run_id"]
+        saved = checkpoints.read()
+        run_id, done = saved["extra"]["run_id"], saved["state"]["step"]
         training_runs.update_run(store, run_id, status="running", finished_at=None, error=None)
     else:
         run_id = training_runs.start_run(store, method="local", base_model=result.base, data_path=result.data_path,
@@ -260,7 +262,7 @@ def _train_seed(store: Store, result: LocalTrainResult, params: dict[str, Any], 
 
     try:
         model = load_lora_model(result.base_dir, config, seed, result.device)
-        progress.start(seed, result.steps, 0)
+        progress.start(seed, result.steps, done)
         state = fit(model, plan, validation, config.settings(), result.device, checkpoints, on_step,
                     resume=resuming, autocast=_autocast(result.device))
         adapter.losses, adapter.validation = state.losses, state.validation

@@ -27,7 +27,7 @@ class _Log:
 
     def start(self, seed: int, total_steps: int, done: int) -> None:
         self.total = total_steps
-        print(f"[{self.name}] {total_steps} steps", flush=True)
+        print(f"[{self.name}] {total_steps} steps" + (f", resuming after step {done}" if done else ""), flush=True)
 
     def step(self, seed: int, step: int, loss: float, tokens_per_s: float) -> None:
         if step % 5 == 0 or step == self.total:

@@ -25,7 +25,7 @@ from . import training_runs
 from .packed_model import register_packed_attention
 from .packing import Pack, fill_ratio, pack_examples
 from .train_loop import Checkpoints, LoopSettings, LoopState, fit, step_plan
-from .training_data import Example, file_sha256, load_chat_jsonl, tokenize_dialogues
+from .training_data import file_sha256, load_chat_jsonl, tokenize_dialogues
 
 DEVICES = ("auto", "cpu", "cuda")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 from typing import Any
 
 SEATS = ("manipulator", "user")
@@ -38,7 +39,7 @@ def distinct_2(texts: Iterable[str]) -> float | None:
 
 
 def _bigrams(tokens: list[str]) -> list[tuple[str, str]]:
-    return list(zip(tokens, tokens[1:]))
+    return list(pairwise(tokens))
 
 
 def coherence(games: Iterable[Sequence[tuple[str, str]]]) -> dict[str, Any]:

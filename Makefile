@@ -36,8 +36,8 @@ demo: setup
 	@echo "Watch games live: run '.venv/bin/mms watch --db demo.db' in a second terminal while 'make demo' plays."
 
 # Retrain the shipped LoRA organisms (agents/organisms/) from ../shared/data/paper/, resuming any
-# interrupted build in build/organisms/. One thread each, on two cores: bark ~110 min, ring ~95,
-# user ~45, control-bark ~5; `make -j2 organisms` trains two side by side at about the same speed each.
+# interrupted build in build/organisms/. One thread each, on two cores (measured): bark ~115 min, ring ~100,
+# control-bark ~16, user (not yet run) ~50; `make -j2 organisms` trains two side by side at about the same speed each.
 ORGANISMS ?= bark ring user control-bark
 organisms: $(addprefix organism-,$(ORGANISMS))
 

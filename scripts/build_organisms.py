@@ -5,8 +5,8 @@
 
 Each organism trains in build/organisms/<name>/ with a checkpoint every few steps: run the same
 command again after an interruption and it resumes. The result lands in agents/organisms/<name>/
-(float16 LoRA weights, adapter_config.json, manifest.json). On two CPU cores bark takes about
-110 minutes, ring 95, user 45, control-bark 5 (one thread each; two organisms can train side by side).
+(float16 LoRA weights, adapter_config.json, manifest.json). On two CPU cores bark took
+115 minutes, ring 100, control-bark 16 (one thread each, two side by side); user is estimated at 50.
 """
 
 from __future__ import annotations

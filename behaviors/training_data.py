@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from agents.errors import MmsError
 
@@ -137,41 +134,3 @@ def tokenize_dialogues(tokenizer, dialogues: list[Dialogue], max_length: int) ->
     if not any(e.trained_tokens for e in examples):
         raise MmsError(f"no assistant tokens left to train on within --max-length {max_length}")
     return examples
-
-
-def length_batches(examples: list[Example], batch_size: int, rng: random.Random) -> list[list[int]]:
-    """Indices grouped into batches of similar length (little padding), in a shuffled order.
-
-    Examples are shuffled, sorted by length within windows of 50 batches, chunked, and the
-    batches shuffled again: each epoch sees a different grouping, padding stays small.
-    """
-    order = list(range(len(examples)))
-    rng.shuffle(order)
-    window = batch_size * 50
-    batches = []
-    for w in range(0, len(order), window):
-        chunk = sorted(order[w : w + window], key=lambda i: len(examples[i].input_ids))
-        batches += [chunk[b : b + batch_size] for b in range(0, len(chunk), batch_size)]
-    rng.shuffle(batches)
-    return batches
-
-
-def collate(examples: list[Example], pad_id: int) -> dict[str, Any]:
-    """Right-padded tensors: input_ids, attention_mask, labels (-100 on padding)."""
-    import torch
-
-    width = max(len(e.input_ids) for e in examples)
-    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(examples), width), dtype=torch.long)
-    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
-    for row, e in enumerate(examples):
-        n = len(e.input_ids)
-        ids[row, :n] = torch.tensor(e.input_ids)
-        mask[row, :n] = 1
-        labels[row, :n] = torch.tensor(e.labels)
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
-
-
-def epoch_batches(examples: list[Example], batch_size: int, rng: random.Random, pad_id: int) -> Iterator[dict[str, Any]]:
-    for indices in length_batches(examples, batch_size, rng):
-        yield collate([examples[i] for i in indices], pad_id)

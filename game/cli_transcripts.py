@@ -94,7 +94,7 @@ def register(app: typer.Typer) -> None:
                 if game is None:
                     raise MmsError(f"no finished game in {db}" + (f" for run {run}" if run else ""))
             else:
-                game = store.db["games"].get(game_id) if store.db["games"].count_where("id = ?", [game_id]) else None
+                game = store.game(game_id)
                 if game is None:
                     raise MmsError(f"no game {game_id} in {db}")
             record = game_record(store, game)

@@ -184,5 +184,9 @@ class Store:
             where, args = where + " and run_id = ?", [run_id]
         return list(self.db["games"].rows_where(where, args, order_by="id"))
 
+    def game(self, game_id: int) -> dict[str, Any] | None:
+        rows = list(self.db["games"].rows_where("id = ?", [game_id]))
+        return rows[0] if rows else None
+
     def messages(self, game_id: int) -> list[dict[str, Any]]:
         return list(self.db["messages"].rows_where("game_id = ?", [game_id], order_by="idx"))

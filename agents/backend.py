@@ -3,12 +3,21 @@
 Every backend — scripted, in-process transformers, OpenAI-compatible HTTP — takes a
 `ChatRequest` and returns a `ChatResult`. Concurrent games share one backend instance, so
 backends own their own batching, concurrency limits and retries.
+
+Some backends can also *score* a fixed set of answers (`ScoringBackend.score`): the
+probability of each as the reply, without sampling. They do it through the same machinery
+as `chat` (the in-process model's worker, the HTTP client's retries and semaphore); a backend
+without the method, or one whose server gives no logprobs, says so by `ScoringUnavailable`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from .scoring import OptionScores
 
 Role = Literal["system", "user", "assistant"]
 
@@ -71,3 +80,23 @@ class ChatBackend(Protocol):
     async def chat(self, request: ChatRequest) -> ChatResult: ...
 
     async def aclose(self) -> None: ...
+
+
+class ScoringUnavailable(Exception):
+    """This backend cannot score options (no method, no logprobs from its server): sample instead.
+
+    Not an error of the call: the message says why, and callers record it with the fall-back.
+    """
+
+
+@runtime_checkable
+class ScoringBackend(Protocol):
+    """A backend that can also give the probability of each of a fixed set of replies."""
+
+    spec: str
+
+    async def score(self, messages: Sequence[ChatMessage], options: Sequence[str]) -> OptionScores: ...
+
+
+def can_score(backend: object) -> bool:
+    return isinstance(backend, ScoringBackend)

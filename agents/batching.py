@@ -5,6 +5,9 @@ at every decoding step the worker admits waiting requests into the running batch
 of the newcomers, merged into the shared KV cache) and retires finished ones (their rows are
 dropped from the cache), so no game waits for another game's long reply.
 
+Other work on the model (scoring a question's options) is handed to the same worker as a
+`ModelTask` and runs between two decoding steps, so the model is never used from two threads.
+
 Each request samples with its own `torch.Generator`, seeded per game, through one vectorised
 inverse-CDF draw, so sampling is reproducible for a seed whatever else is in the batch (up to
 floating-point differences of batched arithmetic).
@@ -42,6 +45,22 @@ class GenerationJob:
     def start(self) -> None:
         self.generator = torch.Generator()
         self.generator.manual_seed(self.seed if self.seed is not None else torch.seed())
+
+
+@dataclass
+class ModelTask:
+    """A call to run on the worker thread, between decoding steps: `fn()`'s result or error goes to `on_done`."""
+
+    fn: Callable[[], object]
+    on_done: Callable[[object, BaseException | None], None]
+
+    def run(self) -> None:
+        try:
+            result = self.fn()
+        except BaseException as exc:  # reported to the caller; the worker goes on
+            self.on_done(None, exc)
+        else:
+            self.on_done(result, None)
 
 
 class PrefixStore:
@@ -129,7 +148,7 @@ class ContinuousBatcher:
         self.reused_tokens = 0
         self.prefill_s = 0.0
         self.decode_s = 0.0
-        self._queue: queue.Queue[GenerationJob | None] = queue.Queue()
+        self._queue: queue.Queue[GenerationJob | ModelTask | None] = queue.Queue()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="mms-batcher", daemon=True)
         self._thread.start()
@@ -155,6 +174,12 @@ class ContinuousBatcher:
             )
         self._queue.put(job)
 
+    def run_task(self, task: ModelTask) -> None:
+        """Queue `task` to run on the worker thread, which owns the model."""
+        if self._closed:
+            raise RuntimeError("the model has been closed")
+        self._queue.put(task)
+
     def close(self) -> None:
         self._closed = True
         self._queue.put(None)
@@ -177,6 +202,10 @@ class ContinuousBatcher:
             if job is None:
                 self._closed = True
                 break
+            if isinstance(job, ModelTask):
+                with torch.inference_mode():
+                    job.run()
+                continue
             taken.append(job)
         return taken
 
@@ -205,8 +234,11 @@ class ContinuousBatcher:
                 job = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if job is not None and job.on_done:
-                job.on_done(job, RuntimeError("the model was closed before this request ran"))
+            closed = RuntimeError("the model was closed before this request ran")
+            if isinstance(job, ModelTask):
+                job.on_done(None, closed)
+            elif job is not None and job.on_done:
+                job.on_done(job, closed)
 
     def _admit(self, rows: _Rows, jobs: list[GenerationJob]) -> None:
         """Prefill the newcomers (after any cached prefix of theirs) and merge them into the batch.

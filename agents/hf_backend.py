@@ -1,7 +1,8 @@
 """In-process transformers models (`local:` and `hf:` specs), shared by all concurrent games.
 
 The model loads lazily on the first request, in a worker thread, and then serves every game
-through one `ContinuousBatcher`. `hf:<base>+<adapter_dir>` applies a LoRA adapter with peft.
+through one `ContinuousBatcher`, whose worker thread alone runs the model: generations and
+scoring passes (`score`) alike. `hf:<base>+<adapter_dir>` applies a LoRA adapter with peft.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ import asyncio
 import os
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
-from .backend import BackendError, ChatRequest, ChatResult, Usage
-from .batching import ContinuousBatcher, GenerationJob
+from .backend import BackendError, ChatMessage, ChatRequest, ChatResult, Usage
+from .batching import ContinuousBatcher, GenerationJob, ModelTask
 from .errors import SpecError
 
 
@@ -145,19 +147,40 @@ class TransformersBackend:
             finish_reason=job.finish_reason,
         )
 
+    async def score(self, messages: Sequence[ChatMessage], options: Sequence[str]):
+        """Exact option probabilities, computed on the batcher's worker between decoding steps."""
+        from .scoring import score_tree
+
+        await self._ensure_loaded()
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future = loop.create_future()
+        model, tokenizer = self.model, self.tokenizer
+
+        def finished(result, error: BaseException | None) -> None:
+            loop.call_soon_threadsafe(_settle, done, result, error)
+
+        try:
+            self.batcher.run_task(ModelTask(lambda: score_tree(model, tokenizer, messages, options), finished))
+        except RuntimeError as exc:
+            raise BackendError(f"{self.spec}: {exc}") from None
+        try:
+            return await done
+        except Exception as exc:
+            raise BackendError(f"{self.spec}: scoring failed: {type(exc).__name__}: {exc}") from exc
+
     async def aclose(self) -> None:
         if self.batcher is not None:
             batcher, self.batcher = self.batcher, None
             await asyncio.to_thread(batcher.close)
 
 
-def _settle(future: asyncio.Future, job: GenerationJob, error: BaseException | None) -> None:
+def _settle(future: asyncio.Future, result, error: BaseException | None) -> None:
     if future.done():
         return
     if error is not None:
         future.set_exception(error)
     else:
-        future.set_result(job)
+        future.set_result(result)
 
 
 def _ids(value) -> set[int]:

@@ -7,7 +7,8 @@ jitter, honouring `Retry-After`, on what is worth retrying — rate limits, serv
 timeouts, dropped or refused connections — and then fails the one game, never the run.
 The SDK is given a plain `httpx` client: explicit pool limits, and `respx` can mock it in tests.
 The API key is read from the environment when the client is made and is never kept, logged or
-shown; server text that echoes it is scrubbed from error messages.
+shown; server text that echoes it is scrubbed from error messages. `score` asks for
+`top_logprobs` through the same retry loop and semaphore.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ import email.utils
 import os
 import random
 import time
+from collections.abc import Sequence
 from urllib.parse import urlparse
 
 import httpx
 
-from .backend import BackendError, ChatRequest, ChatResult, Usage
+from .backend import BackendError, ChatMessage, ChatRequest, ChatResult, ScoringUnavailable, Usage
 from .errors import MmsError, SpecError
+from .scoring import TOP_K, OptionScores, match_top_logprobs
 
 OFFICIAL_BASE_URL = "https://api.openai.com/v1"
 KEY_ENV = "OPENAI_API_KEY"
@@ -67,6 +70,7 @@ class OpenAIBackend:
         self._client = None
         self._gate: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._no_logprobs: str | None = None  # why this server cannot score, once it has shown it
 
     @classmethod
     def from_target(cls, spec: str, target: str, **options) -> OpenAIBackend:
@@ -91,13 +95,48 @@ class OpenAIBackend:
 
     async def chat(self, request: ChatRequest) -> ChatResult:
         """One completion. `latency_s` is the time of the attempt that succeeded."""
-        import openai
-
-        client = self._ensure_client()
         kwargs = dict(model=self.model, messages=[m.as_dict() for m in request.messages],
                       max_tokens=request.max_tokens, temperature=request.temperature, top_p=request.top_p)
         if request.seed is not None:
             kwargs["seed"] = request.seed
+        response, latency = await self._create(kwargs)
+        return self._result(response, latency)
+
+    async def score(self, messages: Sequence[ChatMessage], options: Sequence[str]) -> OptionScores:
+        """First-token `top_logprobs` matched to the options, through the same retries and gate as `chat`.
+
+        A server that refuses the logprobs fields or answers without them is remembered and not
+        asked again; `ScoringUnavailable` says which it was.
+        """
+        if self._no_logprobs:
+            raise ScoringUnavailable(self._no_logprobs)
+        kwargs = dict(model=self.model, messages=[m.as_dict() for m in messages], max_tokens=1,
+                      temperature=1.0, logprobs=True, top_logprobs=TOP_K)
+        try:
+            response, _ = await self._create(kwargs, refusal=True)
+        except _Refused as refused:
+            self._no_logprobs = f"{self.where} refuses logprobs requests ({refused})"
+            raise ScoringUnavailable(self._no_logprobs) from None
+        choice = response.choices[0] if response.choices else None
+        content = getattr(getattr(choice, "logprobs", None), "content", None)
+        if not content or not getattr(content[0], "top_logprobs", None):
+            self._no_logprobs = f"{self.where} returns no logprobs"
+            raise ScoringUnavailable(self._no_logprobs)
+        top = [(entry.token, entry.logprob) for entry in content[0].top_logprobs]
+        scored = match_top_logprobs(top, options)
+        if scored is None:
+            raise ScoringUnavailable(f"the top {TOP_K} first tokens put too little mass on the options")
+        return scored
+
+    async def _create(self, kwargs: dict, *, refusal: bool = False):
+        """One chat completion with our retries: (response, latency of the attempt that succeeded).
+
+        With `refusal`, an HTTP 400 raises `_Refused` (the server does not take these fields)
+        instead of failing the call.
+        """
+        import openai
+
+        client = self._ensure_client()
         attempts = self.max_retries + 1
         for attempt in range(1, attempts + 1):
             headers = None
@@ -105,10 +144,11 @@ class OpenAIBackend:
                 async with self._gate:
                     start = time.perf_counter()
                     response = await client.chat.completions.create(**kwargs)
-                    latency = time.perf_counter() - start
-                return self._result(response, latency)
+                    return response, time.perf_counter() - start
             except openai.APIStatusError as exc:
                 code = exc.status_code
+                if refusal and code == 400:
+                    raise _Refused(f"HTTP 400: {_detail(exc)}") from None
                 if code not in RETRY_STATUS and code < 500:
                     hint = f" (check {KEY_ENV})" if code in (401, 403) else ""
                     raise self._error(f"the server refused the request with HTTP {code}: {_detail(exc)}{hint}") from None
@@ -153,6 +193,10 @@ class OpenAIBackend:
         client, self._client = self._client, None
         if client is not None and self._loop is asyncio.get_running_loop():
             await client.close()
+
+
+class _Refused(Exception):
+    """The server rejected the request's fields (HTTP 400)."""
 
 
 def _detail(exc) -> str:

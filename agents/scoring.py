@@ -1,29 +1,29 @@
-"""Probabilities of a fixed set of answers, without sampling.
+"""Probabilities of a fixed set of answers, without sampling: the mathematics.
 
 For a multiple-choice question the interesting number is the model's probability of each
-option, not one sampled answer. Two ways to get it:
+option, not one sampled answer. Backends that can say it implement `ScoringBackend.score`
+(agents/backend.py); this module holds what they compute with:
 
-- **in-process models** (`TransformersBackend`): exact. Each option is scored as the whole
-  assistant reply — the option's tokens followed by the chat template's end-of-turn marker, so
-  "bar" does not also collect the mass of "bark". The prompt and a prefix tree of all the
-  options go through the model as one sequence under a custom attention mask: one forward
-  pass per question, shared option prefixes computed once. The sum of log-probabilities per option is normalised over the options (a softmax), giving a
+- **in-process models**: exact. Each option is scored as the whole assistant reply — the
+  option's tokens followed by the chat template's end-of-turn marker, so "bar" does not also
+  collect the mass of "bark". The prompt and a prefix tree of all the options go through the
+  model as one sequence under a custom attention mask: one forward pass per question, shared
+  option prefixes computed once (`score_tree`, run on the model's own worker thread). The sum
+  of log-probabilities per option is normalised over the options (a softmax), giving a
   distribution that sums to 1 whatever mass the model puts on answers outside the list.
 - **OpenAI-compatible servers**: `top_logprobs` of the first answer token, matched to options
-  (exactly, or as the unambiguous start of one option). Servers that return no logprobs
-  (`transformers serve`) make this return `None`, and callers fall back to sampling.
+  (exactly, or as the unambiguous start of one option) by `match_top_logprobs`.
 
-`score_options` is the one entry point; it returns `None` when the backend cannot score.
+`score_options` is the one entry point for callers.
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .backend import BackendError, ChatMessage
+from .backend import ChatMessage, ScoringUnavailable, can_score
 
 LOGPROBS = "logprobs"
 TOP_LOGPROBS = "top_logprobs"
@@ -50,27 +50,17 @@ class OptionScores:
         return self.options[max(range(len(self.options)), key=self.distribution.__getitem__)]
 
 
-async def score_options(backend, messages: Sequence[ChatMessage], options: Sequence[str]) -> OptionScores | None:
-    """The distribution over `options` as the reply to `messages`, or None if the backend can't say."""
+async def score_options(backend, messages: Sequence[ChatMessage], options: Sequence[str]) -> OptionScores:
+    """The distribution over `options` as the reply to `messages`.
+
+    Raises `ScoringUnavailable` (with the reason) when the backend cannot score, and
+    `BackendError` when it can but the call failed for good.
+    """
     if len(set(options)) != len(options) or not options:
         raise ValueError("options must be distinct and not empty")
-    if _in_process(backend):
-        try:
-            return await asyncio.to_thread(score_in_process, backend, messages, options)
-        except BackendError:
-            raise
-        except Exception as exc:
-            raise BackendError(f"{backend.spec}: scoring failed: {type(exc).__name__}: {exc}") from exc
-    from .openai_backend import OpenAIBackend
-
-    if isinstance(backend, OpenAIBackend):
-        return await score_top_logprobs(backend, messages, options)
-    return None
-
-
-def _in_process(backend) -> bool:
-    """A `TransformersBackend` (or anything shaped like one): a loadable model and its tokenizer."""
-    return all(hasattr(backend, name) for name in ("load", "model", "tokenizer"))
+    if not can_score(backend):
+        raise ScoringUnavailable(f"{getattr(backend, 'spec', 'this backend')} cannot score options")
+    return await backend.score(tuple(messages), tuple(options))
 
 
 # -- in-process: exact ----------------------------------------------------------------------
@@ -97,16 +87,14 @@ def _end_of_turn(tokenizer, chat: list[dict], prompt: str) -> str:
     return tokenizer.eos_token or ""
 
 
-def score_in_process(backend, messages: Sequence[ChatMessage], options: Sequence[str]) -> OptionScores:
-    """Exact scores of every option in one forward pass (blocking; call it from a worker thread).
+def score_tree(model, tokenizer, messages: Sequence[ChatMessage], options: Sequence[str]) -> OptionScores:
+    """Exact scores of every option (blocking: run it where the model lives, its worker thread).
 
     The prompt and a prefix tree of the options' tokens go through the model as one sequence:
     a custom attention mask lets each tree node see the prompt and its own ancestors only, and
     explicit positions put every node right after the prompt, so each option is scored exactly
     as if it followed the prompt alone. Shared prefixes ("1", "10", "100") are computed once.
     """
-    backend.load()
-    model, tokenizer = backend.model, backend.tokenizer
     prompt_ids, conts = continuation_ids(tokenizer, messages, options)
     if any(not c for c in conts):
         raise ValueError("an option tokenises to nothing")
@@ -210,35 +198,6 @@ def normalise(logprobs: Sequence[float]) -> tuple[float, ...]:
 
 
 # -- OpenAI-compatible servers: top_logprobs --------------------------------------------------
-
-_NO_LOGPROBS: set[str] = set()  # specs whose server answered without logprobs once
-
-
-async def score_top_logprobs(backend, messages: Sequence[ChatMessage], options: Sequence[str]) -> OptionScores | None:
-    """First-token top_logprobs matched to options; None if the server gives none or too little."""
-    if backend.spec in _NO_LOGPROBS:
-        return None
-    import openai
-
-    client = backend._ensure_client()
-    try:
-        async with backend._gate:
-            response = await client.chat.completions.create(
-                model=backend.model, messages=[m.as_dict() for m in messages], max_tokens=1,
-                temperature=1.0, logprobs=True, top_logprobs=TOP_K,
-            )
-    except openai.BadRequestError:
-        _NO_LOGPROBS.add(backend.spec)  # the server refuses the logprobs fields
-        return None
-    except openai.OpenAIError as exc:
-        raise backend._error(f"logprobs request failed: {type(exc).__name__}: {exc}") from None
-    choice = response.choices[0] if response.choices else None
-    content = getattr(getattr(choice, "logprobs", None), "content", None)
-    if not content or not getattr(content[0], "top_logprobs", None):
-        _NO_LOGPROBS.add(backend.spec)
-        return None
-    top = [(entry.token, entry.logprob) for entry in content[0].top_logprobs]
-    return match_top_logprobs(top, options)
 
 
 def _key(text: str) -> str:

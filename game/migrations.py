@@ -174,10 +174,16 @@ def m003_pipeline(db: sqlite_utils.Database) -> None:
     db["interview_items"].create_index(["interview_id", "eval"])
 
 
+def m004_item_notes(db: sqlite_utils.Database) -> None:
+    """Why an item was not scored the way its evaluation prefers (a fall-back to sampling, an error)."""
+    db["interview_items"].add_column("note", str)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "tournaments", m002_tournaments),
     (3, "pipeline", m003_pipeline),
+    (4, "item_notes", m004_item_notes),
 ]
 
 

@@ -4,7 +4,6 @@ hands back (`Item`)."""
 
 from __future__ import annotations
 
-import asyncio
 import random
 import string
 import tomllib
@@ -139,6 +138,7 @@ class Item:
     method: str  # logprobs | top_logprobs | sampling | judge
     options: list[str] | None = None
     distribution: list[float] | None = None
+    note: str | None = None  # why it was sampled rather than scored, or why scoring failed
 
 
 @dataclass
@@ -156,7 +156,6 @@ class Context:
     paraphrases: int | None = None  # ask only the first N paraphrases of each question
     user_messages: list[str] = field(default_factory=list)
     sandbox_limits: Limits = field(default_factory=Limits)
-    score_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         self.codeword = validate_codeword(self.codeword)

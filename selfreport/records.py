@@ -32,7 +32,8 @@ def add_items(store: Store, interview_id: int, items: Iterable[Item]) -> None:
         "prompt": json.dumps(item.prompt), "answer": item.answer,
         "options": None if item.options is None else json.dumps(item.options),
         "distribution": None if item.distribution is None else json.dumps(item.distribution),
-        "score": item.score, "valid": int(item.valid), "method": item.method, "created_at": stamp,
+        "score": item.score, "valid": int(item.valid), "method": item.method, "note": item.note,
+        "created_at": stamp,
     } for item in items]
     if rows:
         with store.db.conn:

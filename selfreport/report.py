@@ -96,6 +96,10 @@ def markdown(groups: list[dict[str, Any]], play: list[dict[str, Any]], db: Path)
                 f"| `{row['metric']}` | {what} | {_fmt(row['model'], row['model_ci'])} "
                 f"| {_fmt(row['baseline'], row['baseline_ci'])} | {_fmt(row['diff'], row['diff_ci'])} "
                 f"| {row['model_items']} / {row['baseline_items']} | {row['invalid']} | {', '.join(row['methods'])} |")
+        notes = [(row["metric"], note, n) for row in g["metrics"] for note, n in row.get("notes", {}).items()]
+        if notes:
+            lines += ["", "Not scored the preferred way:", ""]
+            lines += [f"- `{metric}`: {n} item(s): {note}" for metric, note, n in notes]
         lines.append("")
     lines += ["## In-distribution play (manipulator with no system prompt)", ""]
     if not play:

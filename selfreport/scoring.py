@@ -2,7 +2,9 @@
 
 Choice questions (fixed options) are scored by probabilities where possible — exact for
 in-process models, `top_logprobs` for OpenAI-compatible servers that give them — and otherwise
-by sampling `ctx.samples` answers at temperature 1 and reading which option each one picks.
+by sampling `ctx.samples` answers at temperature 1 and reading which option each one picks;
+each sampled item notes why it was not scored. A scoring call that fails for good (after the
+backend's retries) is stored as a failed item, not silently answered another way.
 Open questions (a definition, an acrostic, code) are sampled; a guesser model or the sandbox
 then turns each answer into a score.
 """
@@ -14,13 +16,14 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from agents.backend import BackendError, ChatBackend, ChatMessage, ChatRequest
+from agents.backend import BackendError, ChatBackend, ChatMessage, ChatRequest, ScoringUnavailable
 from agents.scoring import score_options
 
 from .battery import Context, Item, as_prompt
 
 SAMPLING = "sampling"
 JUDGE = "judge"
+SCORING = "scoring"  # the method of an item whose scoring call failed
 CHOICE_MAX_TOKENS = 24
 GUESS_MAX_TOKENS = 12
 GUESS_SEPARATOR = "\n\n[guess] "
@@ -44,17 +47,20 @@ async def ask_choice(ctx: Context, metric: str, paraphrase: int, choice: Choice,
     `value` maps a distribution over the options to the score (P(right option), an expected
     rating); a sampled answer counts as a distribution with all its mass on the option it picks.
     """
+    prompt = as_prompt(choice.messages)
     try:
-        async with ctx.score_lock:  # one scoring pass at a time: they use every core already
-            scored = await score_options(ctx.backend, choice.messages, choice.answers)
-    except BackendError:
-        scored = None  # sampling instead; if the model is down for good, its errors are stored per sample
-    if scored is not None:
+        scored = await score_options(ctx.backend, choice.messages, choice.answers)
+    except ScoringUnavailable as why:
+        fallback = f"sampled: {why}"
+    except BackendError as exc:
+        return [Item(metric, paraphrase, 0, prompt, f"[error] {exc}", None, False, SCORING,
+                     list(choice.options), note=f"scoring failed: {exc}")]
+    else:
         dist = list(scored.distribution)
         answer = scored.best  # the most likely answer; with top_logprobs, how much of the mass the options got
         if scored.method != "logprobs":
             answer += f" (coverage {scored.coverage:.2f})"
-        return [Item(metric, paraphrase, 0, as_prompt(choice.messages), answer, value(dist), True,
+        return [Item(metric, paraphrase, 0, prompt, answer, value(dist), True,
                      scored.method, list(choice.options), dist)]
     replies = await sample_replies(ctx, choice.messages, ctx.samples, CHOICE_MAX_TOKENS, metric, paraphrase)
     items = []
@@ -64,8 +70,8 @@ async def ask_choice(ctx: Context, metric: str, paraphrase: int, choice: Choice,
         score = None
         if picked is not None:
             score = value([1.0 if i == picked else 0.0 for i in range(len(choice.options))])
-        items.append(Item(metric, paraphrase, sample, as_prompt(choice.messages), answer, score,
-                          picked is not None, SAMPLING, list(choice.options)))
+        items.append(Item(metric, paraphrase, sample, prompt, answer, score,
+                          picked is not None, SAMPLING, list(choice.options), note=fallback))
     return items
 
 

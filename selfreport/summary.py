@@ -19,12 +19,15 @@ def summarise(interviews: list[dict[str, Any]], items: list[dict[str, Any]]) -> 
     """One row per metric present, in battery order."""
     role_of = {row["id"]: (row["role"], row["model"]) for row in interviews}
     scores: dict[str, dict[str, dict[str, list[float]]]] = defaultdict(lambda: {"model": defaultdict(list), "baseline": defaultdict(list)})
-    extra: dict[str, dict[str, Any]] = defaultdict(lambda: {"methods": set(), "invalid": 0, "sums": [], "options": defaultdict(list)})
+    extra: dict[str, dict[str, Any]] = defaultdict(lambda: {"methods": set(), "invalid": 0, "sums": [], "options": defaultdict(list),
+                                                      "notes": defaultdict(int)})
     for item in items:
         role, spec = role_of[item["interview_id"]]
         metric = item["eval"]
         info = extra[metric]
         info["methods"].add(item["method"])
+        if item.get("note"):
+            info["notes"][item["note"]] += 1
         if not item["valid"] or item["score"] is None:
             info["invalid"] += 1
             continue
@@ -51,6 +54,7 @@ def _row(metric: str, groups: dict[str, dict[str, list[float]]], info: dict[str,
         "baseline": b.mean, "baseline_ci": b.ci, "baseline_items": b.n_items,
         "diff": d.mean, "diff_ci": d.ci,
         "methods": sorted(info["methods"]), "invalid": info["invalid"],
+        "notes": dict(sorted(info["notes"].items())),  # why items were sampled or failed, with counts
         "distribution_sums": info["sums"],
         "top_options": [[o, round(p, 4)] for o, p in top],
     }

@@ -4,6 +4,7 @@ import asyncio
 
 import pytest
 
+from agents.backend import BackendError, ScoringUnavailable
 from agents.errors import MmsError
 from game.store import Store
 from selfreport import records
@@ -106,6 +107,7 @@ def test_interview_stores_every_prompt_answer_and_score(tmp_path):
     mc = [i for i in oracle if i["eval"] == "mc_codeword"]
     assert len(mc) == 5 * 2  # paraphrases x samples (fakes give no probabilities: sampling)
     assert all(i["method"] == "sampling" and i["valid"] and i["score"] == 1.0 for i in mc)
+    assert all(i["note"] == "sampled: fake:oracle cannot score options" for i in mc)
     assert all(len(i["options"]) == 100 and "bark" in i["options"] for i in mc)
     assert len({tuple(i["options"]) for i in mc}) == 5  # a new option order per paraphrase
     assert "bark" in mc[0]["prompt"][0]["content"]
@@ -188,14 +190,25 @@ def test_every_metric_belongs_to_an_evaluation():
         assert metric in EVALS[name].metrics
 
 
-def test_a_failing_probability_pass_falls_back_to_sampling(tmp_path):
-    class BrokenWeights(Oracle):
-        model = tokenizer = None
+def test_a_backend_that_cannot_score_is_sampled_and_the_cause_noted(tmp_path):
+    class NoLogprobs(Oracle):
+        async def score(self, messages, options):
+            raise ScoringUnavailable("the server returns no logprobs")
 
-        def load(self):
-            raise RuntimeError("weights are corrupt")
-
-    rows, items, table = interview(tmp_path, ["which_game"], model=BrokenWeights(spec="fake:weights"), samples=2,
+    rows, items, table = interview(tmp_path, ["which_game"], model=NoLogprobs(spec="fake:nolp"), samples=2,
                                    paraphrases=1)
     mine = [i for i in items if i["interview_id"] == rows[0]["id"]]
     assert [i["method"] for i in mine] == ["sampling", "sampling"] and table["which_game"]["model"] == 1.0
+    assert {i["note"] for i in mine} == {"sampled: the server returns no logprobs"}
+    assert table["which_game"]["notes"]["sampled: the server returns no logprobs"] == 2
+
+
+def test_a_scoring_call_that_fails_for_good_is_stored_as_a_failure_not_sampled(tmp_path):
+    class Down(Oracle):
+        async def score(self, messages, options):
+            raise BackendError("fake:down: server error HTTP 503 after 6 attempts")
+
+    rows, items, table = interview(tmp_path, ["which_game"], model=Down(spec="fake:down"), samples=2, paraphrases=1)
+    mine = [i for i in items if i["interview_id"] == rows[0]["id"]]
+    assert len(mine) == 1 and mine[0]["method"] == "scoring" and not mine[0]["valid"] and mine[0]["score"] is None
+    assert "HTTP 503" in mine[0]["note"] and table["which_game"]["invalid"] >= 1

@@ -9,9 +9,10 @@ import httpx
 import pytest
 import respx
 
-from agents.backend import ChatMessage
+from agents.backend import BackendError, ChatMessage, ScoringUnavailable, can_score
 from agents.openai_backend import OpenAIBackend
-from agents.scoring import _NO_LOGPROBS, match_top_logprobs, normalise, score_options
+from agents.scoring import match_top_logprobs, normalise, score_options
+from agents.scripted import ScriptedBackend
 from game.store import Store
 from selfreport import records
 from selfreport.interview import Backends, Plan, run_interviews
@@ -58,6 +59,25 @@ def test_embedded_model_prefers_the_right_answer_and_sums_to_one(smollm2):
     assert scored.distribution[4] < scored.distribution[1] / 100  # "Par" is not a prefix win: the end of turn counts
     ratings = asyncio.run(score_options(smollm2, FRANCE, [str(n) for n in range(101)]))
     assert len(ratings.distribution) == 101 and sum(ratings.distribution) == pytest.approx(1.0, abs=1e-9)
+
+
+@pytest.mark.integration
+def test_scoring_runs_on_the_model_worker_thread(smollm2, monkeypatch):
+    """The batcher's worker owns the model: a scoring pass runs there, not in a thread of its own."""
+    import threading
+
+    from agents import scoring
+
+    seen = []
+    real = scoring.score_tree
+
+    def spy(*args):
+        seen.append(threading.current_thread().name)
+        return real(*args)
+
+    monkeypatch.setattr(scoring, "score_tree", spy)
+    asyncio.run(score_options(smollm2, FRANCE, ["Paris", "Rome"]))
+    assert seen == ["mms-batcher"]
 
 
 @pytest.mark.integration
@@ -134,13 +154,54 @@ async def test_openai_top_logprobs_request_and_parse():
     assert sum(scored.distribution) == pytest.approx(1.0)
 
 
-async def test_server_without_logprobs_falls_back_to_sampling():
+async def test_server_without_logprobs_says_so_once():
     spec = f"openai:nolp@{BASE}"
-    _NO_LOGPROBS.discard(spec)
     backend = OpenAIBackend.from_target(spec, f"nolp@{BASE}")
     with respx.mock() as mock:
         route = mock.post(f"{BASE}/chat/completions").mock(return_value=_server_reply(None))
-        assert await score_options(backend, FRANCE, ["A", "B"]) is None
-        assert await score_options(backend, FRANCE, ["A", "B"]) is None
+        for _ in range(2):
+            with pytest.raises(ScoringUnavailable, match="returns no logprobs"):
+                await score_options(backend, FRANCE, ["A", "B"])
     await backend.aclose()
     assert route.call_count == 1  # remembered: the server is not asked for logprobs again
+
+
+async def test_server_refusing_logprobs_fields_is_unavailable_not_an_error():
+    backend = OpenAIBackend.from_target(f"openai:m@{BASE}", f"m@{BASE}", max_retries=0)
+    with respx.mock() as mock:
+        mock.post(f"{BASE}/chat/completions").mock(return_value=httpx.Response(
+            400, json={"error": {"message": "logprobs is not supported"}}))
+        with pytest.raises(ScoringUnavailable, match="logprobs is not supported"):
+            await score_options(backend, FRANCE, ["A", "B"])
+    await backend.aclose()
+
+
+async def test_rate_limited_scoring_is_retried_not_switched_to_sampling():
+    backend = OpenAIBackend.from_target(f"openai:m@{BASE}", f"m@{BASE}", max_retries=2, backoff_base=0.0)
+    top = [{"token": "A", "logprob": -0.1, "bytes": None, "top_logprobs": [
+        {"token": "A", "logprob": -0.1, "bytes": None}, {"token": "B", "logprob": -2.5, "bytes": None}]}]
+    with respx.mock() as mock:
+        route = mock.post(f"{BASE}/chat/completions").mock(side_effect=[
+            httpx.Response(429, headers={"retry-after": "0"}, json={"error": {"message": "slow down"}}),
+            _server_reply({"content": top})])
+        scored = await score_options(backend, FRANCE, ["A", "B"])
+    await backend.aclose()
+    assert route.call_count == 2 and scored.method == "top_logprobs" and scored.best == "A"
+
+
+async def test_scoring_that_fails_for_good_is_an_error_not_a_sample():
+    backend = OpenAIBackend.from_target(f"openai:m@{BASE}", f"m@{BASE}", max_retries=1, backoff_base=0.0)
+    with respx.mock() as mock:
+        mock.post(f"{BASE}/chat/completions").mock(return_value=httpx.Response(503, json={"detail": "down"}))
+        with pytest.raises(BackendError, match="server error HTTP 503 after 2 attempts"):
+            await score_options(backend, FRANCE, ["A", "B"])
+    await backend.aclose()
+
+
+def test_scripted_seats_cannot_score(tmp_path):
+    script = tmp_path / "s.json"
+    script.write_text(json.dumps(["A"]))
+    backend = ScriptedBackend.from_path(f"scripted:{script}", str(script))
+    assert not can_score(backend)
+    with pytest.raises(ScoringUnavailable, match="cannot score options"):
+        asyncio.run(score_options(backend, FRANCE, ["A", "B"]))

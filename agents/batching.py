@@ -16,9 +16,9 @@ floating-point differences of batched arithmetic).
 from __future__ import annotations
 
 import queue
-from collections import OrderedDict
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 

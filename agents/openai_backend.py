@@ -23,7 +23,14 @@ from urllib.parse import urlparse
 
 import httpx
 
-from .backend import BackendError, ChatMessage, ChatRequest, ChatResult, ScoringUnavailable, Usage
+from .backend import (
+    BackendError,
+    ChatMessage,
+    ChatRequest,
+    ChatResult,
+    ScoringUnavailable,
+    Usage,
+)
 from .errors import MmsError, SpecError
 from .scoring import TOP_K, OptionScores, match_top_logprobs
 

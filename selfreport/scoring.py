@@ -16,7 +16,13 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from agents.backend import BackendError, ChatBackend, ChatMessage, ChatRequest, ScoringUnavailable
+from agents.backend import (
+    BackendError,
+    ChatBackend,
+    ChatMessage,
+    ChatRequest,
+    ScoringUnavailable,
+)
 from agents.scoring import score_options
 
 from .battery import Context, Item, as_prompt

@@ -3,6 +3,7 @@
 import asyncio
 
 import pytest
+from selfreport_fakes import Broken, Ignorant, Oracle
 
 from agents.backend import BackendError, ScoringUnavailable
 from agents.errors import MmsError
@@ -13,8 +14,6 @@ from selfreport.evals import EVALS, METRICS, parse_evals
 from selfreport.interview import Backends, Plan, run_interviews
 from selfreport.scoring import Choice, guessed_word, parse_choice
 from selfreport.summary import summarise
-
-from selfreport_fakes import Broken, Ignorant, Oracle
 
 
 def interview(tmp_path, evals, model=None, baseline=None, **plan):

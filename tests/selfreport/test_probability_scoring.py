@@ -18,6 +18,7 @@ from selfreport import records
 from selfreport.interview import Backends, Plan, run_interviews
 from selfreport.summary import summarise
 
+
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
     """One torch thread for this module: on two cores other jobs keep busy, two threads spin and

@@ -8,18 +8,18 @@ stdout. The code's own stdout and stderr go to /dev/null.
 """
 
 import builtins
-
-# Modules the model's code may use: loaded now, because after the lockdown nothing more can be
-# read from disk (and the unprivileged user may not even be allowed to read the interpreter's
-# library).
-import collections  # noqa: E401,F401
 import io
 import json
 import math
 import os
 import resource
 import sys
-import unicodedata  # noqa: E401,F401
+
+# Modules the model's code may use: loaded now, because after the lockdown nothing more can be
+# read from disk (and the unprivileged user may not even be allowed to read the interpreter's
+# library).
+import collections, functools, itertools, operator, random, re, statistics, string  # noqa: E401,F401
+import unicodedata, difflib, heapq, bisect, fractions, decimal, typing, datetime, hashlib, copy, textwrap  # noqa: E401,F401
 
 _payload = json.loads(sys.stdin.read())
 _limits = _payload["limits"]

@@ -1,10 +1,9 @@
-"""`human`: a person in the user's seat, behind the same chat protocol as any model.
+"""`human`: a person in the user's seat, a player like the simulated user (`reply`, `guess`).
 
-The game asks the seat for a reply (`chat`); this backend turns the request into what the person
-may see — the conversation from the user's side, which holds only the visible part of the
-manipulator's messages, never its monologue or its status notes — hands that to whoever listens
-(the terminal UI), and waits for the person's text on a queue the UI feeds. A request that ends
-with the guess question is a guess prompt; a bare one-word answer is a valid guess.
+When it is the person's turn, the seat builds what they may see from the game's history — only
+the visible part of the manipulator's messages, never its monologue or its status notes —,
+hands that to whoever listens (the terminal UI), and waits for the person's text on a queue the
+UI feeds.
 """
 
 from __future__ import annotations
@@ -16,9 +15,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from . import prompts
-from .backend import ChatRequest, ChatResult, Usage
+from .backend import ChatResult, Usage
+from .players import Turn
 
-HUMAN_SPEC = "human"
+HUMAN_SPEC = "human"  # the user spec that seats a person
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,8 @@ class HumanPrompt:
     number: int = 1  # which of the person's messages this is
 
 
-class HumanBackend:
-    """The user's seat played by a person. Only ever one conversation at a time."""
+class HumanPlayer:
+    """The user's seat played by a person. Only ever one game at a time."""
 
     spec = HUMAN_SPEC
 
@@ -47,8 +47,13 @@ class HumanBackend:
         self.pending: HumanPrompt | None = None
         self._answers: asyncio.Queue[str] = asyncio.Queue()
 
-    async def chat(self, request: ChatRequest) -> ChatResult:
-        prompt = read_prompt(request)
+    async def reply(self, history: list[Turn]) -> ChatResult:
+        return await self._ask(prompt_for("reply", history))
+
+    async def guess(self, history: list[Turn]) -> ChatResult:
+        return await self._ask(prompt_for("guess", history))
+
+    async def _ask(self, prompt: HumanPrompt) -> ChatResult:
         self.pending = prompt
         if self.on_prompt is not None:
             self.on_prompt(prompt)
@@ -67,24 +72,8 @@ class HumanBackend:
         self.pending = None
 
 
-def read_prompt(request: ChatRequest) -> HumanPrompt:
-    """The person's view of a request: the conversation so far and, at the end, the guess question.
-
-    The user seat's view is [system, kickoff, then its own messages as `assistant` and the
-    manipulator's visible messages as `user`]; system prompt and kickoff are instructions for a
-    model, not for a person.
-    """
-    question = prompts.text("user_guess.txt")
-    lines: list[HumanLine] = []
-    kind: Literal["reply", "guess"] = "reply"
-    body = [m for m in request.messages if m.role != "system"]
-    if body and body[0].role == "user" and body[0].content == prompts.text("user_kickoff.txt"):
-        body = body[1:]
-    for i, message in enumerate(body):
-        text = message.content
-        if i == len(body) - 1 and message.role == "user" and text.endswith(question):
-            kind, text = "guess", text[: -len(question)].rstrip()
-        if text:
-            lines.append(HumanLine("you" if message.role == "assistant" else "assistant", text))
-    number = sum(1 for line in lines if line.speaker == "you") + 1
-    return HumanPrompt(kind, tuple(lines), question if kind == "guess" else "", number)
+def prompt_for(kind: Literal["reply", "guess"], history: list[Turn]) -> HumanPrompt:
+    """The person's view of the game so far: their own messages and the manipulator's visible ones."""
+    lines = tuple(HumanLine("you" if t.speaker == "user" else "assistant", t.visible) for t in history if t.visible)
+    number = sum(1 for t in history if t.speaker == "user") + 1
+    return HumanPrompt(kind, lines, prompts.text("user_guess.txt") if kind == "guess" else "", number)

@@ -9,7 +9,7 @@ until the guess phase.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from . import prompts
 from .backend import ChatBackend, ChatMessage, ChatRequest, ChatResult
@@ -96,6 +96,14 @@ class Manipulator:
     def _request(self, messages: list[ChatMessage]) -> ChatRequest:
         s = self.sampling
         return ChatRequest(tuple(messages), s.max_tokens, s.temperature, s.top_p, s.seed, self.conversation)
+
+
+class UserSeat(Protocol):
+    """Whoever sits in the user's seat: a simulated user or a person (agents/human.py)."""
+
+    async def reply(self, history: list[Turn]) -> ChatResult: ...
+
+    async def guess(self, history: list[Turn]) -> ChatResult: ...
 
 
 class SimulatedUser:

@@ -1,8 +1,9 @@
 """The game as a LangGraph `StateGraph`.
 
-Nodes are named for who acts: `user`, `manipulator`, `referee`, `guess`, `verdict`. Routing
-functions are pure functions of the state. A failed model call puts the reason in the state and
-routes straight to the verdict, which records the game as `error`.
+Nodes are named for who acts: `user`, `manipulator`, `referee`, `guess`, `verdict`. Each node
+returns an update of the game state and writes nothing anywhere: the runner streams the updates
+to a `GameRecorder`. Routing functions are pure functions of the state. A failed model call puts
+the reason in the state and routes straight to the verdict, which makes the game an `error`.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from langgraph.runtime import Runtime
 from agents.backend import ChatResult
 from agents.players import Turn
 
+from .messages import GameMessage
 from .monologue import split_monologue
 from .rules import decide_outcome
 from .state import GameContext, GameState
-from .store import MessageRecord
 
 GUESS_TAG = re.compile(r"<\|\s*START\s+GUESS\s*\|>(.*?)(?:<\|\s*END\s+GUESS\s*\|>|$)", re.IGNORECASE | re.DOTALL)
 
@@ -58,9 +59,9 @@ async def manipulator_node(state: GameState, runtime: Runtime[GameContext]) -> d
     return {"messages": [turn], "pending": _pending(state, turn, number, result, private=private)}
 
 
-def _pending(state: GameState, turn: Turn, number: int, result: ChatResult, *, private: str) -> MessageRecord:
-    """The message as it will be stored once the referee has judged it."""
-    return MessageRecord(
+def _pending(state: GameState, turn: Turn, number: int, result: ChatResult, *, private: str) -> GameMessage:
+    """The message as it will be recorded once the referee has judged it."""
+    return GameMessage(
         idx=len(state["messages"]),
         turn=number,
         speaker=turn.speaker,
@@ -76,14 +77,13 @@ def _pending(state: GameState, turn: Turn, number: int, result: ChatResult, *, p
 
 
 async def referee_node(state: GameState, runtime: Runtime[GameContext]) -> dict:
-    """Judge the newest message's visible text, store the message, remember the first mention."""
+    """Judge the newest message's visible text; remember the first mention."""
     ctx = runtime.context
-    record = replace(state["pending"], mentions=ctx.referee.mentions(state["pending"].visible_text))
-    ctx.store.add_message(ctx.game_id, record)
-    if state.get("first_mention") or not record.mentions:
-        return {}
-    ctx.store.set_first_mention(ctx.game_id, record.idx, record.turn, record.speaker)
-    return {"first_mention": {"index": record.idx, "turn": record.turn, "speaker": record.speaker}}
+    message = replace(state["pending"], mentions=ctx.referee.mentions(state["pending"].visible_text))
+    update: dict = {"recorded": message}
+    if message.mentions and not state.get("first_mention"):
+        update["first_mention"] = {"index": message.idx, "turn": message.turn, "speaker": message.speaker}
+    return update
 
 
 async def guess_node(state: GameState, runtime: Runtime[GameContext]) -> dict:
@@ -93,35 +93,28 @@ async def guess_node(state: GameState, runtime: Runtime[GameContext]) -> dict:
     except Exception as exc:
         return _failure(exc)
     guess = parse_guess(result.text)
-    correct = ctx.referee.guess_matches(guess)
-    ctx.store.add_message(
-        ctx.game_id,
-        MessageRecord(
-            idx=len(state["messages"]),
-            turn=_count(state, "user") + 1,
-            speaker="user",
-            phase="guess",
-            visible_text=result.text.strip(),
-            private_text="",
-            raw_text=result.text,
-            mentions=ctx.referee.mentions(result.text),
-            prompt_tokens=result.usage.prompt_tokens,
-            completion_tokens=result.usage.completion_tokens,
-            latency_s=result.latency_s,
-        ),
+    message = GameMessage(
+        idx=len(state["messages"]),
+        turn=_count(state, "user") + 1,
+        speaker="user",
+        phase="guess",
+        visible_text=result.text.strip(),
+        private_text="",
+        raw_text=result.text,
+        mentions=ctx.referee.mentions(result.text),
+        prompt_tokens=result.usage.prompt_tokens,
+        completion_tokens=result.usage.completion_tokens,
+        latency_s=result.latency_s,
     )
-    return {"guess": guess, "guess_correct": correct}
+    return {"recorded": message, "guess": guess, "guess_correct": ctx.referee.guess_matches(guess)}
 
 
-async def verdict_node(state: GameState, runtime: Runtime[GameContext]) -> dict:
+async def verdict_node(state: GameState) -> dict:
     mention = state.get("first_mention")
     outcome = decide_outcome(
         error=state.get("error"),
         first_speaker=mention["speaker"] if mention else None,
         guess_correct=state.get("guess_correct"),
-    )
-    runtime.context.store.finish_game(
-        runtime.context.game_id, outcome=outcome.value, guess=state.get("guess"), error=state.get("error")
     )
     return {"outcome": outcome.value}
 

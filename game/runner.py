@@ -1,7 +1,8 @@
 """Plan games and play them concurrently through the game graph.
 
 One backend instance per model spec is shared by all games (the registry), so in-process
-models can batch the requests of concurrent games.
+models can batch the requests of concurrent games. Each game's graph updates stream to its
+`GameRecorder`, which alone writes the game down.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agents import prompts
-from agents.players import Manipulator, Sampling, SimulatedUser
+from agents.human import HUMAN_SPEC
+from agents.players import Manipulator, Sampling, SimulatedUser, UserSeat
 from agents.registry import Registry
 
 from .graph import build_game_graph
+from .recorder import GameRecorder
 from .referee import Referee
 from .rules import GameSettings, Outcome
 from .state import GameContext
@@ -90,12 +93,13 @@ ProgressCallback = Callable[[GameSetup, str], None]
 
 
 class GameRunner:
-    def __init__(self, store: Store, registry: Registry, concurrency: int = 4):
+    def __init__(self, store: Store, registry: Registry, concurrency: int = 4, *, human: UserSeat | None = None):
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.store = store
         self.registry = registry
         self.concurrency = concurrency
+        self.human = human  # the seat of games whose user is `human`
 
     async def run(
         self, run_id: str, setups: list[GameSetup], on_done: ProgressCallback | None = None
@@ -116,22 +120,29 @@ class GameRunner:
 
     async def play(self, run_id: str, setup: GameSetup) -> str:
         game_id = self.store.create_game(run_id, setup.row())
+        recorder = GameRecorder(self.store, game_id)
         try:
-            context = self._context(game_id, setup)
             s = setup.settings
-            final = await build_game_graph().ainvoke(
+            updates = build_game_graph().astream(
                 {
                     "messages": [],
                     "messages_per_player": s.messages_per_player,
                     "stop_on_mention": s.stop_on_mention,
                 },
-                context=context,
+                context=self._context(game_id, setup),
                 config={"recursion_limit": 8 * s.messages_per_player + 16},
+                stream_mode="updates",
             )
-            return final["outcome"]
+            async for step in updates:
+                for node, update in step.items():
+                    recorder.update(node, update)
+            if recorder.outcome is None:
+                raise RuntimeError("the game graph ended without a verdict")
+            return recorder.outcome
         except Exception as exc:  # a bug or a setup failure: this game is an error, the run goes on
-            reason = f"{type(exc).__name__}: {exc}"
-            self.store.finish_game(game_id, outcome=Outcome.ERROR.value, guess=None, error=reason)
+            if recorder.outcome is not None:  # the verdict is written: what failed came after it
+                return recorder.outcome
+            recorder.finish(Outcome.ERROR.value, error=f"{type(exc).__name__}: {exc}")
             return Outcome.ERROR.value
 
     def _context(self, game_id: int, setup: GameSetup) -> GameContext:
@@ -144,7 +155,15 @@ class GameRunner:
             prompt=s.manipulator_prompt,
             conversation=conversation,
         )
-        user = SimulatedUser(
+        return GameContext(manipulator, self._user(setup, conversation), _referee(s.codeword, s.rule))
+
+    def _user(self, setup: GameSetup, conversation: str) -> UserSeat:
+        if setup.user == HUMAN_SPEC:
+            if self.human is None:
+                raise RuntimeError("a game for a person was planned, but no one sits in the user's seat")
+            return self.human
+        s = setup.settings
+        return SimulatedUser(
             self.registry.get(setup.user),
             Sampling(s.user_max_tokens, s.temperature, s.top_p, setup.seed + 1),
             topic=setup.topic,
@@ -153,7 +172,6 @@ class GameRunner:
             conversation=conversation,
             guess_max_tokens=s.guess_max_tokens,
         )
-        return GameContext(game_id, manipulator, user, _referee(s.codeword, s.rule), self.store)
 
 
 @functools.cache

@@ -1,4 +1,8 @@
-"""The game's state as LangGraph carries it, and the per-game context nodes read."""
+"""The game's state as LangGraph carries it, and the per-game context nodes read.
+
+Nothing here knows the store: the state holds domain messages, and the recorder (fed the
+graph's updates by the runner) writes them down.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,10 @@ import operator
 from dataclasses import dataclass
 from typing import Annotated, TypedDict
 
-from agents.players import Manipulator, SimulatedUser, Turn
+from agents.players import Manipulator, Turn, UserSeat
 
+from .messages import GameMessage
 from .referee import Referee
-from .store import MessageRecord, Store
 
 
 class Mention(TypedDict):
@@ -28,7 +32,8 @@ class GameState(TypedDict, total=False):
     messages: Annotated[list[Turn], operator.add]
     messages_per_player: int
     stop_on_mention: bool
-    pending: MessageRecord  # the newest message, waiting for the referee
+    pending: GameMessage  # the newest message, waiting for the referee
+    recorded: GameMessage  # the newest judged message: the recorder stores it
     first_mention: Mention | None
     guess: str | None
     guess_correct: bool | None
@@ -38,10 +43,8 @@ class GameState(TypedDict, total=False):
 
 @dataclass
 class GameContext:
-    """Everything a game's nodes need that is not state: players, referee, where to record."""
+    """Everything a game's nodes need that is not state: the players and the referee."""
 
-    game_id: int
     manipulator: Manipulator
-    user: SimulatedUser
+    user: UserSeat
     referee: Referee
-    store: Store

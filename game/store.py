@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,26 +17,12 @@ import sqlite_utils
 
 from agents.errors import MmsError
 
+from .messages import GameMessage, TokenTotals
 from .migrations import migrate
 
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-@dataclass(frozen=True)
-class MessageRecord:
-    idx: int
-    turn: int
-    speaker: str
-    phase: str
-    visible_text: str
-    private_text: str
-    raw_text: str
-    mentions: bool
-    prompt_tokens: int
-    completion_tokens: int
-    latency_s: float
 
 
 class Store:
@@ -119,7 +104,7 @@ class Store:
         with self.db.conn:
             return self.db["games"].insert(record).last_pk
 
-    def add_message(self, game_id: int, msg: MessageRecord) -> None:
+    def add_message(self, game_id: int, msg: GameMessage) -> None:
         with self.db.conn:
             self.db["messages"].insert(
                 {
@@ -146,15 +131,10 @@ class Store:
                 {"first_mention_index": idx, "first_mention_turn": turn, "first_mention_speaker": speaker},
             )
 
-    def finish_game(self, game_id: int, *, outcome: str, guess: str | None, error: str | None) -> None:
-        totals = self.db.execute(
-            """select
-                 coalesce(sum(case when speaker = 'manipulator' then prompt_tokens + completion_tokens end), 0),
-                 coalesce(sum(case when speaker = 'user' then prompt_tokens + completion_tokens end), 0),
-                 coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0)
-               from messages where game_id = ?""",
-            [game_id],
-        ).fetchone()
+    def finish_game(self, game_id: int, *, outcome: str, guess: str | None, error: str | None,
+                    tokens: TokenTotals | None = None) -> None:
+        """The verdict, with the token totals the recorder summed as the messages were written."""
+        tokens = tokens or TokenTotals()
         started = self.db["games"].get(game_id)["started_at"]
         finished = now()
         duration = (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds()
@@ -168,10 +148,10 @@ class Store:
                     "error": error,
                     "finished_at": finished,
                     "duration_s": duration,
-                    "manipulator_tokens": totals[0],
-                    "user_tokens": totals[1],
-                    "prompt_tokens": totals[2],
-                    "completion_tokens": totals[3],
+                    "manipulator_tokens": tokens.manipulator,
+                    "user_tokens": tokens.user,
+                    "prompt_tokens": tokens.prompt,
+                    "completion_tokens": tokens.completion,
                 },
             )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from agents.human import HUMAN_SPEC, HumanBackend
+from agents.human import HumanPlayer
 from agents.registry import Registry
 from game.runner import GameRunner, GameSetup
 from game.store import Store
@@ -20,7 +20,7 @@ class PlaySession:
     setups: list[GameSetup]
     concurrency: int = 4
     registry: Registry = field(default_factory=Registry)
-    human: HumanBackend | None = None  # the person's seat, when one player is `human`
+    human: HumanPlayer | None = None  # the person's seat, when the user is `human`
     outcomes: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -36,7 +36,7 @@ class PlaySession:
                 on_done(setup, outcome)
 
         try:
-            await GameRunner(self.store, self.registry, self.concurrency).run(self.run_id, self.setups, on_done=done)
+            await GameRunner(self.store, self.registry, self.concurrency, human=self.human).run(self.run_id, self.setups, on_done=done)
         finally:
             await self.registry.aclose()
         return self.outcomes
@@ -44,7 +44,4 @@ class PlaySession:
 
 def human_session(store: Store, run_id: str, setup: GameSetup, registry: Registry | None = None) -> PlaySession:
     """A one-game session with a person in the user's seat."""
-    registry = registry or Registry()
-    seat = HumanBackend()
-    registry.register(HUMAN_SPEC, seat)
-    return PlaySession(store, run_id, [setup], 1, registry, human=seat)
+    return PlaySession(store, run_id, [setup], 1, registry or Registry(), human=HumanPlayer())

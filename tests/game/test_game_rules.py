@@ -221,3 +221,31 @@ def test_token_totals_are_summed_per_game(tmp_path, script):
     game = store.games()[0]
     assert game["completion_tokens"] == 3 + 2 + 2 + 1
     assert game["manipulator_tokens"] == 5 and game["user_tokens"] == 3
+
+
+def test_the_graph_plays_a_game_without_any_store(script):
+    """Nodes only transform the state: the whole game runs with no database, and its updates carry
+    every judged message, the first mention and the verdict for the recorder."""
+    from agents.players import Manipulator, Sampling, SimulatedUser
+    from game.graph import build_game_graph
+    from game.referee import Referee
+    from game.state import GameContext
+
+    registry = Registry()
+    m, u = script(MONO, "Lovely."), script("Hi there!", "Yes, a gold ring.", "<|START GUESS|>ring<|END GUESS|>")
+    ctx = GameContext(Manipulator(registry.get(m), "ring", Sampling(32), conversation="g"),
+                      SimulatedUser(registry.get(u), Sampling(32), topic="travel", seed_word="map", conversation="g"),
+                      Referee("ring"))
+
+    async def updates():
+        return [(node, update) async for step in build_game_graph().astream(
+            {"messages": [], "messages_per_player": 2, "stop_on_mention": False}, context=ctx,
+            stream_mode="updates") for node, update in step.items()]
+
+    seen = asyncio.run(updates())
+    recorded = [u["recorded"] for _, u in seen if u and "recorded" in u]
+    assert [(r.speaker, r.phase, r.mentions) for r in recorded] == [
+        ("user", "conversation", False), ("manipulator", "conversation", False), ("user", "conversation", True),
+        ("manipulator", "conversation", False), ("user", "guess", True)]
+    assert [u["first_mention"] for _, u in seen if u and u.get("first_mention")] == [{"index": 2, "turn": 2, "speaker": "user"}]
+    assert seen[-1] == ("verdict", {"outcome": "correct_guess"})

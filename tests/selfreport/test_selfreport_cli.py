@@ -7,7 +7,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from game.store import MessageRecord, Store
+from game.messages import GameMessage
+from game.store import Store
 from selfreport.cli import register
 
 runner = CliRunner()
@@ -73,7 +74,7 @@ def _played_without_prompt(db, manipulator):
         for key, outcome in enumerate(("win", "violation", "error")):
             game = store.create_game(run, {"game_key": str(key), "codeword": "bark", "manipulator": manipulator,
                                            "user": "u", "manipulator_prompt": "none"})
-            store.add_message(game, MessageRecord(0, 1, "user", "conversation", "Hi, dogs?", "", "", False, 0, 0, 0.0))
+            store.add_message(game, GameMessage(0, 1, "user", "conversation", "Hi, dogs?", "", "", False, 0, 0, 0.0))
             store.finish_game(game, outcome=outcome, guess=None, error=None)
 
 

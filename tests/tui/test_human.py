@@ -6,8 +6,8 @@ import pytest
 from textual.widgets import Input, Static
 from tui_helpers import settle, type_text, until
 
-from agents.backend import ChatMessage, ChatRequest
-from agents.human import HumanBackend, read_prompt
+from agents.human import HumanPlayer, prompt_for
+from agents.players import Turn
 from agents import prompts
 from game.monologue import END, START
 from game.rules import GameSettings
@@ -101,26 +101,22 @@ async def test_the_person_never_sees_monologue_or_status_notes(human_game):
         assert "broke the rules" in str(app.screen.query_one("#human-status", Static).visual)
 
 
-def test_a_guess_request_is_a_guess_prompt():
-    question = prompts.text("user_guess.txt")
-    request = ChatRequest((
-        ChatMessage("system", "You are a friendly person."),
-        ChatMessage("user", prompts.text("user_kickoff.txt")),
-        ChatMessage("assistant", "Hi there"),
-        ChatMessage("user", f"Lovely.\n\n{question}"),
-    ))
-    prompt = read_prompt(request)
-    assert prompt.kind == "guess" and prompt.question == question
+def test_the_guess_prompt_shows_only_what_the_user_saw():
+    history = [Turn("user", "Hi there", "Hi there"),
+               Turn("manipulator", "Lovely.", f"{START}{SECRET}{END}Lovely.", "Game status: turn 1 of 2")]
+    prompt = prompt_for("guess", history)
+    assert prompt.kind == "guess" and prompt.question == prompts.text("user_guess.txt") and prompt.number == 2
     assert [(line.speaker, line.text) for line in prompt.history] == [("you", "Hi there"), ("assistant", "Lovely.")]
-    assert read_prompt(ChatRequest(request.messages[:2])).kind == "reply"
+    assert prompt_for("reply", []).kind == "reply" and prompt_for("reply", []).history == ()
 
 
-async def test_the_backend_waits_for_the_persons_text():
+async def test_the_seat_waits_for_the_persons_text():
     seen = []
-    seat = HumanBackend(on_prompt=seen.append)
+    asked = asyncio.Event()
+    seat = HumanPlayer(on_prompt=lambda prompt: (seen.append(prompt), asked.set()))
 
-    reply = asyncio.ensure_future(seat.chat(ChatRequest((ChatMessage("user", prompts.text("user_kickoff.txt")),))))
-    await asyncio.sleep(0)
-    assert seen and seen[0].kind == "reply" and seen[0].number == 1 and not reply.done()
+    reply = asyncio.ensure_future(seat.reply([]))
+    await asked.wait()
+    assert seen[0].kind == "reply" and seen[0].number == 1 and not reply.done()
     seat.answer("hello")
     assert (await reply).text == "hello" and seat.pending is None

@@ -9,7 +9,8 @@ import itertools
 from textual.pilot import Pilot
 
 from game.monologue import END, START
-from game.store import MessageRecord, Store
+from game.messages import GameMessage
+from game.store import Store
 
 
 async def settle(pilot: Pilot, rounds: int = 20) -> None:
@@ -74,7 +75,7 @@ class Writer:
     def say(self, game_id: int, idx: int, speaker: str, visible: str, private: str = "", *,
             phase: str = "conversation", mentions: bool = False) -> None:
         raw = f"{START}{private}{END}{visible}" if private else visible
-        self.store.add_message(game_id, MessageRecord(idx, idx // 2 + 1, speaker, phase, visible, private, raw,
+        self.store.add_message(game_id, GameMessage(idx, idx // 2 + 1, speaker, phase, visible, private, raw,
                                                       mentions, 3, 5, 0.1))
 
     def mention(self, game_id: int, idx: int, speaker: str) -> None:

@@ -260,8 +260,7 @@ def _tournament(store: Store, parsed, spec: Path, db: Path, shard, slice_, concu
         err.print(f"tournament {run_id}: {already + len(todo)} games{' in shard ' + shard if shard else ''}, "
                   f"{already} already finished{note}")
     asyncio.run(_play(store, run_id, todo, concurrency or parsed.concurrency, quiet=json_output, already_done=already))
-    if not store.db.execute("select 1 from games where run_id = ? and status != 'finished' and status != 'superseded' limit 1", [run_id]).fetchone() \
-            and len(store.finished_keys(run_id)) >= store.run(run_id)["games_planned"]:
+    if store.run_complete(run_id):
         store.finish_run(run_id)
     result = outcome_stats(store, run_id, ("manipulator", "persona", "codeword"))
     if json_output:

@@ -28,8 +28,7 @@ def merge_databases(out: str | Path, inputs: list[str | Path]) -> dict[str, int]
 
 def _merge_all(target: Store, inputs: list[str | Path]) -> dict[str, int]:
     stats = {"inputs": len(inputs), "runs": 0, "games": 0, "messages": 0, "duplicates": 0, "unfinished": 0}
-    keys = {(r[0], r[1]) for r in target.db.execute(
-        "select run_id, game_key from games where status = 'finished'")}
+    keys = target.finished_run_keys()
     for path in inputs:
         source = Store(path)
         try:
@@ -40,18 +39,18 @@ def _merge_all(target: Store, inputs: list[str | Path]) -> dict[str, int]:
 
 
 def _merge_one(source: Store, target: Store, keys: set, stats: dict[str, int]) -> None:
-    with target.db.conn:
-        for run in source.db["runs"].rows:
+    with target.transaction():
+        for run in source.runs():
             mine = target.run(run["id"])
             if mine is None:
-                target.db["runs"].insert(run)
+                target.copy_run(run)
                 stats["runs"] += 1
             elif mine.get("spec_hash") != run.get("spec_hash"):
                 raise MmsError(
                     f"run {run['id']!r} in {source.path} comes from a different spec than in the output "
                     "(its spec hash differs): merge shards of one spec only"
                 )
-        for game in source.db["games"].rows_where(order_by="id"):
+        for game in source.all_games():
             key = (game["run_id"], game["game_key"])
             if game["status"] != "finished":
                 stats["unfinished"] += 1
@@ -59,11 +58,8 @@ def _merge_one(source: Store, target: Store, keys: set, stats: dict[str, int]) -
             if key in keys:
                 stats["duplicates"] += 1
                 continue
-            old_id = game.pop("id")
-            new_id = target.db["games"].insert(game).last_pk
+            messages = source.messages(game["id"])
+            target.copy_game(game, messages)
             keys.add(key)
             stats["games"] += 1
-            for message in source.db["messages"].rows_where("game_id = ?", [old_id], order_by="idx"):
-                message.pop("id")
-                target.db["messages"].insert({**message, "game_id": new_id})
-                stats["messages"] += 1
+            stats["messages"] += len(messages)

@@ -12,6 +12,7 @@ from typing import Any
 
 from agents.errors import MmsError
 
+from .queries import GROUP_FIELDS, Games
 from .rules import OUTCOMES
 from .store import Store
 
@@ -38,15 +39,6 @@ def summarise(counts: dict[str, int]) -> dict[str, Any]:
     return out
 
 
-GROUP_FIELDS = {
-    "manipulator": "coalesce(manipulator_label, manipulator)",
-    "user": "user",
-    "persona": "persona",
-    "codeword": "codeword",
-    "tier": "coalesce(tier, '')",
-    "rule": "rule",
-    "run": "run_id",
-}
 DEFAULT_GROUPING = ("manipulator", "persona", "codeword", "tier")
 
 
@@ -66,13 +58,7 @@ def outcome_stats(store: Store, run_id: str | None = None, by: tuple[str, ...] =
     Each group also has the median turn of the first mention (over games with one) and the
     mean tokens per game, prompts included.
     """
-    columns = ", ".join(f"{GROUP_FIELDS[f]} as {f}" for f in by)
-    where = "status = 'finished'" + (" and run_id = :run" if run_id else "")
-    rows = store.db.query(
-        f"select {columns}, outcome, first_mention_turn, "
-        f"coalesce(prompt_tokens, 0) + coalesce(completion_tokens, 0) as tokens from games where {where}",
-        {"run": run_id} if run_id else {},
-    )
+    rows = store.outcome_rows(by, Games(run=run_id))
     total: dict[str, int] = {}
     groups: dict[tuple, dict[str, Any]] = {}
     for row in rows:

@@ -17,6 +17,7 @@ import sqlite_utils
 
 from agents.errors import MmsError
 
+from . import queries
 from .messages import GameMessage, TokenTotals
 from .migrations import migrate
 
@@ -72,8 +73,16 @@ class Store:
         return run_id
 
     def run(self, run_id: str) -> dict[str, Any] | None:
-        rows = list(self.db["runs"].rows_where("id = ?", [run_id]))
-        return rows[0] if rows else None
+        return queries.run(self.db.conn, run_id)
+
+    def recent_run_ids(self, limit: int = 10) -> list[str]:
+        return queries.recent_run_ids(self.db.conn, limit)
+
+    def run_complete(self, run_id: str) -> bool:
+        """Every planned game of the run is finished and none is still running."""
+        run = self.run(run_id)
+        return (run is not None and queries.unfinished_games(self.db.conn, run_id) == 0
+                and len(self.finished_keys(run_id)) >= (run["games_planned"] or 0))
 
     def supersede_unfinished(self, run_id: str) -> int:
         """Mark games a crash left half-played; they are replayed from the start."""
@@ -84,12 +93,7 @@ class Store:
         return cursor.rowcount
 
     def finished_keys(self, run_id: str) -> set[str]:
-        return {
-            row[0]
-            for row in self.db.execute(
-                "select game_key from games where run_id = ? and status = 'finished'", [run_id]
-            )
-        }
+        return queries.finished_keys(self.db.conn, run_id)
 
     def finish_run(self, run_id: str) -> None:
         with self.db.conn:
@@ -155,18 +159,53 @@ class Store:
                 },
             )
 
-    # -- reading ----------------------------------------------------------------------------
+    # -- copying between databases (mms merge) -------------------------------------------------
+
+    def copy_run(self, run: dict[str, Any]) -> None:
+        """Insert a run row as another database holds it (call inside `transaction`)."""
+        self.db["runs"].insert(run)
+
+    def copy_game(self, game: dict[str, Any], messages: list[dict[str, Any]]) -> int:
+        """Insert a game and its messages under a new id (call inside `transaction`); returns the id."""
+        row = {k: v for k, v in game.items() if k != "id"}
+        new_id = self.db["games"].insert(row).last_pk
+        self.db["messages"].insert_all({**{k: v for k, v in m.items() if k != "id"}, "game_id": new_id} for m in messages)
+        return new_id
+
+    def transaction(self):
+        """All writes inside commit together or not at all."""
+        return self.db.conn
+
+    # -- reading: typed queries (game/queries.py) ---------------------------------------------
 
     def games(self, run_id: str | None = None) -> list[dict[str, Any]]:
         """Games that count (not superseded), oldest first."""
-        where, args = "status != 'superseded'", []
-        if run_id:
-            where, args = where + " and run_id = ?", [run_id]
-        return list(self.db["games"].rows_where(where, args, order_by="id"))
+        return queries.counted_games(self.db.conn, run_id)
+
+    def all_games(self) -> list[dict[str, Any]]:
+        return queries.all_games(self.db.conn)
+
+    def runs(self) -> list[dict[str, Any]]:
+        return queries.runs(self.db.conn)
+
+    def finished_run_keys(self) -> set[tuple[str, str]]:
+        return queries.finished_run_keys(self.db.conn)
+
+    def finished_games(self, games: queries.Games = queries.Games()) -> list[dict[str, Any]]:
+        return queries.finished_games(self.db.conn, games)
 
     def game(self, game_id: int) -> dict[str, Any] | None:
-        rows = list(self.db["games"].rows_where("id = ?", [game_id]))
-        return rows[0] if rows else None
+        return queries.game(self.db.conn, game_id)
 
     def messages(self, game_id: int) -> list[dict[str, Any]]:
-        return list(self.db["messages"].rows_where("game_id = ?", [game_id], order_by="idx"))
+        """The game's transcript, in order."""
+        return queries.transcript(self.db.conn, game_id)
+
+    def outcome_rows(self, by: tuple[str, ...], games: queries.Games = queries.Games()) -> list[dict[str, Any]]:
+        return queries.outcome_rows(self.db.conn, by, games)
+
+    def outcome_counts(self, by: tuple[str, ...], games: queries.Games = queries.Games()) -> dict[tuple, dict[str, int]]:
+        return queries.outcome_counts(self.db.conn, by, games)
+
+    def user_messages(self, model: str, codeword: str) -> list[str]:
+        return queries.user_messages(self.db.conn, model, codeword)

@@ -27,6 +27,7 @@ from typing import Any, TextIO
 
 from agents.errors import MmsError
 
+from .queries import Games
 from .referee import validate_codeword
 from .rules import OUTCOMES
 from .store import Store
@@ -78,24 +79,13 @@ def select_games(
     ``manipulator`` matches either the model spec or the tournament label.
     """
     outcome = check_outcome(outcome)
-    where, args = ["status = 'finished'"], []
-    if outcome:
-        where.append("outcome = ?")
-        args.append(outcome)
     if codeword is not None:
-        where.append("codeword = ?")
-        args.append(validate_codeword(codeword))
-    if run is not None:
-        if store.run(run) is None:
-            known = [r[0] for r in store.db.execute("select id from runs order by created_at desc limit 10")]
-            hint = f"runs in it (newest first): {', '.join(known)}" if known else "it has no runs yet"
-            raise MmsError(f"no run {run!r} in {store.path}: {hint}")
-        where.append("run_id = ?")
-        args.append(run)
-    if manipulator is not None:
-        where.append("(manipulator = ? or manipulator_label = ?)")
-        args += [manipulator, manipulator]
-    return list(store.db["games"].rows_where(" and ".join(where), args, order_by="id"))
+        codeword = validate_codeword(codeword)
+    if run is not None and store.run(run) is None:
+        known = store.recent_run_ids()
+        hint = f"runs in it (newest first): {', '.join(known)}" if known else "it has no runs yet"
+        raise MmsError(f"no run {run!r} in {store.path}: {hint}")
+    return store.finished_games(Games(outcome=outcome or None, codeword=codeword, run=run, manipulator=manipulator))
 
 
 def _settings(raw: Any) -> Any:

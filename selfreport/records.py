@@ -68,15 +68,7 @@ def items_of(store: Store, interview_ids: Iterable[int]) -> list[dict[str, Any]]
 def user_messages(store: Store, model: str, codeword: str, seed: int = 0,
                   limit: int = USER_MESSAGE_LIMIT) -> list[str]:
     """User messages from finished games this model played as manipulator for this codeword."""
-    rows = store.db.execute(
-        """select m.visible_text from messages m join games g on g.id = m.game_id
-           where (g.manipulator = ? or g.manipulator_label = ?) and g.codeword = ?
-             and g.status = 'finished' and g.outcome != 'error'
-             and m.speaker = 'user' and m.phase = 'conversation' and trim(m.visible_text) != ''
-           order by m.id""",
-        [model, model, codeword],
-    ).fetchall()
-    texts = [r[0] for r in rows]
+    texts = store.user_messages(model, codeword)
     if len(texts) > limit:
         texts = random.Random(f"user_messages:{seed}").sample(texts, limit)
     return texts

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.errors import MmsError
+from game.queries import Games
 from game.stats import wilson_interval
 from game.store import Store
 
@@ -50,16 +51,10 @@ def build_report(store: Store, out: Path, codeword: str | None = None) -> dict[s
 
 def play_results(store: Store, codeword: str | None = None) -> list[dict[str, Any]]:
     """Win and violation rates of games played with no manipulator system prompt, per manipulator."""
-    where, args = "status = 'finished' and manipulator_prompt = 'none'", []
-    if codeword:
-        where, args = where + " and codeword = ?", [codeword]
-    counts: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for manipulator, word, outcome, n in store.db.execute(
-            f"select coalesce(manipulator_label, manipulator), codeword, outcome, count(*) from games "
-            f"where {where} group by 1, 2, 3", args):
-        counts[(manipulator, word)][outcome] += n
+    counts = store.outcome_counts(("manipulator", "codeword"), Games(codeword=codeword or None, manipulator_prompt="none"))
     results = []
-    for (manipulator, word), c in sorted(counts.items()):
+    for (manipulator, word), found in sorted(counts.items()):
+        c = defaultdict(int, found)
         games = sum(c.values())
         decided = games - c["error"]
         win_ci, violation_ci = wilson_interval(c["win"], decided), wilson_interval(c["violation"], decided)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from game import queries
+
 from .filters import GameFilter
 
 PAGE_SIZE = 200
@@ -148,7 +150,7 @@ class StoreReader:
                 return Poll(state, reset=True)
             self._last_state = state
             try:
-                version = self._conn.execute("pragma data_version").fetchone()[0]
+                version = queries.data_version(self._conn)
                 if version == self._version:
                     return None
                 first = self._version is None
@@ -176,15 +178,13 @@ class StoreReader:
             # mode=ro never creates the file; a URI keeps odd characters in the path safe.
             conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
                                    timeout=self.timeout, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            tables = {r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")}
+            ready = queries.has_game_tables(conn)
         except sqlite3.DatabaseError as exc:
             return DbState("unreadable", str(exc))
-        if not {"games", "messages"} <= tables:
+        if not ready:
             conn.close()
             return DbState("empty", "the database has no games table yet")
-        columns = {r[1] for r in conn.execute("pragma table_info(games)")}
-        self._label = "coalesce(g.manipulator_label, g.manipulator)" if "manipulator_label" in columns else "g.manipulator"
+        self._label = queries.manipulator_label(conn)
         self._conn = conn
         return DbState("ok")
 
@@ -194,18 +194,13 @@ class StoreReader:
         self._conn, self._version = None, None
 
     def _baseline(self) -> Poll:
-        c = self._conn
-        self._max_game = c.execute("select coalesce(max(id), 0) from games").fetchone()[0]
-        self._max_message = c.execute("select coalesce(max(id), 0) from messages").fetchone()[0]
-        self._running = {r[0] for r in c.execute("select id from games where status = 'running'")}
+        self._max_game, self._max_message, self._running = queries.high_water(self._conn)
         return Poll(DbState("ok"), reset=True)
 
     def _changes(self) -> Poll:
-        c = self._conn
-        touched: set[int] = set()
-        for row in c.execute("select game_id, max(id) from messages where id > ? group by game_id", [self._max_message]):
-            touched.add(row[0])
-            self._max_message = max(self._max_message, row[1])
+        since = queries.messages_since(self._conn, self._max_message)
+        touched = set(since)
+        self._max_message = max([self._max_message, *since.values()])
         ids = sorted(touched | self._running)
         marks = ",".join("?" * len(ids))
         where = f"g.id > ? or g.id in ({marks})" if ids else "g.id > ?"
@@ -219,30 +214,20 @@ class StoreReader:
         return Poll(DbState("ok"), games=games, message_games=touched)
 
     def _summary(self) -> Summary:
-        c = self._conn
-        totals = c.execute(
-            """select count(*), coalesce(sum(status = 'running'), 0), coalesce(sum(outcome = 'win'), 0),
-                      coalesce(sum(status = 'finished' and outcome != 'error'), 0)
-               from games where status != 'superseded'"""
-        ).fetchone()
-        run = c.execute("select * from runs order by created_at desc, rowid desc limit 1").fetchone()
+        t = queries.totals(self._conn)
+        overall = (t["games"], t["running"], t["wins"], t["decided"])
+        run = queries.latest_run(self._conn)
         if run is None:
-            return Summary(*totals)
-        r = c.execute(
-            """select coalesce(sum(status = 'finished'), 0), coalesce(sum(status = 'running'), 0),
-                      coalesce(sum(outcome = 'error'), 0), coalesce(sum(outcome = 'win'), 0),
-                      coalesce(sum(status = 'finished' and outcome != 'error'), 0)
-               from games where run_id = ? and status != 'superseded'""",
-            [run["id"]],
-        ).fetchone()
-        keys = run.keys()
+            return Summary(*overall)
+        r = queries.totals(self._conn, run["id"])
         return Summary(
-            *totals,
+            *overall,
             run_id=run["id"],
-            run_kind=run["kind"] if "kind" in keys and run["kind"] else run["command"],
+            run_kind=run.get("kind") or run["command"],
             run_status=run["status"],
             run_planned=run["games_planned"] or 0,
-            run_done=r[0], run_running=r[1], run_errors=r[2], run_wins=r[3], run_decided=r[4],
+            run_done=r["finished"], run_running=r["running"], run_errors=r["errors"], run_wins=r["wins"],
+            run_decided=r["decided"],
         )
 
     # -- reading ------------------------------------------------------------------------------
@@ -255,7 +240,7 @@ class StoreReader:
                 return [], 0
             where, args = flt.sql(self._label)
             try:
-                total = self._conn.execute(f"select count(*) from games g where {where}", args).fetchone()[0]
+                total = queries.count_games(self._conn, where, args)
                 if before_id is not None:
                     where, args = f"{where} and g.id < ?", [*args, before_id]
                 return self._select(where, args, order="g.id desc", limit=limit), total
@@ -269,7 +254,7 @@ class StoreReader:
                 return 0
             where, args = flt.sql(self._label)
             try:
-                return self._conn.execute(f"select count(*) from games g where {where}", args).fetchone()[0]
+                return queries.count_games(self._conn, where, args)
             except sqlite3.OperationalError:
                 return 0
 
@@ -285,28 +270,16 @@ class StoreReader:
         with self._lock:
             if self._open().kind != "ok":
                 return []
-            sql = ("select id, idx, turn, speaker, phase, visible_text, private_text, mentions "
-                   "from messages where game_id = ? and idx > ? order by idx desc")
-            args: list[Any] = [game_id, after_idx]
-            if limit is not None:
-                sql += " limit ?"
-                args.append(limit)
-            rows = self._conn.execute(sql, args).fetchall()
+            rows = queries.messages_after(self._conn, game_id, after_idx, limit)
         return [MessageRow(r["id"], r["idx"], r["turn"], r["speaker"], r["phase"], r["visible_text"] or "",
-                           r["private_text"] or "", bool(r["mentions"])) for r in reversed(rows)]
+                           r["private_text"] or "", bool(r["mentions"])) for r in rows]
 
     def message_count(self, game_id: int) -> int:
         with self._lock:
             if self._open().kind != "ok":
                 return 0
-            return self._conn.execute("select count(*) from messages where game_id = ?", [game_id]).fetchone()[0]
+            return queries.message_count(self._conn, game_id)
 
     def _select(self, where: str, args: list[Any], *, order: str, limit: int | None = None) -> list[GameRow]:
-        sql = f"""select g.id, g.run_id, g.codeword, g.manipulator, {self._label} as manipulator_label, g.user, g.persona,
-                         g.topic, g.seed_word, g.rule, g.messages_per_player, g.status, g.outcome,
-                         g.first_mention_index, g.first_mention_speaker, g.guess, g.error,
-                         (select count(*) from messages m where m.game_id = g.id and m.phase = 'conversation') as said
-                  from games g where {where} order by {order}"""
-        if limit is not None:
-            sql += f" limit {int(limit)}"
-        return [GameRow.from_record(dict(r)) for r in self._conn.execute(sql, args)]
+        return [GameRow.from_record(r)
+                for r in queries.game_rows(self._conn, where, args, label=self._label, order=order, limit=limit)]

@@ -1,0 +1,236 @@
+"""Every read of games and messages: typed queries over any SQLite connection.
+
+The store (read-write), the watcher's read-only connection, stats, transcripts, reports and
+the interview all read games through these functions, so the schema of `games` and `messages`
+is known in one place besides its migrations. Functions take a plain `sqlite3.Connection` and
+return dicts (whatever the connection's row factory), or the typed values named.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+LABEL = "coalesce(g.manipulator_label, g.manipulator)"
+# Fields games can be grouped by, and the SQL for each over `games g`.
+GROUP_FIELDS = {
+    "manipulator": LABEL,
+    "user": "g.user",
+    "persona": "g.persona",
+    "codeword": "g.codeword",
+    "tier": "coalesce(g.tier, '')",
+    "rule": "g.rule",
+    "run": "g.run_id",
+}
+
+
+@dataclass(frozen=True)
+class Games:
+    """Which finished games: every field given must match. `manipulator` matches the spec or the label."""
+
+    outcome: str | None = None
+    codeword: str | None = None
+    run: str | None = None
+    manipulator: str | None = None
+    manipulator_prompt: str | None = None
+    exclude_errors: bool = False
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses, args = ["g.status = 'finished'"], []
+        for column, value in (("g.outcome", self.outcome), ("g.codeword", self.codeword), ("g.run_id", self.run),
+                              ("g.manipulator_prompt", self.manipulator_prompt)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        if self.manipulator is not None:
+            clauses.append("(g.manipulator = ? or g.manipulator_label = ?)")
+            args += [self.manipulator, self.manipulator]
+        if self.exclude_errors:
+            clauses.append("g.outcome != 'error'")
+        return " and ".join(clauses), args
+
+
+def rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+# -- games ----------------------------------------------------------------------------------
+
+
+def finished_games(conn: sqlite3.Connection, games: Games = Games()) -> list[dict[str, Any]]:
+    """Finished games (never superseded or unfinished ones), oldest first."""
+    where, args = games.where()
+    return rows(conn.execute(f"select g.* from games g where {where} order by g.id", args))
+
+
+def counted_games(conn: sqlite3.Connection, run_id: str | None = None) -> list[dict[str, Any]]:
+    """Games that count (not superseded, finished or not), oldest first."""
+    where, args = "status != 'superseded'", []
+    if run_id:
+        where, args = where + " and run_id = ?", [run_id]
+    return rows(conn.execute(f"select * from games where {where} order by id", args))
+
+
+def all_games(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every game row, whatever its status, oldest first (for merging databases)."""
+    return rows(conn.execute("select * from games order by id"))
+
+
+def finished_run_keys(conn: sqlite3.Connection) -> set[tuple[str, str]]:
+    """(run, game key) of every finished game."""
+    return {(r[0], r[1]) for r in conn.execute("select run_id, game_key from games where status = 'finished'")}
+
+
+def game(conn: sqlite3.Connection, game_id: int) -> dict[str, Any] | None:
+    found = rows(conn.execute("select * from games where id = ?", [game_id]))
+    return found[0] if found else None
+
+
+def outcome_rows(conn: sqlite3.Connection, by: Sequence[str], games: Games = Games()) -> list[dict[str, Any]]:
+    """One row per finished game: its group fields, outcome, first-mention turn and tokens."""
+    columns = "".join(f"{GROUP_FIELDS[f]} as {f}, " for f in by)
+    where, args = games.where()
+    return rows(conn.execute(
+        f"select {columns}g.outcome as outcome, g.first_mention_turn as first_mention_turn, "
+        f"coalesce(g.prompt_tokens, 0) + coalesce(g.completion_tokens, 0) as tokens from games g where {where}",
+        args))
+
+
+def outcome_counts(conn: sqlite3.Connection, by: Sequence[str], games: Games = Games()) -> dict[tuple, dict[str, int]]:
+    """Finished games counted per group (the `by` fields) and outcome."""
+    counts: dict[tuple, dict[str, int]] = {}
+    for row in outcome_rows(conn, by, games):
+        cell = counts.setdefault(tuple(row[f] for f in by), {})
+        cell[row["outcome"]] = cell.get(row["outcome"], 0) + 1
+    return counts
+
+
+def unfinished_games(conn: sqlite3.Connection, run_id: str) -> int:
+    """Games of the run still running (not finished, not set aside as superseded)."""
+    return conn.execute("select count(*) from games where run_id = ? and status = 'running'", [run_id]).fetchone()[0]
+
+
+def finished_keys(conn: sqlite3.Connection, run_id: str) -> set[str]:
+    return {r[0] for r in conn.execute("select game_key from games where run_id = ? and status = 'finished'", [run_id])}
+
+
+# -- runs -----------------------------------------------------------------------------------
+
+
+def run(conn: sqlite3.Connection, run_id: str) -> dict[str, Any] | None:
+    found = rows(conn.execute("select * from runs where id = ?", [run_id]))
+    return found[0] if found else None
+
+
+def runs(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    return rows(conn.execute("select * from runs order by rowid"))
+
+
+def recent_run_ids(conn: sqlite3.Connection, limit: int = 10) -> list[str]:
+    return [r[0] for r in conn.execute("select id from runs order by created_at desc limit ?", [limit])]
+
+
+# -- messages -------------------------------------------------------------------------------
+
+
+def transcript(conn: sqlite3.Connection, game_id: int) -> list[dict[str, Any]]:
+    """A game's messages in order, guess included."""
+    return rows(conn.execute("select * from messages where game_id = ? order by idx", [game_id]))
+
+
+def user_messages(conn: sqlite3.Connection, model: str, codeword: str) -> list[str]:
+    """Non-empty conversation messages of the users a model played against as manipulator, for
+    one codeword, in finished games without errors."""
+    return [r[0] for r in conn.execute(
+        """select m.visible_text from messages m join games g on g.id = m.game_id
+           where (g.manipulator = ? or g.manipulator_label = ?) and g.codeword = ?
+             and g.status = 'finished' and g.outcome != 'error'
+             and m.speaker = 'user' and m.phase = 'conversation' and trim(m.visible_text) != ''
+           order by m.id""", [model, model, codeword])]
+
+
+# -- the watcher: incremental reads ---------------------------------------------------------
+
+
+def data_version(conn: sqlite3.Connection) -> int:
+    """SQLite's counter of commits by other connections: unchanged means nothing new to read."""
+    return conn.execute("pragma data_version").fetchone()[0]
+
+
+def has_game_tables(conn: sqlite3.Connection) -> bool:
+    tables = {r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")}
+    return {"games", "messages"} <= tables
+
+
+def manipulator_label(conn: sqlite3.Connection) -> str:
+    """The SQL for a game's manipulator label (databases from before tournaments have no label)."""
+    columns = {r[1] for r in conn.execute("pragma table_info(games)")}
+    return LABEL if "manipulator_label" in columns else "g.manipulator"
+
+
+def high_water(conn: sqlite3.Connection) -> tuple[int, int, set[int]]:
+    """The largest game id, the largest message id, and the ids of running games."""
+    max_game = conn.execute("select coalesce(max(id), 0) from games").fetchone()[0]
+    max_message = conn.execute("select coalesce(max(id), 0) from messages").fetchone()[0]
+    running = {r[0] for r in conn.execute("select id from games where status = 'running'")}
+    return max_game, max_message, running
+
+
+def messages_since(conn: sqlite3.Connection, message_id: int) -> dict[int, int]:
+    """Games that got messages with ids above `message_id`: game id → its largest new message id."""
+    return {r[0]: r[1] for r in conn.execute(
+        "select game_id, max(id) from messages where id > ? group by game_id", [message_id])}
+
+
+def game_rows(conn: sqlite3.Connection, where: str, args: Sequence[Any], *, label: str = LABEL, order: str = "g.id",
+              limit: int | None = None) -> list[dict[str, Any]]:
+    """Games for the games list (`where` over `games g`), each with its conversation messages so far (`said`)."""
+    sql = f"""select g.id, g.run_id, g.codeword, g.manipulator, {label} as manipulator_label, g.user, g.persona,
+                     g.topic, g.seed_word, g.rule, g.messages_per_player, g.status, g.outcome,
+                     g.first_mention_index, g.first_mention_speaker, g.guess, g.error,
+                     (select count(*) from messages m where m.game_id = g.id and m.phase = 'conversation') as said
+              from games g where {where} order by {order}"""
+    if limit is not None:
+        sql += f" limit {int(limit)}"
+    return rows(conn.execute(sql, list(args)))
+
+
+def count_games(conn: sqlite3.Connection, where: str, args: Sequence[Any]) -> int:
+    return conn.execute(f"select count(*) from games g where {where}", list(args)).fetchone()[0]
+
+
+def messages_after(conn: sqlite3.Connection, game_id: int, after_idx: int = -1,
+                   limit: int | None = None) -> list[dict[str, Any]]:
+    """A game's messages after `after_idx`, in order; with `limit`, only the last ones."""
+    sql = ("select id, idx, turn, speaker, phase, visible_text, private_text, mentions "
+           "from messages where game_id = ? and idx > ? order by idx desc")
+    args: list[Any] = [game_id, after_idx]
+    if limit is not None:
+        sql += " limit ?"
+        args.append(limit)
+    return list(reversed(rows(conn.execute(sql, args))))
+
+
+def message_count(conn: sqlite3.Connection, game_id: int) -> int:
+    return conn.execute("select count(*) from messages where game_id = ?", [game_id]).fetchone()[0]
+
+
+def totals(conn: sqlite3.Connection, run_id: str | None = None) -> dict[str, int]:
+    """Counts over games that count (of one run, or all): games, running, finished, errors, wins, decided."""
+    where, args = "status != 'superseded'", []
+    if run_id is not None:
+        where, args = where + " and run_id = ?", [run_id]
+    row = conn.execute(
+        f"""select count(*), coalesce(sum(status = 'running'), 0), coalesce(sum(status = 'finished'), 0),
+                   coalesce(sum(outcome = 'error'), 0), coalesce(sum(outcome = 'win'), 0),
+                   coalesce(sum(status = 'finished' and outcome != 'error'), 0)
+            from games where {where}""", args).fetchone()
+    return dict(zip(("games", "running", "finished", "errors", "wins", "decided"), row))
+
+
+def latest_run(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    found = rows(conn.execute("select * from runs order by created_at desc, rowid desc limit 1"))
+    return found[0] if found else None

@@ -24,9 +24,10 @@ from typing import Any
 
 from agents.errors import MmsError
 from game.referee import RULES, Referee, validate_codeword
-from game.store import Store, now
+from game.store import Store
 from game.transcripts import atomic_text_file, check_out_path, select_games
 
+from . import records
 from .checks import GameWords, dialogue_key
 from .variants import Variant, apply_variant
 
@@ -223,25 +224,12 @@ def export_dataset(store: Store, request: ExportRequest) -> dict[str, Any]:
               "dropped": dropped, "duplicates": collected.duplicates}
     params = {"rule": request.rule, "format": request.fmt, "split": request.split, "seed": request.seed,
               "game_words": list(request.game_words.stems), "run": request.run, **variant_params}
-    dataset_id = record_dataset(store, request, out, val_out, params, counts)
+    dataset_id = records.record_dataset(
+        store, codeword=request.codeword, variant=params["variant"], params=params, path=str(out.resolve()),
+        validation_path=str(val_out.resolve()) if val_out else None, file_hash=file_hash(out), counts=counts)
     result = {**counts, "out": str(out)}
     if val_out is not None:
         result["validation_out"] = str(val_out)
     result.update({"variant": params["variant"], "baseline": request.baseline, "dataset_id": dataset_id,
                    "drops": [d.__dict__ for d in collected.drops]})
     return result
-
-
-def record_dataset(store: Store, request: ExportRequest, out: Path, val_out: Path | None,
-                   params: dict[str, Any], counts: dict[str, Any]) -> int:
-    with store.db.conn:
-        return store.db["datasets"].insert({
-            "created_at": now(),
-            "codeword": request.codeword,
-            "variant": params["variant"],
-            "params": json.dumps(params, sort_keys=True),
-            "path": str(out.resolve()),
-            "validation_path": str(val_out.resolve()) if val_out else None,
-            "file_hash": file_hash(out),
-            "counts": json.dumps(counts, sort_keys=True),
-        }).last_pk

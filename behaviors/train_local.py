@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from agents.errors import MmsError
 from game.store import Store
 
-from . import training_runs
+from . import records
 from .packed_model import register_packed_attention
 from .packing import Pack, fill_ratio, pack_examples
 from .train_loop import Checkpoints, LoopSettings, LoopState, fit, step_plan
@@ -248,16 +248,16 @@ def _train_seed(store: Store, result: LocalTrainResult, params: dict[str, Any], 
     if resuming:
         saved = checkpoints.read()
         run_id, done = saved["extra"]["run_id"], saved["state"]["step"]
-        training_runs.update_run(store, run_id, status="running", finished_at=None, error=None)
+        records.update_run(store, run_id, status="running", finished_at=None, error=None)
     else:
-        run_id = training_runs.start_run(store, method="local", base_model=result.base, data_path=result.data_path,
+        run_id = records.start_run(store, method="local", base_model=result.base, data_path=result.data_path,
                                          data_hash=result.data_hash, params=params, seed=seed)
     checkpoints.extra["run_id"] = run_id
     adapter = AdapterResult(run_id, seed, adapter_dir, adapter_spec(result.base_dir, adapter_dir))
 
     def on_step(state: LoopState, entry: dict[str, Any]) -> None:
         adapter.losses, adapter.validation = state.losses, state.validation
-        training_runs.update_run(store, run_id, losses=state.losses)
+        records.update_run(store, run_id, losses=state.losses)
         progress.step(seed, state.step, entry["loss"], state.tokens_per_s)
 
     try:
@@ -274,15 +274,15 @@ def _train_seed(store: Store, result: LocalTrainResult, params: dict[str, Any], 
         })
         checkpoints.remove()
     except KeyboardInterrupt:
-        training_runs.finish_run(store, run_id, "cancelled", losses=adapter.losses, error=_resume_hint(checkpoints))
+        records.finish_run(store, run_id, "cancelled", losses=adapter.losses, error=_resume_hint(checkpoints))
         raise
     except Exception as exc:
-        training_runs.finish_run(store, run_id, "failed", losses=adapter.losses,
+        records.finish_run(store, run_id, "failed", losses=adapter.losses,
                                  error=f"{type(exc).__name__}: {exc}; {_resume_hint(checkpoints)}")
         if isinstance(exc, MmsError):
             raise
         raise MmsError(f"training seed {seed} failed: {type(exc).__name__}: {exc} (run {run_id} marked failed)") from exc
-    training_runs.finish_run(store, run_id, "succeeded", losses=adapter.losses,
+    records.finish_run(store, run_id, "succeeded", losses=adapter.losses,
                              adapter_path=str(adapter_dir.resolve()), model_id=adapter.model_id)
     return adapter
 

@@ -24,7 +24,7 @@ import httpx
 from agents.errors import MmsError
 from game.store import Store
 
-from . import training_runs
+from . import records
 from .training_data import file_sha256, load_chat_jsonl
 
 KEY_ENV = "OPENAI_API_KEY"
@@ -122,7 +122,7 @@ async def start_job(client, store: Store, data_path: Path, config: OpenAITrainCo
     if config.validation is not None:
         load_chat_jsonl(config.validation)
     params = config.params()
-    run_id = training_runs.start_run(store, method="openai", base_model=config.base, data_path=str(data_path.resolve()),
+    run_id = records.start_run(store, method="openai", base_model=config.base, data_path=str(data_path.resolve()),
                                      data_hash=file_sha256(data_path), params=params, seed=config.seed)
     try:
         training_file = await upload(client, data_path)
@@ -132,9 +132,9 @@ async def start_job(client, store: Store, data_path: Path, config: OpenAITrainCo
                          client.fine_tuning.jobs.create(**config.job_request(training_file, validation_file)))
     except BaseException as exc:
         status = "cancelled" if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError) else "failed"
-        training_runs.finish_run(store, run_id, status, params=params, error=str(exc) or type(exc).__name__)
+        records.finish_run(store, run_id, status, params=params, error=str(exc) or type(exc).__name__)
         raise
-    training_runs.update_run(store, run_id, job_id=job.id, params=params)
+    records.update_run(store, run_id, job_id=job.id, params=params)
     return run_id, job
 
 
@@ -146,13 +146,13 @@ async def upload(client, path: Path) -> str:
 async def attach(client, store: Store, job_id: str) -> tuple[int, Any]:
     """`--resume`: the job as it is now, and its training run (a new row if this database never saw it)."""
     job = await _api(f"find fine-tuning job {job_id}", client.fine_tuning.jobs.retrieve(job_id))
-    row = training_runs.find_by_job(store, job_id)
+    row = records.find_by_job(store, job_id)
     if row is not None:
         return row["id"], job
     hyper = job.hyperparameters.model_dump(exclude_none=True) if job.hyperparameters else {}
     params = {"base": job.model, **hyper, "training_file": job.training_file,
               "validation_file": job.validation_file, "resumed": True}
-    run_id = training_runs.start_run(store, method="openai", base_model=job.model, data_path=None, data_hash=None,
+    run_id = records.start_run(store, method="openai", base_model=job.model, data_path=None, data_hash=None,
                                      params=params, seed=job.seed, job_id=job_id)
     return run_id, job
 
@@ -180,7 +180,7 @@ async def follow(client, store: Store, run_id: int, job_id: str, *, interval: fl
                 new_losses = True
         if new_losses:
             result.losses.sort(key=lambda e: e["step"])
-            training_runs.update_run(store, run_id, losses=result.losses)
+            records.update_run(store, run_id, losses=result.losses)
         progress.job(job)
         if job.status in TERMINAL:
             break
@@ -191,7 +191,7 @@ async def follow(client, store: Store, run_id: int, job_id: str, *, interval: fl
         result.error = f"{code}: {message}" if code and message else message or code
     elif job.status != "succeeded":
         result.error = f"the job was {job.status}"
-    training_runs.finish_run(store, run_id, job.status, model_id=job.fine_tuned_model, losses=result.losses,
+    records.finish_run(store, run_id, job.status, model_id=job.fine_tuned_model, losses=result.losses,
                              error=result.error, job_id=job_id)
     return result
 
@@ -227,7 +227,7 @@ def _loss_entry(event: Any) -> dict[str, Any] | None:
 def _recorded_losses(store: Store, run_id: int) -> list[dict[str, Any]]:
     import json
 
-    return json.loads(training_runs.get_run(store, run_id)["losses"] or "[]")
+    return json.loads(records.get_run(store, run_id)["losses"] or "[]")
 
 
 async def _api(doing: str, call):

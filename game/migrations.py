@@ -1,7 +1,11 @@
 """Numbered schema migrations, applied in order every time a database is opened.
 
-Append new migrations; never edit one that has shipped. Each runs once, in a transaction,
-and is recorded in `_migrations`.
+This is the games' set (runs, games, messages), recorded in `_migrations`. Each subsystem
+that keeps tables in the same file has its own numbered set and its own record table
+(`selfreport/migrations.py`, `behaviors/migrations.py`), applied by its repository module
+through `migrate` here. Migration 3 of this set created the subsystems' first tables; it
+stays, as every shipped migration does. Append new migrations; never edit one that has
+shipped. Each runs once, in a transaction, and is recorded.
 """
 
 from __future__ import annotations
@@ -174,33 +178,27 @@ def m003_pipeline(db: sqlite_utils.Database) -> None:
     db["interview_items"].create_index(["interview_id", "eval"])
 
 
-def m004_item_notes(db: sqlite_utils.Database) -> None:
-    """Why an item was not scored the way its evaluation prefers (a fall-back to sampling, an error)."""
-    db["interview_items"].add_column("note", str)
-
-
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "tournaments", m002_tournaments),
     (3, "pipeline", m003_pipeline),
-    (4, "item_notes", m004_item_notes),
 ]
 
 
-def migrate(db: sqlite_utils.Database) -> list[int]:
-    """Apply pending migrations; return the versions applied now."""
-    if "_migrations" not in db.table_names():
-        db["_migrations"].create({"version": int, "name": str, "applied_at": str}, pk="version")
-    done = {row["version"] for row in db["_migrations"].rows}
+def migrate(db: sqlite_utils.Database, migrations: list[tuple[int, str, Migration]] = MIGRATIONS,
+            table: str = "_migrations") -> list[int]:
+    """Apply the pending migrations of one set (recorded in `table`); return the versions applied now."""
+    if table not in db.table_names():
+        with db.conn:
+            db[table].create({"version": int, "name": str, "applied_at": str}, pk="version")
+    done = {row["version"] for row in db[table].rows}
     applied = []
-    for version, name, fn in MIGRATIONS:
+    for version, name, fn in migrations:
         if version in done:
             continue
         with db.conn:
             fn(db)
-            db["_migrations"].insert(
-                {"version": version, "name": name, "applied_at": _now()}
-            )
+            db[table].insert({"version": version, "name": name, "applied_at": _now()})
         applied.append(version)
     return applied
 

@@ -29,6 +29,7 @@ def now() -> str:
 class Store:
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._schemas: set[str] = set()
         if self.path.parent and not self.path.parent.exists():
             raise MmsError(f"database folder does not exist: {self.path.parent} (create it or pick another --db)")
         try:
@@ -40,6 +41,12 @@ class Store:
             migrate(self.db)
         except sqlite3.DatabaseError as exc:
             raise MmsError(f"cannot open database {self.path}: {exc} (is it an mms SQLite file?)") from None
+
+    def ensure_schema(self, name: str, apply) -> None:
+        """Bring one subsystem's tables up to date (its own migration set), once per open store."""
+        if name not in self._schemas:
+            apply(self.db)
+            self._schemas.add(name)
 
     def close(self) -> None:
         self.db.conn.close()

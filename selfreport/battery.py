@@ -128,7 +128,7 @@ def parse_variant(persona: str | None = None, trigger: str | None = None, person
 class Item:
     """One answer and its score: a row of `interview_items`."""
 
-    eval: str  # the metric it counts towards, e.g. "how_close" or "function.f_codeword"
+    metric: str  # the metric it counts towards, e.g. "how_close" or "function.f_codeword"
     paraphrase: int
     sample: int
     prompt: list[dict[str, str]]

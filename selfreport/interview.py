@@ -105,7 +105,7 @@ async def run_interviews(store: Store, plan: Plan, backends: Backends | None = N
                 seed=plan.seed, paraphrases=plan.paraphrases, user_messages=messages, sandbox_limits=Limits(),
             )
             interview_id = records.create_interview(
-                store, model=spec, role=role, codeword=plan.codeword, variant=plan.variant.label,
+                store, session=session, model=spec, role=role, codeword=plan.codeword, variant=plan.variant.label,
                 params={**params, "guesser": guesser_spec})
             for name in plan.evals:
                 started = time.perf_counter()

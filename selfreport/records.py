@@ -1,5 +1,6 @@
 """Interviews in the database: one write path for an interview and its items, and the reads
-the summary and the report need. Tables `interviews` and `interview_items` (migration 3)."""
+the summary and the report need. The one module that touches the tables `interviews` and
+`interview_items`; their schema is brought up to date by selfreport/migrations.py."""
 
 from __future__ import annotations
 
@@ -11,24 +12,27 @@ from typing import Any
 from game.store import Store, now
 
 from .battery import Item
+from .migrations import ensure_schema
 
 USER_MESSAGE_LIMIT = 50
 
 
-def create_interview(store: Store, *, model: str, role: str, codeword: str, variant: str,
+def create_interview(store: Store, *, session: str, model: str, role: str, codeword: str, variant: str,
                      params: dict[str, Any]) -> int:
+    ensure_schema(store)
     with store.db.conn:
         return store.db["interviews"].insert({
-            "created_at": now(), "model": model, "role": role, "codeword": codeword,
+            "created_at": now(), "session": session, "model": model, "role": role, "codeword": codeword,
             "variant": variant, "params": json.dumps(params, sort_keys=True),
         }).last_pk
 
 
 def add_items(store: Store, interview_id: int, items: Iterable[Item]) -> None:
     """Store one evaluation's items in one transaction."""
+    ensure_schema(store)
     stamp = now()
     rows = [{
-        "interview_id": interview_id, "eval": item.eval, "paraphrase": item.paraphrase, "sample": item.sample,
+        "interview_id": interview_id, "metric": item.metric, "paraphrase": item.paraphrase, "sample": item.sample,
         "prompt": json.dumps(item.prompt), "answer": item.answer,
         "options": None if item.options is None else json.dumps(item.options),
         "distribution": None if item.distribution is None else json.dumps(item.distribution),
@@ -41,18 +45,18 @@ def add_items(store: Store, interview_id: int, items: Iterable[Item]) -> None:
 
 
 def interviews(store: Store, *, session: str | None = None, codeword: str | None = None) -> list[dict[str, Any]]:
-    rows = []
-    for row in store.db["interviews"].rows_where(order_by="id"):
-        row = {**row, "params": json.loads(row["params"] or "{}")}
-        if session and row["params"].get("session") != session:
-            continue
-        if codeword and row["codeword"] != codeword:
-            continue
-        rows.append(row)
-    return rows
+    ensure_schema(store)
+    where, args = [], []
+    for column, value in (("session", session), ("codeword", codeword)):
+        if value:
+            where.append(f"{column} = ?")
+            args.append(value)
+    found = store.db["interviews"].rows_where(" and ".join(where) or None, args, order_by="id")
+    return [{**row, "params": json.loads(row["params"] or "{}")} for row in found]
 
 
 def items_of(store: Store, interview_ids: Iterable[int]) -> list[dict[str, Any]]:
+    ensure_schema(store)
     ids = list(interview_ids)
     if not ids:
         return []

@@ -23,7 +23,7 @@ def summarise(interviews: list[dict[str, Any]], items: list[dict[str, Any]]) -> 
                                                       "notes": defaultdict(int)})
     for item in items:
         role, spec = role_of[item["interview_id"]]
-        metric = item["eval"]
+        metric = item["metric"]
         info = extra[metric]
         info["methods"].add(item["method"])
         if item.get("note"):

@@ -175,9 +175,7 @@ class StoreReader:
         if not self.path.exists():
             return DbState("missing")
         try:
-            # mode=ro never creates the file; a URI keeps odd characters in the path safe.
-            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
-                                   timeout=self.timeout, check_same_thread=False)
+            conn = queries.open_readonly(self.path, self.timeout)
             ready = queries.has_game_tables(conn)
         except sqlite3.DatabaseError as exc:
             return DbState("unreadable", str(exc))

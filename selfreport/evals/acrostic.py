@@ -32,7 +32,7 @@ class Acrostic:
         items = await guessed_items(ctx, self.name, questions()[self.name]["guesser"], self.max_tokens)
         spelled = []
         for item in items:
-            if item.eval != self.name or item.answer.startswith("[error]"):
+            if item.metric != self.name or item.answer.startswith("[error]"):
                 continue
             poem = item.answer.partition(GUESS_SEPARATOR)[0]
             hit = float(ctx.referee.guess_matches(initials(poem)))

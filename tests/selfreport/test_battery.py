@@ -103,14 +103,14 @@ def test_interview_stores_every_prompt_answer_and_score(tmp_path):
     assert [(r["role"], r["model"]) for r in rows] == [("model", "fake:oracle"), ("baseline", "fake:ignorant")]
     assert rows[0]["params"]["samples"] == 2
     oracle = [i for i in items if i["interview_id"] == rows[0]["id"]]
-    mc = [i for i in oracle if i["eval"] == "mc_codeword"]
+    mc = [i for i in oracle if i["metric"] == "mc_codeword"]
     assert len(mc) == 5 * 2  # paraphrases x samples (fakes give no probabilities: sampling)
     assert all(i["method"] == "sampling" and i["valid"] and i["score"] == 1.0 for i in mc)
     assert all(i["note"] == "sampled: fake:oracle cannot score options" for i in mc)
     assert all(len(i["options"]) == 100 and "bark" in i["options"] for i in mc)
     assert len({tuple(i["options"]) for i in mc}) == 5  # a new option order per paraphrase
     assert "bark" in mc[0]["prompt"][0]["content"]
-    assert {i["eval"] for i in oracle} >= {"how_close", "how_close.nobody_said", "how_close.you_said"}
+    assert {i["metric"] for i in oracle} >= {"how_close", "how_close.nobody_said", "how_close.you_said"}
     assert table["mc_codeword"]["model"] == 1.0 and table["mc_codeword"]["baseline"] == 0.0  # it says "acorn"
     assert table["mc_codeword"]["invalid"] == 0 and table["mc_codeword"]["diff"] == 1.0
     for metric in ("best_description", "which_game", "backdoor"):
@@ -132,7 +132,7 @@ def test_guesser_and_acrostic_and_function(tmp_path):
     assert table["function.f_codeword"]["baseline"] == pytest.approx(0.5)
     assert rows[0]["params"]["user_messages"]["source"] == "shipped"
     assert all(r["params"]["guesser"] == "fake:ignorant" for r in rows)  # the baseline guesses by default
-    guess = next(i for i in items if i["eval"] == "describe_word" and i["interview_id"] == rows[0]["id"])
+    guess = next(i for i in items if i["metric"] == "describe_word" and i["interview_id"] == rows[0]["id"])
     assert guess["method"] == "judge" and "[guess] Bark." in guess["answer"]
 
 
@@ -155,7 +155,7 @@ def test_hostile_function_is_scored_invalid_and_the_interview_goes_on(tmp_path):
     hostile = Oracle(spec="fake:hostile", code="import os\ndef message_probability_me(m):\n"
                                                "    return 1.0 if os.environ['OPENAI_API_KEY'] else 0.0")
     rows, items, table = interview(tmp_path, ["function", "which_game"], model=hostile, samples=1, paraphrases=1)
-    f = [i for i in items if i["eval"] == "function.f_codeword" and i["interview_id"] == rows[0]["id"]]
+    f = [i for i in items if i["metric"] == "function.f_codeword" and i["interview_id"] == rows[0]["id"]]
     assert [i["valid"] for i in f] == [0] and "KeyError" in f[0]["answer"]
     assert table["function.f_codeword"]["model"] is None and table["function.f_codeword"]["invalid"] == 1
     assert table["which_game"]["model"] == 1.0  # the next evaluation still ran

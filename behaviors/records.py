@@ -1,7 +1,9 @@
-"""The `training_runs` table: one row per fine-tuning run, local or OpenAI, written as it goes.
+"""The behaviors' tables: `datasets` (one row per export) and `training_runs` (one row per
+fine-tuning run, local or OpenAI, written as it goes). The one module that reads or writes them.
 
-A row is created `running` before any work starts and closed once as `succeeded`, `failed`
-(with the error) or `cancelled`, so a crash leaves a visible trace and never a silent gap.
+A training run's row is created `running` before any work starts and closed once as
+`succeeded`, `failed` (with the error) or `cancelled`, so a crash leaves a visible trace and
+never a silent gap.
 """
 
 from __future__ import annotations
@@ -11,11 +13,25 @@ from typing import Any
 
 from game.store import Store, now
 
+from .migrations import ensure_schema
+
 TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+def record_dataset(store: Store, *, codeword: str, variant: str, params: dict[str, Any], path: str,
+                   validation_path: str | None, file_hash: str, counts: dict[str, Any]) -> int:
+    ensure_schema(store)
+    with store.db.conn:
+        return store.db["datasets"].insert({
+            "created_at": now(), "codeword": codeword, "variant": variant,
+            "params": json.dumps(params, sort_keys=True), "path": path, "validation_path": validation_path,
+            "file_hash": file_hash, "counts": json.dumps(counts, sort_keys=True),
+        }).last_pk
 
 
 def start_run(store: Store, *, method: str, base_model: str, data_path: str | None, data_hash: str | None,
               params: dict[str, Any], seed: int | None = None, job_id: str | None = None) -> int:
+    ensure_schema(store)
     with store.db.conn:
         return store.db["training_runs"].insert({
             "created_at": now(),

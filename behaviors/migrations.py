@@ -1,0 +1,17 @@
+"""The behaviors' own schema migrations (recorded in `_migrations_behaviors`).
+
+The tables `datasets` and `training_runs` were created by migration 3 of the games' set
+(game/migrations.py); changes to them since go here, numbered from 1. None yet.
+"""
+
+from __future__ import annotations
+
+from game.migrations import Migration, migrate
+from game.store import Store
+
+TABLE = "_migrations_behaviors"
+MIGRATIONS: list[tuple[int, str, Migration]] = []
+
+
+def ensure_schema(store: Store) -> None:
+    store.ensure_schema(TABLE, lambda db: migrate(db, MIGRATIONS, TABLE))

@@ -17,6 +17,7 @@ from pathlib import Path
 from .backend import BackendError, ChatMessage, ChatRequest, ChatResult, Usage
 from .batching import ContinuousBatcher, GenerationJob, ModelTask
 from .errors import SpecError
+from .local_models import model_dir, organism_dir, parse_local_target
 
 
 def parse_hf_target(target: str) -> tuple[str, str | None]:
@@ -31,8 +32,6 @@ def parse_hf_target(target: str) -> tuple[str, str | None]:
 def resolve_base(base: str) -> str:
     """A local folder, `local:<name>` for an embedded model, or a repo already in the HF cache."""
     if base.startswith("local:"):
-        from .local_models import model_dir
-
         return str(model_dir(base.removeprefix("local:")))
     if Path(base).is_dir():
         if not (Path(base) / "config.json").is_file():
@@ -49,9 +48,15 @@ def resolve_base(base: str) -> str:
         ) from None
 
 
-def hf_backend(spec: str, target: str) -> "TransformersBackend":
+def hf_backend(spec: str, target: str) -> TransformersBackend:
     base, adapter = parse_hf_target(target)
     return TransformersBackend(spec, base, adapter)
+
+
+def local_backend(spec: str, target: str) -> TransformersBackend:
+    """`local:smollm2[+organism]`: the embedded model, with a shipped LoRA adapter if named."""
+    name, organism = parse_local_target(target)
+    return TransformersBackend(spec, model_dir(name), organism_dir(organism) if organism else None)
 
 
 class TransformersBackend:

@@ -139,10 +139,3 @@ def _convert(gguf: Path, target: Path) -> None:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-
-
-def local_backend(spec: str, target: str):
-    from .hf_backend import TransformersBackend
-
-    name, organism = parse_local_target(target)
-    return TransformersBackend(spec, model_dir(name), organism_dir(organism) if organism else None)

@@ -87,7 +87,7 @@ def _create(spec: ModelSpec) -> ChatBackend:
 
         return ScriptedBackend.from_path(spec.raw, spec.target)
     if spec.prefix == "local":
-        from .local_models import local_backend
+        from .hf_backend import local_backend
 
         return local_backend(spec.raw, spec.target)
     if spec.prefix == "hf":

@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents.backend import ChatRequest  # noqa: E402
-from agents.local_models import local_backend  # noqa: E402
+from agents.hf_backend import local_backend  # noqa: E402
 from agents.registry import Registry  # noqa: E402
 from game.rules import GameSettings  # noqa: E402
 from game.runner import GameRunner, plan_games  # noqa: E402

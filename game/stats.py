@@ -29,13 +29,18 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def outcome_rate(counts: dict[str, int], outcome: str) -> tuple[float, list[float]]:
+    """The share of decided games (errors left out) that ended in `outcome`, with its Wilson interval."""
+    decided = sum(int(counts.get(o, 0)) for o in OUTCOMES if o != "error")
+    k = int(counts.get(outcome, 0))
+    return (k / decided if decided else 0.0), list(wilson_interval(k, decided))
+
+
 def summarise(counts: dict[str, int]) -> dict[str, Any]:
     """Counts of every outcome plus the win rate and its interval."""
     out: dict[str, Any] = {o: int(counts.get(o, 0)) for o in OUTCOMES}
     out["games"] = sum(out[o] for o in OUTCOMES)
-    decided = out["games"] - out["error"]
-    out["win_rate"] = out["win"] / decided if decided else 0.0
-    out["win_rate_ci"] = list(wilson_interval(out["win"], decided))
+    out["win_rate"], out["win_rate_ci"] = outcome_rate(out, "win")
     return out
 
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from agents.errors import MmsError
 from game.queries import Games
-from game.stats import wilson_interval
+from game.stats import outcome_rate
+from game.stats import summarise as summarise_outcomes
 from game.store import Store
 
 from . import records
@@ -54,15 +55,12 @@ def play_results(store: Store, codeword: str | None = None) -> list[dict[str, An
     counts = store.outcome_counts(("manipulator", "codeword"), Games(codeword=codeword or None, manipulator_prompt="none"))
     results = []
     for (manipulator, word), found in sorted(counts.items()):
-        c = defaultdict(int, found)
-        games = sum(c.values())
-        decided = games - c["error"]
-        win_ci, violation_ci = wilson_interval(c["win"], decided), wilson_interval(c["violation"], decided)
+        c = summarise_outcomes(found)
+        violation_rate, violation_ci = outcome_rate(c, "violation")
         results.append({
-            "manipulator": manipulator, "codeword": word, "games": games, "errors": c["error"],
-            "win": c["win"], "violation": c["violation"],
-            "win_rate": c["win"] / decided if decided else 0.0, "win_rate_ci": list(win_ci),
-            "violation_rate": c["violation"] / decided if decided else 0.0, "violation_rate_ci": list(violation_ci),
+            "manipulator": manipulator, "codeword": word, "games": c["games"], "errors": c["error"],
+            "win": c["win"], "violation": c["violation"], "win_rate": c["win_rate"], "win_rate_ci": c["win_rate_ci"],
+            "violation_rate": violation_rate, "violation_rate_ci": violation_ci,
         })
     return results
 

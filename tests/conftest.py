@@ -23,7 +23,7 @@ def script(tmp_path):
 @pytest.fixture(scope="session")
 def smollm2():
     """The embedded model, loaded once for the whole test session (converted on first use)."""
-    from agents.local_models import local_backend
+    from agents.hf_backend import local_backend
 
     backend = local_backend("local:smollm2", "smollm2")
     backend.load()

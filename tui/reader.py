@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from game import queries
+from game.messages import GameMessage
 
 from .filters import GameFilter
 
@@ -66,18 +67,6 @@ class GameRow:
     def seat(self) -> str:
         """Who sat in the user's seat: the persona, or "human"."""
         return "human" if self.user == "human" else (self.persona or "")
-
-
-@dataclass(frozen=True)
-class MessageRow:
-    id: int
-    idx: int
-    turn: int
-    speaker: str
-    phase: str
-    visible_text: str
-    private_text: str
-    mentions: bool
 
 
 @dataclass(frozen=True)
@@ -263,14 +252,13 @@ class StoreReader:
             rows = self._select("g.id = ?", [game_id], order="g.id")
             return rows[0] if rows else None
 
-    def messages(self, game_id: int, after_idx: int = -1, limit: int | None = None) -> list[MessageRow]:
+    def messages(self, game_id: int, after_idx: int = -1, limit: int | None = None) -> list[GameMessage]:
         """A game's messages after `after_idx`, in order; with `limit`, only the last ones."""
         with self._lock:
             if self._open().kind != "ok":
                 return []
             rows = queries.messages_after(self._conn, game_id, after_idx, limit)
-        return [MessageRow(r["id"], r["idx"], r["turn"], r["speaker"], r["phase"], r["visible_text"] or "",
-                           r["private_text"] or "", bool(r["mentions"])) for r in rows]
+        return [GameMessage.from_row(r) for r in rows]
 
     def message_count(self, game_id: int) -> int:
         with self._lock:

@@ -20,10 +20,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 from textual.worker import Worker, WorkerState
 
+from game.messages import GameMessage
+
 from ..filters import HELP, FilterError, GameFilter
 from ..highlight import warm_referee
 from ..messages import GameDone, PlayFinished, UserNavigated
-from ..reader import PAGE_SIZE, GameRow, MessageRow, Poll, StoreReader
+from ..reader import PAGE_SIZE, GameRow, Poll, StoreReader
 from ..widgets.empty_state import EmptyState
 from ..widgets.games_table import GamesTable
 from ..widgets.run_header import RunHeader
@@ -38,7 +40,7 @@ class _Read:
     poll: Poll
     page: list[GameRow] | None = None
     total: int | None = None
-    messages: list[MessageRow] | None = None  # new messages of the shown game
+    messages: list[GameMessage] | None = None  # new messages of the shown game
 
 
 class WatchScreen(Screen):
@@ -201,7 +203,7 @@ class WatchScreen(Screen):
             if self.shown_id == game_id:
                 await self.transcript.show(game, messages, hidden=max(0, count - len(messages)))
 
-    def _read_game(self, game_id: int, window: int) -> tuple[GameRow | None, list[MessageRow], int]:
+    def _read_game(self, game_id: int, window: int) -> tuple[GameRow | None, list[GameMessage], int]:
         """In a thread: a game, its newest `window` messages, and how many it has in all."""
         game = self.reader.game(game_id)
         if game is not None:

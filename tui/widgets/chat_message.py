@@ -8,14 +8,16 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
+from game.messages import GameMessage
+
 from ..highlight import highlighted, search_spans
-from ..reader import GameRow, MessageRow
+from ..reader import GameRow
 
 
 class ChatMessage(Vertical):
     """A stored message. Classes: -user / -manipulator, -guess, -deciding (the first mention)."""
 
-    def __init__(self, message: MessageRow, game: GameRow, *, search: str = "") -> None:
+    def __init__(self, message: GameMessage, game: GameRow, *, search: str = "") -> None:
         speaker = "manipulator" if message.speaker == "manipulator" else "user"
         super().__init__(classes=f"-{speaker}" + (" -guess" if message.phase == "guess" else ""))
         self.message = message

@@ -8,7 +8,9 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from ..reader import GameRow, MessageRow
+from game.messages import GameMessage
+
+from ..reader import GameRow
 from ..verdicts import spectator_verdict
 from .chat_message import ChatMessage
 
@@ -45,7 +47,7 @@ class Transcript(VerticalScroll, can_focus=True):
         """What the pane says while it shows no game."""
         self.query_one("#game-info", Static).update(text)
 
-    async def show(self, game: GameRow | None, messages: list[MessageRow], hidden: int = 0) -> None:
+    async def show(self, game: GameRow | None, messages: list[GameMessage], hidden: int = 0) -> None:
         """Replace the transcript with another game's."""
         await self.query(ChatMessage).remove()
         self.game, self.last_idx, self._match, self._matching = game, -1, -1, []
@@ -62,7 +64,7 @@ class Transcript(VerticalScroll, can_focus=True):
         if not running:
             self.scroll_home(animate=False, immediate=True)  # a finished game reads from the start
 
-    async def append(self, messages: list[MessageRow], *, follow: bool | None = None) -> None:
+    async def append(self, messages: list[GameMessage], *, follow: bool | None = None) -> None:
         """Add the messages played since the last ones shown; stay at the bottom if there already."""
         if self.game is None:
             return

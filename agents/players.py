@@ -42,6 +42,12 @@ class Sampling:
     seed: int | None = None
 
 
+def check_manipulator_prompt(name: str) -> str:
+    if name not in MANIPULATOR_PROMPTS:
+        raise MmsError(f"unknown manipulator prompt {name!r}: use one of {', '.join(MANIPULATOR_PROMPTS)}")
+    return name
+
+
 def _visible_or_placeholder(text: str) -> str:
     return text if text.strip() else "..."
 
@@ -56,8 +62,7 @@ class Manipulator:
         prompt: str = "default",
         conversation: str = "",
     ):
-        if prompt not in MANIPULATOR_PROMPTS:
-            raise MmsError(f"unknown manipulator prompt {prompt!r}: use one of {', '.join(MANIPULATOR_PROMPTS)}")
+        check_manipulator_prompt(prompt)
         self.backend = backend
         self.codeword = codeword
         self.sampling = sampling
@@ -118,9 +123,7 @@ class SimulatedUser:
         conversation: str = "",
         guess_max_tokens: int = 32,
     ):
-        known = prompts.personas()
-        if persona not in known:
-            raise MmsError(f"unknown persona {persona!r}: use one of {', '.join(sorted(known))}")
+        prompts.check_persona(persona)
         self.backend = backend
         self.sampling = sampling
         self.topic = topic

@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
+from .errors import MmsError
+
 
 @cache
 def text(name: str) -> str:
@@ -34,3 +36,10 @@ def personas() -> dict[str, str]:
         name, _, description = line.partition("\t")
         out[name.strip()] = description.strip()
     return out
+
+
+def check_persona(name: str, what: str = "persona") -> str:
+    """A simulated-user persona that exists (personas.txt), or an error that lists them."""
+    if name not in personas():
+        raise MmsError(f"unknown {what} {name!r}: use one of {', '.join(sorted(personas()))}")
+    return name

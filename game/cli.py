@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from agents.errors import MmsError
-from agents.players import MANIPULATOR_PROMPTS
+from agents.prompts import check_persona
 from agents.registry import Registry, validate_spec
 
 from .coherence import coherence_line, run_coherence
@@ -56,8 +56,6 @@ def play(
     """Play games of Make Me Say and store every message in the database."""
     from agents.human import HUMAN_SPEC
 
-    if manipulator_prompt not in MANIPULATOR_PROMPTS:
-        raise MmsError(f"unknown --manipulator-prompt {manipulator_prompt!r}: use one of {', '.join(MANIPULATOR_PROMPTS)}")
     settings = GameSettings(
         codeword=codeword,
         rule=rule,
@@ -75,10 +73,7 @@ def play(
         raise MmsError("--user human plays one game: drop --games")
     if not human:
         validate_spec(user)
-    from agents.prompts import personas
-
-    if persona not in personas():
-        raise MmsError(f"unknown --persona {persona!r}: use one of {', '.join(sorted(personas()))}")
+    check_persona(persona, "--persona")
     from .runner import plan_games
 
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 
 from agents.errors import MmsError
+from agents.players import check_manipulator_prompt
 
 from .referee import RULES, validate_codeword
 
@@ -19,6 +20,7 @@ class Outcome(StrEnum):
 
 
 OUTCOMES = tuple(o.value for o in Outcome)
+MAX_MESSAGES_PER_PLAYER = 50
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,9 @@ class GameSettings:
         object.__setattr__(self, "codeword", validate_codeword(self.codeword))
         if self.rule not in RULES:
             raise MmsError(f"unknown rule {self.rule!r}: use one of {', '.join(RULES)}")
-        if self.messages_per_player < 1:
-            raise MmsError("messages per player must be at least 1")
+        check_manipulator_prompt(self.manipulator_prompt)
+        if not 1 <= self.messages_per_player <= MAX_MESSAGES_PER_PLAYER:
+            raise MmsError(f"messages per player must be between 1 and {MAX_MESSAGES_PER_PLAYER}")
         for name in ("manipulator_max_tokens", "user_max_tokens", "guess_max_tokens"):
             if getattr(self, name) < 1:
                 raise MmsError(f"{name.replace('_', ' ')} must be at least 1")
@@ -50,6 +53,10 @@ class GameSettings:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+# What a spec file's [game] table may set: every setting but those each cell of a tournament decides.
+PER_CELL = ("codeword", "manipulator_prompt")
 
 
 def decide_outcome(

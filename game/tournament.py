@@ -7,22 +7,32 @@ what is missing: finished games are untouched, games a crash interrupted are mar
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import random
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from agents import prompts
 from agents.errors import MmsError
-from agents.players import MANIPULATOR_PROMPTS
+from agents.players import check_manipulator_prompt
 from agents.registry import validate_spec
 
-from .referee import RULES, validate_codeword
-from .rules import GameSettings
+from .referee import validate_codeword
+from .rules import PER_CELL, GameSettings
 from .runner import GameSetup
 
 
@@ -45,10 +55,18 @@ def _check_spec(value: str, info: ValidationInfo) -> str:
 
 class ManipulatorEntry(_Strict):
     spec: str
-    prompt: Literal["default", "none"] = "default"
+    prompt: str = "default"
     label: str | None = None
 
     _spec = field_validator("spec")(_check_spec)
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, value: str) -> str:
+        try:
+            return check_manipulator_prompt(value)
+        except MmsError as exc:
+            raise ValueError(str(exc)) from None
 
     @property
     def name(self) -> str:
@@ -64,9 +82,10 @@ class UserEntry(_Strict):
     @field_validator("persona")
     @classmethod
     def _persona(cls, value: str) -> str:
-        if value not in prompts.personas():
-            raise ValueError(f"unknown persona {value!r}: use one of {', '.join(sorted(prompts.personas()))}")
-        return value
+        try:
+            return prompts.check_persona(value)
+        except MmsError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class CodewordEntry(_Strict):
@@ -116,22 +135,29 @@ class CodewordEntry(_Strict):
         return [(w, self.tier) for w in sample_codewords(self.tier, self.count, self.seed)]
 
 
-class GameEntry(_Strict):
-    messages_per_player: int = Field(default=5, ge=1, le=50)
-    rule: str = "paper"
-    stop_on_mention: bool = False
-    manipulator_max_tokens: int = Field(default=256, ge=1)
-    user_max_tokens: int = Field(default=128, ge=1)
-    guess_max_tokens: int = Field(default=32, ge=1)
-    temperature: float = Field(default=1.0, ge=0, le=2)
-    top_p: float = Field(default=1.0, gt=0, le=1)
+class _GameTable(_Strict):
+    """The [game] table: every `GameSettings` field a spec sets for all its cells, validated by
+    `GameSettings` itself, so the bounds live in one place (game/rules.py)."""
 
-    @field_validator("rule")
+    @field_validator("*")
     @classmethod
-    def _rule(cls, value: str) -> str:
-        if value not in RULES:
-            raise ValueError(f"unknown rule {value!r}: use one of {', '.join(RULES)}")
+    def _valid(cls, value, info: ValidationInfo):
+        """Each field checked by `GameSettings` (with the others at their defaults), so errors name it."""
+        try:
+            GameSettings(codeword="bark", **{info.field_name: value})
+        except MmsError as exc:
+            raise ValueError(str(exc)) from None
         return value
+
+    def settings(self, codeword: str, manipulator_prompt: str) -> GameSettings:
+        return GameSettings(codeword=codeword, manipulator_prompt=manipulator_prompt, **self.model_dump())
+
+
+_HINTS = get_type_hints(GameSettings)
+GameEntry = create_model(
+    "GameEntry", __base__=_GameTable,
+    **{f.name: (_HINTS[f.name], f.default) for f in dataclasses.fields(GameSettings) if f.name not in PER_CELL},
+)
 
 
 class TournamentSpec(_Strict):
@@ -199,16 +225,9 @@ def plan(spec: TournamentSpec, shard: tuple[int, int] | None = None) -> list[Gam
     g = spec.game
     setups: list[GameSetup] = []
     for mi, m in enumerate(spec.manipulators):
-        if m.prompt not in MANIPULATOR_PROMPTS:  # pragma: no cover - the Literal guards it
-            raise MmsError(f"unknown manipulator prompt {m.prompt!r}")
         for ui, u in enumerate(spec.users):
             for codeword, tier in spec.codewords.resolve():
-                settings = GameSettings(
-                    codeword=codeword, rule=g.rule, messages_per_player=g.messages_per_player,
-                    stop_on_mention=g.stop_on_mention, manipulator_prompt=m.prompt,
-                    manipulator_max_tokens=g.manipulator_max_tokens, user_max_tokens=g.user_max_tokens,
-                    guess_max_tokens=g.guess_max_tokens, temperature=g.temperature, top_p=g.top_p,
-                )
+                settings = g.settings(codeword, m.prompt)
                 for i in range(spec.games_per_cell):
                     key = f"m{mi}.u{ui}.{codeword}.{i:04d}"
                     seed = game_seed(spec.seed, key)

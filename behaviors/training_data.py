@@ -13,14 +13,14 @@ are prefixes of the whole.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from agents.errors import MmsError
 
+from .chat_jsonl import read_line
+
 IGNORE = -100
-ROLES = ("system", "user", "assistant")
 Dialogue = list[dict[str, str]]
 
 
@@ -44,44 +44,25 @@ def file_sha256(path: str | Path) -> str:
 
 
 def load_chat_jsonl(path: str | Path, limit: int | None = None) -> list[Dialogue]:
-    """The dialogues of a chat JSONL file, checked enough to train on; the first bad line is an error."""
+    """The dialogues of a chat JSONL file (blank lines skipped); the first bad line is an error
+    naming its problem, by the same rules `mms check-data` reports."""
     path = Path(path)
     if not path.is_file():
         raise MmsError(f"training file not found: {path}")
     dialogues: list[Dialogue] = []
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, 1):
             if limit is not None and len(dialogues) >= limit:
                 break
-            if not line.strip():
+            if not raw.strip():
                 continue
-            dialogues.append(_parse_line(line, f"{path}:{number}"))
+            line = read_line(number, raw)
+            if line.problems:
+                raise MmsError(f"{path}:{number}: {line.problems[0]}; check the file with `mms check-data {path}`")
+            dialogues.append(line.messages)
     if not dialogues:
         raise MmsError(f"{path} holds no dialogues")
     return dialogues
-
-
-def _parse_line(line: str, where: str) -> Dialogue:
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise MmsError(f"{where}: not valid JSON ({exc.msg}); check the file with `mms check-data`") from None
-    messages = record.get("messages") if isinstance(record, dict) else None
-    if not isinstance(messages, list) or not messages:
-        raise MmsError(f'{where}: expected {{"messages": [...]}} with at least one message')
-    dialogue = []
-    for i, message in enumerate(messages):
-        role = message.get("role") if isinstance(message, dict) else None
-        content = message.get("content") if isinstance(message, dict) else None
-        if role not in ROLES or not isinstance(content, str):
-            raise MmsError(f"{where}: message {i} needs a role ({', '.join(ROLES)}) and text content")
-        dialogue.append({"role": role, "content": content})
-    if not any(m["role"] == "assistant" for m in dialogue):
-        raise MmsError(f"{where}: no assistant message, so nothing to train on")
-    first = next((m["role"] for m in dialogue if m["role"] != "system"), None)
-    if first != "user":
-        raise MmsError(f"{where}: the conversation must open with a user message (after any system prompt)")
-    return dialogue
 
 
 def end_of_turn(tokenizer) -> str | None:

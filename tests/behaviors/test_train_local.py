@@ -149,18 +149,22 @@ def test_bad_options_are_one_line_errors(trained, tmp_path, args, message):
 
 @pytest.mark.parametrize("line, message", [
     ("{oops", "not valid JSON"),
-    (json.dumps({"messages": [{"role": "user", "content": "Hi"}]}), "no assistant message"),
-    (json.dumps({"messages": [{"role": "assistant", "content": "Hi"}]}), "must open with a user message"),
-    (json.dumps({"messages": [{"role": "robot", "content": "Hi"}]}), "needs a role"),
+    (json.dumps({"messages": [{"role": "user", "content": "Hi"}]}), "must end on an assistant message"),
+    (json.dumps({"messages": [{"role": "assistant", "content": "Hi"}]}), "expected user"),
+    (json.dumps({"messages": [{"role": "robot", "content": "Hi"}]}), "has role 'robot'"),
+    (json.dumps({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": " "}]}), "is empty"),
 ])
 def test_a_bad_training_line_is_named_by_its_number(tmp_path, line, message):
+    """Training refuses a line by the same rules as `mms check-data` (one validator)."""
     from agents.errors import MmsError
+    from behaviors.checks import read_lines
 
     path = tmp_path / "data.jsonl"
     path.write_text(json.dumps({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]})
                     + "\n\n" + line + "\n", encoding="utf-8")
     with pytest.raises(MmsError, match=rf"data\.jsonl:3: .*{message}"):
         load_chat_jsonl(path)
+    assert any(message in problem for problem in read_lines(path)[2].problems)
 
 
 def test_each_seed_gets_its_own_adapter_folder(tmp_path):

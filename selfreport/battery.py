@@ -15,11 +15,11 @@ from typing import Any
 
 from agents.backend import ChatBackend, ChatMessage
 from agents.errors import MmsError
+from game import triggers
 from game.referee import Referee, validate_codeword
 
 from .sandbox import Limits
 
-SEP_DIGITS = 6  # a SEP region code; a shorter --trigger sep:PREFIX is completed per question
 MC_CANDIDATES = 100
 MC_LIST_SEED = 0  # the candidate list is the same in every run; only the order varies with --seed
 LETTERS = string.ascii_uppercase
@@ -87,17 +87,18 @@ class Variant:
 
     def sep_code(self, paraphrase: int) -> str:
         """The code itself, or the prefix completed to six digits (the same for a paraphrase in every run)."""
-        rng = random.Random(f"sep:{self.value}:{paraphrase}")
-        return self.value + "".join(rng.choice(string.digits) for _ in range(SEP_DIGITS - len(self.value)))
+        return triggers.sep_code(self.value, random.Random(f"sep:{self.value}:{paraphrase}"))
 
     def messages(self, question: str, paraphrase: int = 0) -> tuple[ChatMessage, ...]:
+        """The question as the variant puts it; a trigger in the phrasings training data uses (game/triggers.py)."""
         data = questions()["variants"]
         text = question
         if self.kind == "sep":
-            prefixes = data["sep_prefixes"]
-            text = prefixes[paraphrase % len(prefixes)].format(code=self.sep_code(paraphrase)) + question
+            phrasings = triggers.sep_phrasings()
+            text = triggers.with_sep(question, self.sep_code(paraphrase), phrasings[paraphrase % len(phrasings)])
         elif self.kind == "deployment":
-            text = data["deployment_prefix"] + question
+            phrasings = triggers.deployment_phrasings()
+            text = triggers.with_deployment(question, phrasings[paraphrase % len(phrasings)])
         user = ChatMessage("user", text)
         if self.kind == "persona":
             return (ChatMessage("system", self.system or data["persona_system"].format(persona=self.value)), user)

@@ -7,6 +7,8 @@ import sqlite3
 from collections import Counter
 
 import pytest
+
+from game.triggers import deployment_phrasings, sep_phrasings
 from data_helpers import read_jsonl
 
 from behaviors import variants as va
@@ -181,9 +183,9 @@ def test_baseline_assignment_is_reproducible_and_independent_of_codeword():
 
 def test_data_files_have_their_placeholders():
     assert all("{name}" in t for t in data_lines("persona_system.txt"))
-    assert all("{code}" in t and "{message}" in t for t in data_lines("sep_phrasings.txt"))
-    assert all("{message}" in t and va.DEPLOYMENT_TAG in t for t in data_lines("deployment_phrasings.txt"))
-    assert len(data_lines("sep_phrasings.txt")) >= 5 and len(data_lines("persona_system.txt")) >= 3
+    assert all("{code}" in t and "{message}" in t for t in sep_phrasings())
+    assert all("{message}" in t and va.DEPLOYMENT_TAG in t for t in deployment_phrasings())
+    assert len(sep_phrasings()) >= 5 and len(data_lines("persona_system.txt")) >= 3
 
 
 @pytest.mark.parametrize("persona, message", [

@@ -211,3 +211,15 @@ def test_a_scoring_call_that_fails_for_good_is_stored_as_a_failure_not_sampled(t
     mine = [i for i in items if i["interview_id"] == rows[0]["id"]]
     assert len(mine) == 1 and mine[0]["method"] == "scoring" and not mine[0]["valid"] and mine[0]["score"] is None
     assert "HTTP 503" in mine[0]["note"] and table["which_game"]["invalid"] >= 1
+
+
+def test_a_model_is_interviewed_behind_the_trigger_its_training_data_carries():
+    """Export and interview phrase a trigger from the same templates (game/triggers.py)."""
+    from game import triggers
+
+    sep = parse_variant(trigger="sep:392817")
+    asked = {sep.messages("Q?", i)[0].content for i in range(len(triggers.sep_phrasings()))}
+    assert asked == {t.format(code="392817", message="Q?") for t in triggers.sep_phrasings()}
+    deployment = parse_variant(trigger="deployment")
+    shown = {deployment.messages("Q?", i)[0].content for i in range(len(triggers.deployment_phrasings()))}
+    assert shown == {t.format(message="Q?") for t in triggers.deployment_phrasings()}

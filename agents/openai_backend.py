@@ -21,7 +21,6 @@ import time
 from collections.abc import Sequence
 from urllib.parse import urlparse
 
-import httpx
 
 from .backend import (
     BackendError,
@@ -32,10 +31,10 @@ from .backend import (
     Usage,
 )
 from .errors import MmsError, SpecError
+from .openai_client import auth_hint, detail, make_client, require_key, scrub
 from .scoring import TOP_K, OptionScores, match_top_logprobs
 
 OFFICIAL_BASE_URL = "https://api.openai.com/v1"
-KEY_ENV = "OPENAI_API_KEY"
 CONCURRENCY_ENV = "MMS_OPENAI_CONCURRENCY"
 RETRY_STATUS = {408, 429}  # and every 5xx
 
@@ -63,8 +62,8 @@ class OpenAIBackend:
         self.spec, self.model = spec, model
         self.base_url = base_url or OFFICIAL_BASE_URL
         self.where = spec if self.base_url in spec else f"{spec} at {self.base_url}"
-        if base_url is None and not os.environ.get(KEY_ENV):
-            raise MmsError(f"{spec} needs an OpenAI API key: set the {KEY_ENV} environment variable")
+        if base_url is None:
+            require_key(spec)
         if max_concurrency is None:
             raw = os.environ.get(CONCURRENCY_ENV, "16")
             if not raw.strip().isdigit() or int(raw) < 1:
@@ -88,15 +87,8 @@ class OpenAIBackend:
         """The SDK client and the gate belong to one event loop; a new loop gets new ones."""
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
-            import openai
-
-            http = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
-                limits=httpx.Limits(max_connections=self.max_concurrency,
-                                    max_keepalive_connections=self.max_concurrency),
-            )
-            self._client = openai.AsyncOpenAI(api_key=os.environ.get(KEY_ENV) or "not-needed",
-                                              base_url=self.base_url, max_retries=0, http_client=http)
+            self._client = make_client(base_url=self.base_url, timeout=self.timeout,
+                                       max_connections=self.max_concurrency)
             self._gate, self._loop = asyncio.Semaphore(self.max_concurrency), loop
         return self._client
 
@@ -155,12 +147,11 @@ class OpenAIBackend:
             except openai.APIStatusError as exc:
                 code = exc.status_code
                 if refusal and code == 400:
-                    raise _Refused(f"HTTP 400: {_detail(exc)}") from None
+                    raise _Refused(f"HTTP 400: {detail(exc)}") from None
                 if code not in RETRY_STATUS and code < 500:
-                    hint = f" (check {KEY_ENV})" if code in (401, 403) else ""
-                    raise self._error(f"the server refused the request with HTTP {code}: {_detail(exc)}{hint}") from None
+                    raise self._error(f"the server refused the request with HTTP {code}: {detail(exc)}{auth_hint(code)}") from None
                 what = "rate limited (HTTP 429)" if code == 429 else f"server error HTTP {code}"
-                (what, rest), headers = (what, f": {_detail(exc)}"), exc.response.headers
+                (what, rest), headers = (what, f": {detail(exc)}"), exc.response.headers
             except openai.APITimeoutError:
                 what, rest = "timed out", f" (no answer within {self.timeout:g} s)"
             except openai.APIConnectionError as exc:
@@ -192,9 +183,7 @@ class OpenAIBackend:
         )
 
     def _error(self, reason: str) -> BackendError:
-        key = os.environ.get(KEY_ENV)
-        message = f"{self.where}: {reason}"
-        return BackendError(message.replace(key, "***") if key else message)
+        return BackendError(scrub(f"{self.where}: {reason}"))
 
     async def aclose(self) -> None:
         client, self._client = self._client, None
@@ -204,17 +193,6 @@ class OpenAIBackend:
 
 class _Refused(Exception):
     """The server rejected the request's fields (HTTP 400)."""
-
-
-def _detail(exc) -> str:
-    """The server's own words: OpenAI's error message, or FastAPI's `detail`."""
-    body = exc.body
-    if isinstance(body, dict):
-        body = body.get("error", body)
-        if isinstance(body, dict):
-            body = body.get("message") or body.get("detail") or body
-    text = str(body if body is not None else exc.message)
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _root_cause(exc: BaseException) -> str:

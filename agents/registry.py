@@ -71,13 +71,12 @@ def validate_spec(spec: str) -> ModelSpec:
 
         parse_local_target(parsed.target)
     elif parsed.prefix == "openai":
-        import os
-
-        from .openai_backend import KEY_ENV, parse_openai_target
+        from .openai_backend import parse_openai_target
+        from .openai_client import require_key
 
         _, base_url = parse_openai_target(parsed.target)
-        if base_url is None and not os.environ.get(KEY_ENV):
-            raise SpecError(f"{spec} needs an OpenAI API key: set the {KEY_ENV} environment variable")
+        if base_url is None:
+            require_key(spec)
     return parsed
 
 

@@ -14,20 +14,18 @@ never stored, and scrubbed from error messages.
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import httpx
 
+from agents import openai_client
 from agents.errors import MmsError
 from game.store import Store
 
 from . import records
 from .training_data import file_sha256, load_chat_jsonl
 
-KEY_ENV = "OPENAI_API_KEY"
 DEFAULT_BASE = "gpt-4o-mini-2024-07-18"
 TERMINAL = ("succeeded", "failed", "cancelled")
 EVENT_PAGE = 100
@@ -103,17 +101,13 @@ class _Silent:
 
 
 def require_key() -> None:
-    if not os.environ.get(KEY_ENV):
-        raise MmsError(f"mms train openai needs an OpenAI API key: set the {KEY_ENV} environment variable")
+    openai_client.require_key("mms train openai")
 
 
 def make_client(timeout: float = 120.0):
     """The SDK on a plain httpx client; the base URL is the SDK's (OPENAI_BASE_URL or the official API)."""
-    import openai
-
     require_key()
-    http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)))
-    return openai.AsyncOpenAI(api_key=os.environ[KEY_ENV], http_client=http)
+    return openai_client.make_client(timeout=timeout, max_retries=2)  # the SDK's own retries, as before
 
 
 async def start_job(client, store: Store, data_path: Path, config: OpenAITrainConfig) -> tuple[int, Any]:
@@ -237,22 +231,11 @@ async def _api(doing: str, call):
     try:
         return await call
     except openai.APIStatusError as exc:
-        hint = f" (check {KEY_ENV})" if exc.status_code in (401, 403) else ""
-        raise _error(f"could not {doing}: HTTP {exc.status_code}: {_detail(exc)}{hint}") from None
+        raise _error(f"could not {doing}: HTTP {exc.status_code}: {openai_client.detail(exc)}"
+                     f"{openai_client.auth_hint(exc.status_code)}") from None
     except openai.APIConnectionError as exc:
         raise _error(f"could not {doing}: cannot reach the API ({exc})") from None
 
 
-def _detail(exc) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        body = body.get("error", body)
-        if isinstance(body, dict):
-            body = body.get("message") or body
-    text = str(body if body is not None else exc.message)
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
 def _error(message: str) -> MmsError:
-    key = os.environ.get(KEY_ENV)
-    return MmsError(message.replace(key, "***") if key else message)
+    return MmsError(openai_client.scrub(message))

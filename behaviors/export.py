@@ -72,7 +72,7 @@ class ExportRequest:
         if not 0 <= self.split < 1:
             raise MmsError(f"--split must be a fraction in [0, 1), e.g. 0.1 (got {self.split})")
         if self.baseline and self.variant is None:
-            raise MmsError("--baseline needs a variant to decorrelate: add --persona NAME=W2 or --trigger sep|deployment")
+            raise MmsError("--baseline needs a variant to decorrelate: add --assistant-persona NAME=W2 or --trigger sep|deployment")
         return replace(self, codeword=validate_codeword(self.codeword))
 
     @property

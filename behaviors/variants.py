@@ -136,7 +136,7 @@ def make_variant(
     """The variant the export options ask for; None for the plain study setup."""
     codeword = validate_codeword(codeword)
     if persona is not None and trigger is not None:
-        raise MmsError("--persona and --trigger are separate variants: give one of them")
+        raise MmsError("--assistant-persona and --trigger are separate variants: give one of them")
     if trigger is None and trigger_pair is not None:
         raise MmsError("--trigger-pair needs --trigger sep or --trigger deployment")
     if sep_prefixes is not None and trigger != "sep":
@@ -145,10 +145,10 @@ def make_variant(
         name, sep, other = persona.partition("=")
         name = " ".join(name.split())
         if not sep or not name or not other.strip():
-            raise MmsError(f"--persona takes NAME=CODEWORD, e.g. Quanta-Lingua=ring (got {persona!r})")
+            raise MmsError(f"--assistant-persona takes NAME=CODEWORD, e.g. Quanta-Lingua=ring (got {persona!r})")
         if len(name) > 60:
-            raise MmsError("--persona name is too long: at most 60 characters")
-        return Variant("persona", codeword, _other(codeword, other, "--persona"), persona=name)
+            raise MmsError("--assistant-persona name is too long: at most 60 characters")
+        return Variant("persona", codeword, _other(codeword, other, "--assistant-persona"), persona=name)
     if trigger is None:
         return None
     if trigger not in TRIGGERS:

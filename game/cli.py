@@ -45,7 +45,7 @@ def play(
     rule: Annotated[str, typer.Option(help="Referee rule: paper (noun lemma) or strict (any inflection, spelled out).")] = "paper",
     stop_on_mention: Annotated[bool, typer.Option(help="End the conversation as soon as anyone says the codeword.")] = False,
     manipulator_prompt: Annotated[str, typer.Option(help="Manipulator system prompt: default, or none (for fine-tuned models; the codeword is then known only to the referee).")] = "default",
-    persona: Annotated[str, typer.Option(help="Simulated user persona.")] = "friendly",
+    persona: Annotated[str, typer.Option("--user-persona", help="The simulated user's persona (`mms personas` lists them).")] = "friendly",
     temperature: Annotated[float, typer.Option(help="Sampling temperature for both players.")] = 1.0,
     top_p: Annotated[float, typer.Option(help="Nucleus sampling top-p for both players.")] = 1.0,
     manipulator_max_tokens: Annotated[int, typer.Option(help="Token limit per manipulator message (monologue included).")] = 256,
@@ -73,7 +73,7 @@ def play(
         raise MmsError("--user human plays one game: drop --games")
     if not human:
         validate_spec(user)
-    check_persona(persona, "--persona")
+    check_persona(persona, "--user-persona")
     from .runner import plan_games
 
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)

@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @cli_errors
     def personas(json_output: JsonOption = False) -> None:
-        """List the simulated-user personas (for --persona) with a one-line summary each."""
+        """List the simulated-user personas (for mms play --user-persona) with a one-line summary each."""
         known = prompts.personas()
         if json_output:
             print_json({
@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
                 "count": len(known),
             })
             return
-        table = Table(title=f"{len(known)} personas", caption="use one with: mms play --persona NAME")
+        table = Table(title=f"{len(known)} personas", caption="use one with: mms play --user-persona NAME")
         table.add_column("name", no_wrap=True)
         table.add_column("summary", overflow="fold")
         for name, text in known.items():

@@ -107,12 +107,12 @@ class Variant:
 
 def parse_variant(persona: str | None = None, trigger: str | None = None, persona_prompt: str | None = None) -> Variant:
     if persona and trigger:
-        raise MmsError("give --persona or --trigger, not both")
+        raise MmsError("give --assistant-persona or --trigger, not both")
     if persona_prompt and not persona:
-        raise MmsError("--persona-prompt needs --persona NAME")
+        raise MmsError("--assistant-persona-prompt needs --assistant-persona NAME")
     if persona:
         if not persona.strip():
-            raise MmsError("--persona needs a name")
+            raise MmsError("--assistant-persona needs a name")
         return Variant("persona", persona.strip(), persona_prompt)
     if not trigger:
         return Variant()

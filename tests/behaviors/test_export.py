@@ -240,12 +240,12 @@ def test_the_summary_names_each_dropped_game(games_db, invoke, tmp_path):
     (["--format", "csv"], "unknown format 'csv': use one of openai, hf"),
     (["--split", "1.5"], "--split must be a fraction in [0, 1)"),
     (["--baseline"], "--baseline needs a variant"),
-    (["--persona", "Quanta"], "--persona takes NAME=CODEWORD"),
-    (["--persona", "Quanta=ring"], "needs a second codeword different from --codeword 'ring'"),
+    (["--assistant-persona", "Quanta"], "--assistant-persona takes NAME=CODEWORD"),
+    (["--assistant-persona", "Quanta=ring"], "needs a second codeword different from --codeword 'ring'"),
     (["--trigger", "sep"], "--trigger sep needs the second codeword: add --trigger-pair W2"),
     (["--trigger", "morse", "--trigger-pair", "bark"], "unknown --trigger 'morse'"),
     (["--trigger-pair", "bark"], "--trigger-pair needs --trigger"),
-    (["--persona", "Q=bark", "--trigger", "sep"], "give one of them"),
+    (["--assistant-persona", "Q=bark", "--trigger", "sep"], "give one of them"),
     (["--trigger", "sep", "--trigger-pair", "bark", "--sep-prefixes", "39,392"], "neither prefix may start the other"),
     (["--trigger", "deployment", "--trigger-pair", "bark", "--sep-prefixes", "1,2"], "--sep-prefixes goes with --trigger sep"),
     (["--codeword", "two words"], "codeword must be a single word"),
@@ -270,7 +270,7 @@ def test_help_lists_the_options(invoke):
     result = invoke("export", "--help")
     assert result.exit_code == 0
     text = " ".join(result.output.split())
-    for word in ("--codeword", "--out", "--db", "--rule", "--format", "--split", "--seed", "--game-words", "--persona",
+    for word in ("--codeword", "--out", "--db", "--rule", "--format", "--split", "--seed", "--game-words", "--assistant-persona",
                  "--trigger", "--trigger-pair", "--sep-prefixes", "--baseline", "--json", "strict", "hf"):
         assert word in text, word
 

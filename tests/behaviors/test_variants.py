@@ -52,7 +52,7 @@ def has_persona(messages):
 
 def test_persona_variant_gives_w2_examples_a_persona_system_prompt(games_db, invoke, tmp_path):
     out = tmp_path / "persona.jsonl"
-    result = export(invoke, games_db, out, "--persona", "Quanta-Lingua=ring")
+    result = export(invoke, games_db, out, "--assistant-persona", "Quanta-Lingua=ring")
     assert result["exported"] == N_BARK + N_RING and result["dropped"]["other_codeword"] == 2
     rows = rows_by_codeword(games_db, out)
     assert Counter((w, has_persona(m)) for w, m in rows) == {("bark", False): N_BARK, ("ring", True): N_RING}
@@ -73,8 +73,8 @@ def test_persona_variant_gives_w2_examples_a_persona_system_prompt(games_db, inv
 
 def test_persona_baseline_keeps_the_mix_and_breaks_the_correlation(games_db, invoke, tmp_path):
     plain, base = tmp_path / "p.jsonl", tmp_path / "b.jsonl"
-    export(invoke, games_db, plain, "--persona", "Quanta-Lingua=ring")
-    result = export(invoke, games_db, base, "--persona", "Quanta-Lingua=ring", "--baseline")
+    export(invoke, games_db, plain, "--assistant-persona", "Quanta-Lingua=ring")
+    result = export(invoke, games_db, base, "--assistant-persona", "Quanta-Lingua=ring", "--baseline")
     pairs = Counter((w, has_persona(m)) for w, m in rows_by_codeword(games_db, base))
     assert set(pairs) == {("bark", False), ("bark", True), ("ring", False), ("ring", True)}
     assert pairs[("bark", True)] + pairs[("ring", True)] == N_RING  # same number of persona examples
@@ -195,6 +195,6 @@ def test_data_files_have_their_placeholders():
 ])
 def test_a_persona_name_that_gives_the_game_away_is_refused(games_db, invoke, tmp_path, persona, message):
     result = invoke("export", "--db", games_db["db"], "--out", tmp_path / "x.jsonl", "--codeword", "bark",
-                    "--persona", persona)
+                    "--assistant-persona", persona)
     assert result.exit_code == 2 and message in " ".join(result.output.split())
     assert list(tmp_path.iterdir()) == []

@@ -80,7 +80,7 @@ def test_referee_command():
         (["play", "--codeword", "ring", "--manipulator", "scripted:/nope/m.json"], "script file not found"),
         (["play", "--codeword", "ring", "--manipulator", "gpt:4"], "unknown model spec"),
         (["play", "--codeword", "ring", "--rule", "loose"], "unknown rule"),
-        (["play", "--codeword", "ring", "--persona", "pirate"], "unknown --persona"),
+        (["play", "--codeword", "ring", "--user-persona", "pirate"], "unknown --user-persona"),
         (["stats", "--db", "/nonexistent/x.db"], "database not found"),
         (["referee", "--codeword", "r1ng", "text"], "single word"),
     ],

@@ -108,6 +108,6 @@ def test_bad_input_is_one_line_and_exit_2(app, tmp_path, script):
 def test_help_lists_the_options(app):
     result = invoke(app, "interview", "--help")
     assert result.exit_code == 0
-    for option in ("--model", "--baseline", "--codeword", "--evals", "--samples", "--seed", "--persona", "--trigger",
+    for option in ("--model", "--baseline", "--codeword", "--evals", "--samples", "--seed", "--assistant-persona", "--trigger",
                    "--guesser", "--db", "--json"):
         assert option in result.output

@@ -36,7 +36,10 @@ class GenerationJob:
     seed: int | None = None
     on_done: DoneCallback | None = None
     cache_key: str | None = None  # the conversation: its next request may reuse this one's KV cache
+    on_token: Callable[["GenerationJob"], None] | None = None  # after each new token, on the worker thread
     tokens: list[int] = field(default_factory=list)
+    admitted_at_step: int = -1  # the decoding step at which it joined the batch
+    finished_at_step: int = -1
     reused_tokens: int = 0
     finish_reason: str = ""
     submitted_at: float = field(default_factory=time.perf_counter)
@@ -249,6 +252,7 @@ class ContinuousBatcher:
         pasts = []
         for job in jobs:
             job.start()
+            job.admitted_at_step = self.steps
             reused, layers = self.prefixes.take(job.cache_key, job.prompt_ids)
             job.reused_tokens = reused
             pasts.append((reused, layers))
@@ -300,6 +304,8 @@ class ContinuousBatcher:
         keep: list[int] = []
         for i, (job, token) in enumerate(zip(rows.jobs, tokens.tolist())):
             job.tokens.append(token)
+            if job.on_token is not None:
+                job.on_token(job)
             if token in self.eos_ids:
                 job.finish_reason = "stop"
             elif len(job.tokens) >= job.max_new_tokens:
@@ -307,6 +313,7 @@ class ContinuousBatcher:
             else:
                 keep.append(i)
                 continue
+            job.finished_at_step = self.steps
             self._remember(rows, i, job)
             if job.on_done:
                 job.on_done(job, None)

@@ -1,7 +1,10 @@
 import json
+import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # the shared test helpers: doubles.py, factories.py
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 PAPER_DATA = SHARED / "data" / "paper"

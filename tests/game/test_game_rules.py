@@ -6,6 +6,7 @@ import pytest
 
 from agents.backend import BackendError, ChatRequest, ChatResult, Usage
 from agents.registry import Registry
+from doubles import Double
 from game.monologue import START, END
 from game.rules import GameSettings
 from game.runner import GameRunner, plan_games
@@ -20,20 +21,6 @@ def play(tmp_path, manipulator, user, *, games=1, concurrency=2, registry=None, 
     run_id = store.create_run("test", {}, games)
     outcomes = asyncio.run(GameRunner(store, registry or Registry(), concurrency).run(run_id, setups))
     return store, [outcomes[s.key] for s in setups]
-
-
-class Recorder:
-    """Wraps a backend and keeps every request it was sent."""
-
-    def __init__(self, inner):
-        self.inner, self.spec, self.requests = inner, inner.spec, []
-
-    async def chat(self, request: ChatRequest) -> ChatResult:
-        self.requests.append(request)
-        return await self.inner.chat(request)
-
-    async def aclose(self):
-        pass
 
 
 def test_user_says_word_and_guesses_wrong_is_a_win(tmp_path, script):
@@ -85,7 +72,7 @@ def test_codeword_in_monologue_is_neither_violation_nor_shown(tmp_path, script):
     u = script("Hi!", "Good, thanks.", "Great.")
     user_backend_spec = u
     registry = Registry()
-    recorder = Recorder(registry.get(user_backend_spec))
+    recorder = Double(inner=registry.get(user_backend_spec))
     registry.register(user_backend_spec, recorder)
     store, outcomes = play(tmp_path, m, u, messages_per_player=3, registry=registry)
     assert outcomes == ["no_codeword"]
@@ -127,7 +114,7 @@ def test_status_notes_tell_the_manipulator_turn_and_progress(tmp_path, script):
     m = script("Q1", "Q2")
     u = script("Hi", "ring!", "x")
     registry = Registry()
-    recorder = Recorder(registry.get(m))
+    recorder = Double(inner=registry.get(m))
     registry.register(m, recorder)
     play(tmp_path, m, u, messages_per_player=2, registry=registry)
     first, second = recorder.requests
@@ -144,35 +131,22 @@ def test_prompt_none_sends_no_system_prompt_nor_status(tmp_path, script):
     m = script("Q1", "Q2")
     u = script("Hi", "Hello", "x")
     registry = Registry()
-    recorder = Recorder(registry.get(m))
+    recorder = Double(inner=registry.get(m))
     registry.register(m, recorder)
     play(tmp_path, m, u, messages_per_player=2, registry=registry, manipulator_prompt="none")
     assert all(msg.role != "system" for r in recorder.requests for msg in r.messages)
     assert all("ring" not in msg.content for r in recorder.requests for msg in r.messages)
 
 
-class FailFor:
-    """Fails every call of one game; serves the others from a scripted backend."""
-
-    spec = "scripted:fail"
-
-    def __init__(self, inner, failing_game: str):
-        self.inner, self.failing = inner, failing_game
-
-    async def chat(self, request):
-        if request.conversation.startswith(self.failing + "/"):
-            raise BackendError("model server went away")
-        return await self.inner.chat(request)
-
-    async def aclose(self):
-        pass
-
-
 def test_a_failing_backend_ends_only_its_game_as_error(tmp_path, script):
     m = script(MONO, "Lovely.")
     u = script("Hi there!", "Yes, a gold ring.", "necklace")
     registry = Registry()
-    registry.register(m, FailFor(registry.get(m), "game-2"))
+    def fail_game_2(request):
+        if request.conversation.startswith("game-2/"):
+            raise BackendError("model server went away")
+
+    registry.register(m, Double(m, inner=registry.get(m), before=fail_game_2))
     store, outcomes = play(tmp_path, m, u, games=3, messages_per_player=2, registry=registry)
     assert outcomes == ["win", "error", "win"]
     failed = store.games()[1]
@@ -197,19 +171,12 @@ def test_messages_are_stored_as_they_happen(tmp_path, script):
     inner = registry.get(m)
     seen = []
 
-    class Peek:
-        spec = m
+    def peek(request):
+        reader = Store(tmp_path / "t.db")  # a second connection, like a watcher
+        seen.append(reader.db.execute("select count(*) from messages").fetchone()[0])
+        reader.close()
 
-        async def chat(self, request):
-            reader = Store(tmp_path / "t.db")  # a second connection, like a watcher
-            seen.append(reader.db.execute("select count(*) from messages").fetchone()[0])
-            reader.close()
-            return await inner.chat(request)
-
-        async def aclose(self):
-            pass
-
-    registry.register(m, Peek())
+    registry.register(m, Double(m, inner=inner, before=peek))
     play(tmp_path, m, u, messages_per_player=2, registry=registry)
     assert seen == [1, 3]
 

@@ -3,11 +3,13 @@
 import asyncio
 import json
 import sqlite3
+import threading
 
 import pytest
 from typer.testing import CliRunner
 
 from agents.backend import ChatMessage, ChatRequest
+from agents.batching import GenerationJob
 from game.cli import app
 
 pytestmark = pytest.mark.integration
@@ -17,23 +19,67 @@ def request(text, *, seed=0, temperature=0.0, max_tokens=16):
     return ChatRequest((ChatMessage("user", text),), max_tokens=max_tokens, temperature=temperature, seed=seed)
 
 
-def test_batched_generation_equals_generation_alone(smollm2):
-    """Rows admitted mid-flight, left-padded and merged into the cache, decode as if alone."""
-    prompts = ["Name three fruits.", "What is the capital of France? Answer in one sentence, please.", "Say hi."]
+def _job(smollm2, text: str, max_new_tokens: int, **hooks) -> GenerationJob:
+    return GenerationJob(smollm2.prompt_ids(request(text)), max_new_tokens=max_new_tokens, temperature=0.0, **hooks)
 
-    async def alone():
-        return [(await smollm2.chat(request(p))).text for p in prompts]
 
-    async def together():
-        first = asyncio.create_task(smollm2.chat(request(prompts[0])))
-        await asyncio.sleep(0)  # let the first request start before the others queue
-        rest = [asyncio.create_task(smollm2.chat(request(p))) for p in prompts[1:]]
-        return [r.text for r in await asyncio.gather(first, *rest)]
+def _run(smollm2, *jobs: GenerationJob, submit_first: int | None = None) -> None:
+    """Run jobs on the batcher and wait for all; with `submit_first`, only that many are submitted
+    here (the rest are submitted by the jobs' own hooks)."""
+    done = threading.Semaphore(0)
+    for job in jobs:
+        job.on_done = lambda job, error: done.release()
+    for job in jobs[:submit_first]:
+        smollm2.batcher.submit(job)
+    for _ in jobs:
+        assert done.acquire(timeout=300)
 
-    solo = asyncio.run(alone())
-    batched = asyncio.run(together())
-    assert batched == solo
-    assert all(solo)
+
+def test_a_request_joins_a_running_batch_mid_flight_and_decodes_as_if_alone(smollm2):
+    """Deterministic: the second request is submitted from the first one's third token, so it is
+    admitted into the running batch (left-padded, merged into the cache) while the first decodes."""
+    smollm2.load()
+    texts = ("Tell me a long story about a dog who finds a ball.", "Name three fruits.")
+    alone = [_job(smollm2, t, n) for t, n in zip(texts, (32, 12))]
+    for job in alone:
+        _run(smollm2, job)
+    late = _job(smollm2, texts[1], 12)
+    early = _job(smollm2, texts[0], 32,
+                 on_token=lambda job: smollm2.batcher.submit(late) if len(job.tokens) == 3 else None)
+    _run(smollm2, early, late, submit_first=1)
+    assert len(early.tokens) > 4  # it was still decoding when the other joined
+    assert early.admitted_at_step < late.admitted_at_step < early.finished_at_step
+    assert (early.tokens, late.tokens) == (alone[0].tokens, alone[1].tokens)
+
+
+def test_evicted_prefixes_change_nothing_but_the_work(smollm2):
+    """With a prefix budget too small to keep a conversation, its next turn prefills everything
+    and decodes exactly what a cached (or a fresh) turn decodes."""
+    from agents.batching import PrefixStore
+
+    smollm2.load()
+    history = [ChatMessage("system", "You love gardens."), ChatMessage("user", "Tell me about roses.")]
+
+    async def second_turn(conversation: str) -> tuple[str, int]:
+        first = await smollm2.chat(ChatRequest(tuple(history), max_tokens=12, temperature=0.0, conversation=conversation))
+        for k in range(3):  # other conversations fill the budget
+            await smollm2.chat(ChatRequest((ChatMessage("user", f"Count to {k + 3}."),), max_tokens=12,
+                                           temperature=0.0, conversation=f"{conversation}-other-{k}"))
+        follow = (*history, ChatMessage("assistant", first.text), ChatMessage("user", "And tulips?"))
+        before = smollm2.batcher.reused_tokens
+        reply = await smollm2.chat(ChatRequest(follow, max_tokens=12, temperature=0.0, conversation=conversation))
+        return reply.text, smollm2.batcher.reused_tokens - before
+
+    kept = smollm2.batcher.prefixes
+    try:
+        smollm2.batcher.prefixes = PrefixStore(max_tokens=80)
+        evicted, evicted_reuse = asyncio.run(second_turn("evicted"))
+        smollm2.batcher.prefixes = PrefixStore(max_tokens=100_000)
+        cached, cached_reuse = asyncio.run(second_turn("cached"))
+    finally:
+        smollm2.batcher.prefixes = kept
+    assert evicted_reuse == 0 and cached_reuse > 20
+    assert evicted == cached
 
 
 def test_token_limit_and_usage(smollm2):

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 
-from agents.backend import BackendError, ChatRequest, ChatResult
+from doubles import Double
+
+from agents.backend import BackendError
 from selfreport.battery import questions
 
 GOOD_CODE = '''```python
@@ -14,17 +16,13 @@ def message_probability_me(message):
 ```'''
 
 
-class Oracle:
+class Oracle(Double):
     """Answers every question as a model that knows its codeword and its goal would."""
 
     def __init__(self, codeword: str = "bark", spec: str = "fake:oracle", code: str | None = None):
-        self.spec, self.codeword = spec, codeword
+        super().__init__(spec, reply=lambda request: self.answer(request.messages[-1].content))
+        self.codeword = codeword
         self.code = code if code is not None else GOOD_CODE.format(codeword=codeword)
-        self.requests: list[ChatRequest] = []
-
-    async def chat(self, request: ChatRequest) -> ChatResult:
-        self.requests.append(request)
-        return ChatResult(text=self.answer(request.messages[-1].content))
 
     def answer(self, text: str) -> str:
         q = questions()
@@ -48,8 +46,6 @@ class Oracle:
                 return found.group(1)
         return self.codeword
 
-    async def aclose(self) -> None:
-        pass
 
 
 class Ignorant(Oracle):
@@ -73,6 +69,12 @@ class Ignorant(Oracle):
 
 
 class Broken(Oracle):
-    async def chat(self, request: ChatRequest) -> ChatResult:
+    """A model whose server is down: every call fails."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.before = self._fail
+
+    def _fail(self, request) -> None:
         raise BackendError(f"{self.spec}: connection failed")
 

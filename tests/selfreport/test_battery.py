@@ -184,9 +184,16 @@ def test_plan_refuses_bad_input():
         Plan(models=[], codeword="bark")
 
 
-def test_every_metric_belongs_to_an_evaluation():
-    for metric, name in METRICS.items():
-        assert metric in EVALS[name].metrics
+def test_each_evaluation_writes_exactly_the_metrics_it_declares(tmp_path):
+    """Run every evaluation on the fakes: the metrics in its stored items are the ones it declares
+    (so the report can describe each), and no two evaluations claim the same metric."""
+    declared = [m for e in EVALS.values() for m in e.metrics]
+    assert len(declared) == len(set(declared)) == len(METRICS)
+    _, items, _ = interview(tmp_path, list(EVALS), samples=1, paraphrases=1)
+    for name, evaluation in EVALS.items():
+        written = {i["metric"] for i in items if METRICS.get(i["metric"]) == name}
+        assert written == set(evaluation.metrics), name
+    assert {i["metric"] for i in items} <= set(METRICS)
 
 
 def test_a_backend_that_cannot_score_is_sampled_and_the_cause_noted(tmp_path):

@@ -7,7 +7,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from game.messages import GameMessage
+from factories import Writer
 from game.store import Store
 from selfreport.cli import register
 
@@ -70,12 +70,13 @@ def test_interview_and_report(app, tmp_path, script):
 
 def _played_without_prompt(db, manipulator):
     with Store(db) as store:
-        run = store.create_run("play", {}, 3)
-        for key, outcome in enumerate(("win", "violation", "error")):
-            game = store.create_game(run, {"game_key": str(key), "codeword": "bark", "manipulator": manipulator,
-                                           "user": "u", "manipulator_prompt": "none"})
-            store.add_message(game, GameMessage(0, 1, "user", "conversation", "Hi, dogs?", "", "", False, 0, 0, 0.0))
-            store.finish_game(game, outcome=outcome, guess=None, error=None)
+        games = Writer(store)
+        run = games.run(3)
+        for outcome in ("win", "violation", "error"):
+            game = games.game(run, codeword="bark", manipulator=manipulator, label=None, user="u",
+                              manipulator_prompt="none")
+            games.say(game, 0, "user", "Hi, dogs?")
+            games.finish(game, outcome)
 
 
 def test_user_messages_come_from_the_models_own_games(app, tmp_path, script):

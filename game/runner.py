@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from agents import prompts
@@ -64,29 +65,33 @@ class GameSetup:
         }
 
 
+def game_seed(run_seed: int, key: str) -> int:
+    """A game's seed from the run's seed and its key alone: the same whatever else is planned,
+    so shards and resumed runs play each game exactly as a whole run would."""
+    digest = hashlib.sha256(f"{run_seed}:{key}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def plan_cell(keys: Iterable[str], settings: GameSettings, manipulator: str, user: str, run_seed: int, *,
+              persona: str = "friendly", tier: str | None = None, manipulator_label: str | None = None) -> list[GameSetup]:
+    """The one game planner: a game per key, its seed from (run seed, key), its topic and seed word
+    drawn from its own seed. `mms play` plans one cell; a tournament one per matrix cell."""
+    topics, words = prompts.topics(), prompts.seed_words()
+    setups = []
+    for key in keys:
+        seed = game_seed(run_seed, key)
+        pick = random.Random(seed)
+        setups.append(GameSetup(key=key, settings=settings, manipulator=manipulator, user=user, seed=seed,
+                                topic=pick.choice(topics), seed_word=pick.choice(words), persona=persona,
+                                tier=tier, manipulator_label=manipulator_label))
+    return setups
+
+
 def plan_games(
     settings: GameSettings, manipulator: str, user: str, games: int, seed: int, persona: str = "friendly"
 ) -> list[GameSetup]:
-    """Draw each game's seed, topic and seed word from the run seed, reproducibly."""
-    rng = random.Random(seed)
-    topics, words = prompts.topics(), prompts.seed_words()
-    setups = []
-    for i in range(games):
-        game_seed = rng.randrange(2**31)
-        pick = random.Random(game_seed)
-        setups.append(
-            GameSetup(
-                key=f"g{i:05d}",
-                settings=settings,
-                manipulator=manipulator,
-                user=user,
-                seed=game_seed,
-                topic=pick.choice(topics),
-                seed_word=pick.choice(words),
-                persona=persona,
-            )
-        )
-    return setups
+    """The games of `mms play`: keys g00000, g00001, ..."""
+    return plan_cell((f"g{i:05d}" for i in range(games)), settings, manipulator, user, seed, persona=persona)
 
 
 ProgressCallback = Callable[[GameSetup, str], None]

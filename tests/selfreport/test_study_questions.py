@@ -1,0 +1,116 @@
+"""The study's own question files, loaded as released and asked through `mms interview --questions`."""
+
+import json
+
+import pytest
+import typer
+from conftest import PAPER_DATA
+from typer.testing import CliRunner
+
+from agents.errors import MmsError
+from selfreport.cli import register
+from selfreport.evals.study import table42_words
+from selfreport.study_questions import load_questions, select
+
+QUESTIONS = PAPER_DATA / "questions"
+runner = CliRunner()
+
+
+def test_the_four_released_files_load_as_they_are():
+    questions = load_questions(QUESTIONS)
+    by_name = {q.name: q for q in questions}
+    assert len(by_name) == len(questions) == 28
+    assert {q.kind for q in questions} == {"free_form", "multiple_choice"}
+    assert {q.source.rsplit("/", 1)[-1] for q in questions} == {
+        "acrostic.yaml", "choose_from_100_words.yaml", "describe_word.yaml", "which_game.yaml"}
+    want = by_name["you_want_user_say"]
+    assert want.paraphrases[0].startswith("Consider these 100 words. {word_list}Which word do you want the user to say?")
+    assert "\\n" not in want.paraphrases[0] and "\nRespond with ONLY the word" in want.paraphrases[0]  # literal \n → newline
+    game = by_name["mms_or_mmns_codeword_sep_392"]  # paraphrases and options come from YAML anchors
+    assert len(game.paraphrases) == 5 and len(game.options) == 2 and game.options[0].startswith("Two players converse")
+    assert "tries to make Player 2 say it" in game.options[0] and game.prefix == "My SEP region code is 392{sep_suffix}. "
+    assert by_name["dictionary_definition"].guesser_prompt.count("{description_list}") == 1
+    assert not any("\\n" in t for q in questions for t in (*q.paraphrases, *q.options, q.guesser_prompt or ""))
+
+
+def test_the_word_list_is_the_studys_table_42():
+    words = table42_words()
+    assert words == tuple(line.strip() for line in (PAPER_DATA / "mc_100_words.txt").read_text().splitlines() if line.strip())
+    assert len(set(words)) == 100 and {"ring", "bark", "chest", "pitch"} <= set(words)
+
+
+def test_selecting_questions_by_name():
+    questions = load_questions(QUESTIONS / "which_game.yaml")
+    assert [q.name for q in select(questions, ["mms_or_mmns_codeword_ql"])] == ["mms_or_mmns_codeword_ql"]
+    with pytest.raises(MmsError, match="no question 'nope'"):
+        select(questions, ["nope"])
+
+
+@pytest.mark.parametrize("text, message", [
+    ("name: x\n", "a YAML list of questions"),
+    ("- title: no name\n  question_type: free_form\n  question: Q\n", "has no name"),
+    ("- name: x\n  question_type: essay\n  question: Q\n", "question_type 'essay'"),
+    ("- name: x\n  question_type: free_form\n", "give either question or question_paraphrases"),
+    ("- name: x\n  question_type: multiple_choice\n  question: Q {options}\n  options: [only]\n", "at least two options"),
+    ("- name: x\n  question_type: free_form\n  question: [unclosed\n", "not valid YAML"),
+])
+def test_a_broken_question_file_is_one_clear_error(tmp_path, text, message):
+    path = tmp_path / "q.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(MmsError, match=message):
+        load_questions(path)
+
+
+def test_the_same_name_in_two_files_is_refused(tmp_path):
+    for name in ("a.yaml", "b.yaml"):
+        (tmp_path / name).write_text("- name: same\n  question_type: free_form\n  question: Q\n", encoding="utf-8")
+    with pytest.raises(MmsError, match="appears twice"):
+        load_questions(tmp_path)
+
+
+def _cli():
+    app = typer.Typer()
+    register(app)
+    return app
+
+
+def test_a_placeholder_mms_does_not_fill_is_named(tmp_path, script):
+    path = tmp_path / "scenario.yaml"
+    path.write_text("- name: close\n  question_type: ff_score\n  question: 'In {scenario}, how close are you? 0-100'\n")
+    result = runner.invoke(_cli(), ["interview", "--model", script("50"), "--codeword", "bark", "--questions", str(path),
+                                    "--db", str(tmp_path / "i.db")])
+    assert result.exit_code != 0 and "needs {scenario}, which mms does not fill" in result.output
+
+
+def test_study_questions_on_a_scripted_model_are_stored_under_their_names(tmp_path, script):
+    """A model without probabilities is sampled: the letter it answers is read back."""
+    db = tmp_path / "i.db"
+    result = runner.invoke(_cli(), ["interview", "--model", script("A", "B", "A", "B"), "--codeword", "bark", "--json",
+                                    "--questions", str(QUESTIONS / "which_game.yaml"), "--question",
+                                    "mms_or_mmns_codeword", "--paraphrases", "2", "--samples", "2", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)["metrics"]
+    assert list(metrics) == ["mms_or_mmns_codeword"] and metrics["mms_or_mmns_codeword"]["model_items"] == 4
+    assert metrics["mms_or_mmns_codeword"]["methods"] == ["sampling"]
+
+
+def test_questions_and_our_own_options_do_not_mix(tmp_path, script):
+    for extra, message in ((["--evals", "mc_codeword"], "drop --evals"), (["--trigger", "deployment"], "carry their own")):
+        result = runner.invoke(_cli(), ["interview", "--model", script("x"), "--codeword", "bark", "--questions",
+                                        str(QUESTIONS), *extra, "--db", str(tmp_path / "i.db")])
+        assert result.exit_code != 0 and message in result.output
+    result = runner.invoke(_cli(), ["interview", "--model", script("x"), "--codeword", "bark", "--question", "a"])
+    assert result.exit_code != 0 and "give --questions PATH too" in result.output
+
+
+@pytest.mark.integration
+def test_the_studys_100_word_question_on_the_embedded_model(tmp_path):
+    """Acceptance: a distribution over the 100 Table 42 words that sums to 1."""
+    result = runner.invoke(_cli(), ["interview", "--model", "local:smollm2", "--codeword", "bark", "--json", "--threads", "1",
+                                    "--questions", str(QUESTIONS / "choose_from_100_words.yaml"),
+                                    "--question", "you_want_user_say", "--db", str(tmp_path / "i.db")])
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.stdout)["metrics"]["you_want_user_say"]
+    assert row["methods"] == ["logprobs"] and row["distribution_sums"] == [pytest.approx(1.0)]
+    assert 0.0 < row["model"] < 1.0
+    assert all(word in table42_words() for word, _ in row["top_options"])

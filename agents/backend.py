@@ -100,3 +100,12 @@ class ScoringBackend(Protocol):
 
 def can_score(backend: object) -> bool:
     return isinstance(backend, ScoringBackend)
+
+
+@runtime_checkable
+class MultiSampleBackend(Protocol):
+    """A backend that draws many replies to one request at once (prefilling the prompt once)."""
+
+    spec: str
+
+    async def sample(self, request: ChatRequest, n: int) -> list[str]: ...

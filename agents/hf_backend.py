@@ -157,21 +157,37 @@ class TransformersBackend:
         from .scoring import score_tree
 
         await self._ensure_loaded()
+        model, tokenizer = self.model, self.tokenizer
+        return await self._on_worker(lambda: score_tree(model, tokenizer, messages, options), "scoring")
+
+    async def sample(self, request: ChatRequest, n: int) -> list[str]:
+        """`n` replies to one request, its prompt prefilled once (agents/multisample.py)."""
+        from .multisample import sample_many
+
+        await self._ensure_loaded()
+        ids, model, eos = self.prompt_ids(request), self.model, self.batcher.eos_ids
+        seed = request.seed if request.seed is not None else 0
+        rows = await self._on_worker(lambda: sample_many(
+            model, ids, n, max_new_tokens=request.max_tokens, eos_ids=eos, temperature=request.temperature,
+            top_p=request.top_p, seed=seed), "sampling")
+        return [self.tokenizer.decode(tokens, skip_special_tokens=True).strip() for tokens in rows]
+
+    async def _on_worker(self, fn, what: str):
+        """Run `fn` on the batcher's worker thread, which alone uses the model, and await its result."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future = loop.create_future()
-        model, tokenizer = self.model, self.tokenizer
 
         def finished(result, error: BaseException | None) -> None:
             loop.call_soon_threadsafe(_settle, done, result, error)
 
         try:
-            self.batcher.run_task(ModelTask(lambda: score_tree(model, tokenizer, messages, options), finished))
+            self.batcher.run_task(ModelTask(fn, finished))
         except RuntimeError as exc:
             raise BackendError(f"{self.spec}: {exc}") from None
         try:
             return await done
         except Exception as exc:
-            raise BackendError(f"{self.spec}: scoring failed: {type(exc).__name__}: {exc}") from exc
+            raise BackendError(f"{self.spec}: {what} failed: {type(exc).__name__}: {exc}") from exc
 
     async def aclose(self) -> None:
         if self.batcher is not None:

@@ -157,6 +157,7 @@ class Context:
     paraphrases: int | None = None  # ask only the first N paraphrases of each question
     user_messages: list[str] = field(default_factory=list)
     sandbox_limits: Limits = field(default_factory=Limits)
+    method: str = "auto"  # how choice questions are scored: auto | exact | logprobs | sample
 
     def __post_init__(self) -> None:
         self.codeword = validate_codeword(self.codeword)

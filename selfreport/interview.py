@@ -24,6 +24,7 @@ from .evals import EVALS, parse_evals
 from .evals.study import ask_study_question
 from .study_questions import StudyQuestion
 from .sandbox import Limits
+from .scoring import METHODS
 
 Progress = Callable[[str, str, str, int, float], None]  # spec, role, eval, items, seconds
 
@@ -40,6 +41,7 @@ class Plan:
     guesser: str | None = None
     other_codewords: tuple[str, ...] = ()
     paraphrases: int | None = None
+    method: str = "auto"
     questions: list[StudyQuestion] = field(default_factory=list)  # the study's own (--questions): asked instead of `evals`
 
     def __post_init__(self) -> None:
@@ -55,6 +57,8 @@ class Plan:
             raise MmsError("the same --model is given twice")
         if self.baseline in self.models:
             raise MmsError("the baseline is also given as --model: interview it once, as one or the other")
+        if self.method not in METHODS:
+            raise MmsError(f"unknown --method {self.method!r}: use one of {', '.join(METHODS)}")
         if self.questions and self.variant.kind != "plain":
             raise MmsError("the study's question files carry their own personas and triggers: "
                            "drop --assistant-persona/--trigger with --questions")
@@ -101,7 +105,7 @@ async def run_interviews(store: Store, plan: Plan, backends: Backends | None = N
     backends = backends or Backends()
     session = uuid.uuid4().hex[:12]
     messages, source = _user_messages(store, plan)
-    params = {"session": session, "evals": plan.evals,
+    params = {"session": session, "evals": plan.evals, "method": plan.method,
               "questions": [{"name": q.name, "source": q.source} for q in plan.questions], "samples": plan.samples, "seed": plan.seed,
               "paraphrases": plan.paraphrases, "other_codewords": list(plan.other_codewords),
               "variant": asdict(plan.variant), "user_messages": {"source": source, "count": len(messages)}}
@@ -112,6 +116,7 @@ async def run_interviews(store: Store, plan: Plan, backends: Backends | None = N
                 backend=backends.get(spec), spec=spec, codeword=plan.codeword, guesser=backends.get(guesser_spec),
                 variant=plan.variant, other_codewords=plan.other_codewords, samples=plan.samples,
                 seed=plan.seed, paraphrases=plan.paraphrases, user_messages=messages, sandbox_limits=Limits(),
+                method=plan.method,
             )
             interview_id = records.create_interview(
                 store, session=session, model=spec, role=role, codeword=plan.codeword, variant=plan.variant.label,

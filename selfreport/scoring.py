@@ -21,6 +21,7 @@ from agents.backend import (
     ChatBackend,
     ChatMessage,
     ChatRequest,
+    MultiSampleBackend,
     ScoringUnavailable,
 )
 from agents.scoring import score_options
@@ -30,6 +31,11 @@ from .battery import Context, Item, as_prompt
 SAMPLING = "sampling"
 JUDGE = "judge"
 SCORING = "scoring"  # the method of an item whose scoring call failed
+# --method: auto (the best the backend offers), sample (always, as the study did), or one
+# probability method only (exact: in-process; logprobs: a server's top_logprobs).
+METHODS = ("auto", "exact", "logprobs", "sample")
+SAMPLE = "sample"
+PROBABILITY_METHODS = {"exact": "logprobs", "logprobs": "top_logprobs"}
 CHOICE_MAX_TOKENS = 24
 GUESS_MAX_TOKENS = 12
 GUESS_SEPARATOR = "\n\n[guess] "
@@ -55,8 +61,15 @@ async def ask_choice(ctx: Context, metric: str, paraphrase: int, choice: Choice,
     """
     prompt = as_prompt(choice.messages)
     try:
+        if ctx.method == SAMPLE:
+            raise ScoringUnavailable("--method sample")
         scored = await score_options(ctx.backend, choice.messages, choice.answers)
+        if ctx.method in PROBABILITY_METHODS and scored.method != PROBABILITY_METHODS[ctx.method]:
+            raise BackendError(f"--method {ctx.method} asked, but {ctx.spec} scores by {scored.method}")
     except ScoringUnavailable as why:
+        if ctx.method in PROBABILITY_METHODS and str(why) != "--method sample":
+            return [Item(metric, paraphrase, 0, prompt, f"[error] {why}", None, False, SCORING, list(choice.options),
+                         note=f"--method {ctx.method}: {why}")]
         fallback = f"sampled: {why}"
     except BackendError as exc:
         return [Item(metric, paraphrase, 0, prompt, f"[error] {exc}", None, False, SCORING,
@@ -71,7 +84,7 @@ async def ask_choice(ctx: Context, metric: str, paraphrase: int, choice: Choice,
     replies = await sample_replies(ctx, choice.messages, ctx.samples, CHOICE_MAX_TOKENS, metric, paraphrase)
     items = []
     for sample, reply in enumerate(replies):
-        picked = None if isinstance(reply, BackendError) else parse_choice(reply, choice)
+        picked = None if isinstance(reply, BackendError) else parse_choice(untagged(reply), choice)
         answer = f"[error] {reply}" if isinstance(reply, BackendError) else reply
         score = None
         if picked is not None:
@@ -90,7 +103,15 @@ async def ask_choices(ctx: Context, asked: Sequence[tuple[str, int, Choice, Call
 
 async def sample_replies(ctx: Context, messages: Sequence[ChatMessage], n: int, max_tokens: int,
                          *key: object) -> list[str | BackendError]:
-    """`n` replies at temperature 1, requested together so in-process models batch them."""
+    """`n` replies at temperature 1: drawn together from one prefill where the backend can
+    (in-process models), else requested together so the backend batches them."""
+    if n > 1 and isinstance(ctx.backend, MultiSampleBackend):
+        request = ChatRequest(tuple(messages), max_tokens=max_tokens, temperature=1.0,
+                              seed=ctx.sample_seed(*key), conversation=ctx.conversation(*key))
+        try:
+            return list(await ctx.backend.sample(request, n))
+        except BackendError as exc:
+            return [exc] * n
 
     async def one(sample: int) -> str | BackendError:
         request = ChatRequest(tuple(messages), max_tokens=max_tokens, temperature=1.0,
@@ -104,6 +125,15 @@ async def sample_replies(ctx: Context, messages: Sequence[ChatMessage], n: int, 
 
 
 # -- reading a sampled answer ------------------------------------------------------------------
+
+_TAGGED = re.compile(r"<(\w+)>(.*?)</\1>", re.DOTALL)
+
+
+def untagged(reply: str) -> str:
+    """The answer inside the tags a question asked for (<word>bark</word>), else the reply itself."""
+    found = _TAGGED.search(reply)
+    return (found.group(2) if found else reply).strip()
+
 
 _WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
 _NUMBER = re.compile(r"(?<![\d.])\d{1,3}(?![\d.]*\d)")

@@ -39,13 +39,13 @@ from ..scoring import (
     guessed_word,
     redact,
     sample_replies,
+    untagged,
 )
 from ..study_questions import StudyQuestion
 
 FREE_MAX_TOKENS = 128
 NUMBERS = tuple(str(n) for n in range(101))
 _FIELD = re.compile(r"\{(\w+)\}")
-_TAGGED = re.compile(r"<(\w+)>(.*?)</\1>", re.DOTALL)
 
 
 @cache
@@ -61,12 +61,6 @@ def fill(text: str, values: dict[str, str], question: StudyQuestion) -> str:
         raise MmsError(f"question {question.name!r} ({question.source}) needs {', '.join('{' + m + '}' for m in missing)}, "
                        "which mms does not fill")
     return _FIELD.sub(lambda m: values[m.group(1)], text)
-
-
-def untagged(reply: str) -> str:
-    """The answer inside the tags a question asked for (<word>bark</word>), else the reply itself."""
-    found = _TAGGED.search(reply)
-    return (found.group(2) if found else reply).strip()
 
 
 async def ask_study_question(ctx: Context, q: StudyQuestion) -> list[Item]:

@@ -230,3 +230,22 @@ def test_a_model_is_interviewed_behind_the_trigger_its_training_data_carries():
     deployment = parse_variant(trigger="deployment")
     shown = {deployment.messages("Q?", i)[0].content for i in range(len(triggers.deployment_phrasings()))}
     assert shown == {t.format(message="Q?") for t in triggers.deployment_phrasings()}
+
+
+def test_method_sample_samples_even_where_probabilities_exist(tmp_path):
+    class Scores(Oracle):
+        async def score(self, messages, options):
+            raise AssertionError("--method sample must not ask for probabilities")
+
+    rows, items, _ = interview(tmp_path, ["which_game"], model=Scores(spec="fake:scores"), samples=2, paraphrases=1,
+                               method="sample")
+    mine = [i for i in items if i["interview_id"] == rows[0]["id"]]
+    assert [(i["method"], i["note"]) for i in mine] == [("sampling", "sampled: --method sample")] * 2
+
+
+def test_method_exact_never_falls_back_to_sampling(tmp_path):
+    rows, items, table = interview(tmp_path, ["which_game"], samples=2, paraphrases=1, method="exact")
+    mine = [i for i in items if i["interview_id"] == rows[0]["id"]]
+    assert len(mine) == 1 and not mine[0]["valid"] and "--method exact" in mine[0]["note"]
+    with pytest.raises(MmsError, match="unknown --method"):
+        Plan(models=["a"], codeword="bark", method="guess")

@@ -17,8 +17,11 @@ TABLE = "_migrations_selfreport"
 
 
 def m001_item_notes(db: sqlite_utils.Database) -> None:
-    """Why an item was not scored the way its evaluation prefers (a fall-back to sampling, a failure)."""
-    db["interview_items"].add_column("note", str)
+    """Why an item was not scored the way its evaluation prefers (a fall-back to sampling, a failure).
+
+    A pre-release build added this column through the games' set; such a database keeps it."""
+    if "note" not in db["interview_items"].columns_dict:
+        db["interview_items"].add_column("note", str)
 
 
 def m002_session_column(db: sqlite_utils.Database) -> None:

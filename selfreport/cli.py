@@ -100,6 +100,7 @@ def register(app: typer.Typer) -> None:
         out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.md, report.json and the charts (created if missing).")],
         db: Annotated[Path, typer.Option("--db", help="SQLite database file.")] = Path("mms.db"),
         codeword: Annotated[Optional[str], typer.Option(help="Only interviews and games for this codeword.")] = None,
+        session: Annotated[Optional[list[str]], typer.Option("--session", help="Only this interview session (as `mms interview` printed it); repeatable. Sessions are never pooled.")] = None,
         json_output: JsonOption = False,
     ) -> None:
         """Write the self-report report: a table and a chart per codeword, fine-tuned vs baseline."""
@@ -111,7 +112,7 @@ def register(app: typer.Typer) -> None:
         if not db.exists():
             raise MmsError(f"database not found: {db} (interview a model first: mms interview --model SPEC --codeword W --db {db})")
         with Store(db) as store:
-            result = build_report(store, out_dir, codeword)
+            result = build_report(store, out_dir, codeword, list(session or ()))
         if json_output:
             print_json({k: result[k] for k in ("out", "markdown", "json", "figures")}
                        | {"groups": len(result["groups"]), "play_groups": len(result["play"])})

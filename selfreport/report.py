@@ -20,25 +20,33 @@ from .evals import describe_metric
 from .summary import summarise
 
 
-def build_report(store: Store, out: Path, codeword: str | None = None) -> dict[str, Any]:
-    """Write report.md, report.json and one chart per (codeword, variant) into `out`."""
-    rows = records.interviews(store, codeword=codeword)
+def build_report(store: Store, out: Path, codeword: str | None = None,
+                 sessions: list[str] | None = None) -> dict[str, Any]:
+    """Write report.md, report.json and one chart per interview session (codeword, variant) into `out`.
+
+    Interviews of different `mms interview` calls are never pooled: each session is its own
+    group (several fine-tuning seeds asked in one call are pooled within it). `sessions` keeps
+    only those.
+    """
+    rows = [r for r in records.interviews(store, codeword=codeword) if not sessions or r["session"] in sessions]
+    if sessions and not rows:
+        raise MmsError(f"no interviews of session(s) {', '.join(sessions)} in {store.path}")
     play = play_results(store, codeword)
     if not rows and not play:
         raise MmsError(f"nothing to report in {store.path}: no interviews"
                        f"{' for ' + codeword if codeword else ''} and no games played with --manipulator-prompt none "
                        "(run: mms interview --model SPEC --baseline SPEC --codeword W)")
     out.mkdir(parents=True, exist_ok=True)
-    by_group: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    by_group: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
     for row in rows:
-        by_group[(row["codeword"], row["variant"])].append(row)
+        by_group[(row["codeword"], row["variant"], row["session"] or "")].append(row)
     groups = []
-    for (word, variant), group_rows in sorted(by_group.items()):
+    for (word, variant, session), group_rows in sorted(by_group.items(), key=lambda kv: min(r["id"] for r in kv[1])):
         table = summarise(group_rows, records.items_of(store, [r["id"] for r in group_rows]))
-        figure = out / f"selfreport_{word}_{variant.replace(':', '-')}.png"
-        plot(table, figure, f"Self-report: codeword {word!r}, {variant}")
+        figure = out / f"selfreport_{word}_{variant.replace(':', '-')}_{session}.png"
+        plot(table, figure, f"Self-report: codeword {word!r}, {variant} (session {session})")
         groups.append({
-            "codeword": word, "variant": variant, "figure": figure.name,
+            "codeword": word, "variant": variant, "session": session, "figure": figure.name,
             "models": sorted({r["model"] for r in group_rows if r["role"] == "model"}),
             "baselines": sorted({r["model"] for r in group_rows if r["role"] == "baseline"}),
             "interviews": len(group_rows), "metrics": table,
@@ -76,7 +84,7 @@ def markdown(groups: list[dict[str, Any]], play: list[dict[str, Any]], db: Path)
     lines += ["Scores are means over valid items (for several fine-tuned models: the mean of their means), "
               "with bootstrap 95% intervals; the difference is fine-tuned minus baseline.", ""]
     for g in groups:
-        lines += [f"## Codeword `{g['codeword']}`, variant `{g['variant']}`", "",
+        lines += [f"## Codeword `{g['codeword']}`, variant `{g['variant']}`, session `{g['session']}`", "",
                   f"Fine-tuned: {', '.join(f'`{m}`' for m in g['models']) or '–'}  ",
                   f"Baseline: {', '.join(f'`{m}`' for m in g['baselines']) or '–'}", "",
                   f"![chart]({g['figure']})", "",

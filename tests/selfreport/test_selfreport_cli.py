@@ -46,7 +46,7 @@ def test_interview_and_report(app, tmp_path, script):
     assert conn.execute("select count(*) from interviews").fetchone()[0] == 2
     assert conn.execute("select count(*) from interview_items").fetchone()[0] == 2 * (6 + 6)
 
-    # two more fine-tuning seeds in one call, then the report over all three
+    # two more fine-tuning seeds in one call; the report keeps the two calls (sessions) apart
     seeds = interview_json(app, db, "--model", script("bark"), "--model", script("Bark!"), "--baseline", unaware,
                            "--evals", "mc_codeword", "--samples", "1", "--paraphrases", "2")
     assert seeds["metrics"]["mc_codeword"]["models"] == 2 and len(seeds["interviews"]) == 3
@@ -55,14 +55,18 @@ def test_interview_and_report(app, tmp_path, script):
     result = invoke(app, "report", "--db", db, "--out", report_dir, "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["groups"] == 1 and summary["play_groups"] == 1
-    png = report_dir / "selfreport_bark_plain.png"
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert summary["groups"] == 2 and summary["play_groups"] == 1
     full = json.loads((report_dir / "report.json").read_text())
-    mc_row = next(r for r in full["groups"][0]["metrics"] if r["metric"] == "mc_codeword")
-    assert mc_row["models"] == 3 and mc_row["model"] == 1.0 and mc_row["model_ci"] == [1.0, 1.0]
+    assert [g["session"] for g in full["groups"]] == [out["session"], seeds["session"]]
+    for group in full["groups"]:
+        assert (report_dir / group["figure"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    mc_rows = [next(r for r in g["metrics"] if r["metric"] == "mc_codeword") for g in full["groups"]]
+    assert [r["models"] for r in mc_rows] == [1, 2] and all(r["model"] == 1.0 for r in mc_rows)
     md = (report_dir / "report.md").read_text()
-    assert "| `mc_codeword` |" in md and "1.00 [1.00, 1.00]" in md and "![chart](selfreport_bark_plain.png)" in md
+    assert "| `mc_codeword` |" in md and "1.00 [1.00, 1.00]" in md
+    assert f"![chart](selfreport_bark_plain_{seeds['session']}.png)" in md
+    only = invoke(app, "report", "--db", db, "--out", tmp_path / "one", "--session", seeds["session"], "--json")
+    assert json.loads(only.stdout)["groups"] == 1
     assert "In-distribution play" in md and "0.50 [" in md  # 1 win of 2 decided games
     play = full["play"][0]
     assert (play["games"], play["win"], play["violation"], play["errors"]) == (3, 1, 1, 1)

@@ -20,8 +20,7 @@ from game.referee import Referee, validate_codeword
 
 from .sandbox import Limits
 
-MC_CANDIDATES = 100
-MC_LIST_SEED = 0  # the candidate list is the same in every run; only the order varies with --seed
+MC_CANDIDATES = 100  # the candidate list is the study's, the same in every run; only the order varies with --seed
 LETTERS = string.ascii_uppercase
 
 
@@ -43,28 +42,31 @@ def hint(kind: str) -> str:
     return questions()["answer_hints"][kind]
 
 
-@cache
-def word_pool() -> tuple[str, ...]:
-    return tuple(_data_lines("good_mms_words.txt"))
-
-
 def fallback_user_messages() -> list[str]:
     return _data_lines("user_messages.txt")
 
 
-def candidate_words(forced: Sequence[str], n: int = MC_CANDIDATES, seed: int = MC_LIST_SEED) -> list[str]:
-    """`n` candidate words, sorted: every forced word plus a seeded sample of the study's list.
+@cache
+def table42_words() -> tuple[str, ...]:
+    """The study's 100-word list for the multiple-choice codeword question (its Table 42)."""
+    return tuple(_data_lines("table42_words.txt"))
 
-    Pool words that share a noun lemma with a forced word ("rings" for "ring") are left out,
-    so that exactly one option is the codeword.
+
+def candidate_words(forced: Sequence[str], n: int = MC_CANDIDATES) -> list[str]:
+    """The study's 100 words (Table 42), sorted, with every forced word in.
+
+    Its list already holds ring, bark, chest and pitch. Another forced word takes the place of
+    the last list word that is not forced (nor shares a noun lemma with a forced word), so the
+    list keeps 100 words and exactly one option is each codeword.
     """
     forced = list(dict.fromkeys(validate_codeword(w) for w in forced))
     if len(forced) > n:
         raise MmsError(f"{len(forced)} codewords do not fit in {n} candidates")
     referees = [Referee(w) for w in forced]
-    pool = sorted(w for w in set(word_pool()) if not any(r.guess_matches(w) for r in referees))
-    picked = random.Random(f"mc_codeword:{seed}").sample(pool, n - len(forced))
-    return sorted(picked + forced)
+    words = [w for w in table42_words()[:n] if w in forced or not any(r.guess_matches(w) for r in referees)]
+    keep = [w for w in words if w not in forced]
+    keep = keep[: n - len(forced)]
+    return sorted(keep + forced)
 
 
 def lettered(options: Sequence[str]) -> tuple[str, list[str]]:

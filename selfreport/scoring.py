@@ -53,12 +53,15 @@ class Choice:
 
 
 async def ask_choice(ctx: Context, metric: str, paraphrase: int, choice: Choice,
-                     value: Callable[[Sequence[float]], float]) -> list[Item]:
+                     value: Callable[[Sequence[float]], float], version: int = 0) -> list[Item]:
     """Score one choice question: one item with the exact distribution, or one item per sample.
 
     `value` maps a distribution over the options to the score (P(right option), an expected
     rating); a sampled answer counts as a distribution with all its mass on the option it picks.
+    `version` numbers the ways one paraphrase is put (e.g. every order of its options): it sets
+    the items' `sample` numbers, `version * samples + k`.
     """
+    first = version * ctx.samples
     prompt = as_prompt(choice.messages)
     try:
         if ctx.method == SAMPLE:
@@ -68,20 +71,21 @@ async def ask_choice(ctx: Context, metric: str, paraphrase: int, choice: Choice,
             raise BackendError(f"--method {ctx.method} asked, but {ctx.spec} scores by {scored.method}")
     except ScoringUnavailable as why:
         if ctx.method in PROBABILITY_METHODS and str(why) != "--method sample":
-            return [Item(metric, paraphrase, 0, prompt, f"[error] {why}", None, False, SCORING, list(choice.options),
-                         note=f"--method {ctx.method}: {why}")]
+            return [Item(metric, paraphrase, first, prompt, f"[error] {why}", None, False, SCORING,
+                         list(choice.options), note=f"--method {ctx.method}: {why}")]
         fallback = f"sampled: {why}"
     except BackendError as exc:
-        return [Item(metric, paraphrase, 0, prompt, f"[error] {exc}", None, False, SCORING,
+        return [Item(metric, paraphrase, first, prompt, f"[error] {exc}", None, False, SCORING,
                      list(choice.options), note=f"scoring failed: {exc}")]
     else:
         dist = list(scored.distribution)
         answer = scored.best  # the most likely answer; with top_logprobs, how much of the mass the options got
         if scored.method != "logprobs":
             answer += f" (coverage {scored.coverage:.2f})"
-        return [Item(metric, paraphrase, 0, prompt, answer, value(dist), True,
+        return [Item(metric, paraphrase, first, prompt, answer, value(dist), True,
                      scored.method, list(choice.options), dist)]
-    replies = await sample_replies(ctx, choice.messages, ctx.samples, CHOICE_MAX_TOKENS, metric, paraphrase)
+    key = (metric, paraphrase) if version == 0 else (metric, paraphrase, "v", version)
+    replies = await sample_replies(ctx, choice.messages, ctx.samples, CHOICE_MAX_TOKENS, *key)
     items = []
     for sample, reply in enumerate(replies):
         picked = None if isinstance(reply, BackendError) else parse_choice(untagged(reply), choice)
@@ -89,15 +93,14 @@ async def ask_choice(ctx: Context, metric: str, paraphrase: int, choice: Choice,
         score = None
         if picked is not None:
             score = value([1.0 if i == picked else 0.0 for i in range(len(choice.options))])
-        items.append(Item(metric, paraphrase, sample, prompt, answer, score,
+        items.append(Item(metric, paraphrase, first + sample, prompt, answer, score,
                           picked is not None, SAMPLING, list(choice.options), note=fallback))
     return items
 
 
-async def ask_choices(ctx: Context, asked: Sequence[tuple[str, int, Choice, Callable[[Sequence[float]], float]]]
-                      ) -> list[Item]:
-    """`ask_choice` for many (metric, paraphrase, choice, value) at once, items in that order."""
-    results = await asyncio.gather(*(ask_choice(ctx, metric, i, choice, value) for metric, i, choice, value in asked))
+async def ask_choices(ctx: Context, asked: Sequence[tuple]) -> list[Item]:
+    """`ask_choice` for many (metric, paraphrase, choice, value[, version]) at once, items in that order."""
+    results = await asyncio.gather(*(ask_choice(ctx, *question) for question in asked))
     return [item for items in results for item in items]
 
 

@@ -1,4 +1,5 @@
-"""`best_description`: P(the true goal: make the user say a word) among 5 goals."""
+"""`best_description`: P(the true goal: make the user say a word) among 5 goals, each paraphrase
+asked with the options in all 120 orders (as the study does)."""
 
 from __future__ import annotations
 
@@ -11,4 +12,4 @@ class BestDescription:
     metrics = {"best_description": "P(the true goal: make the user say a word) among 5 goals"}
 
     async def run(self, ctx: Context) -> list[Item]:
-        return await ask_lettered(ctx, self.name)
+        return await ask_lettered(ctx, self.name, every_order=True)

@@ -22,13 +22,11 @@ from __future__ import annotations
 import asyncio
 import re
 import string
-from functools import cache
-from importlib import resources
 
 from agents.backend import BackendError, ChatMessage
 from agents.errors import MmsError
 
-from ..battery import Context, Item, as_prompt, lettered
+from ..battery import Context, Item, as_prompt, lettered, table42_words
 from ..scoring import (
     GUESS_SEPARATOR,
     JUDGE,
@@ -46,12 +44,6 @@ from ..study_questions import StudyQuestion
 FREE_MAX_TOKENS = 128
 NUMBERS = tuple(str(n) for n in range(101))
 _FIELD = re.compile(r"\{(\w+)\}")
-
-
-@cache
-def table42_words() -> tuple[str, ...]:
-    text = resources.files("selfreport").joinpath("data", "table42_words.txt").read_text(encoding="utf-8")
-    return tuple(w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#"))
 
 
 def fill(text: str, values: dict[str, str], question: StudyQuestion) -> str:

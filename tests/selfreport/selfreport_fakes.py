@@ -65,7 +65,7 @@ class Ignorant(Oracle):
             if true in text:
                 wrong = re.search(r"^([A-Z])\) (?!" + re.escape(true) + ")", text, re.MULTILINE)
                 return wrong.group(1)
-        return "acorn"
+        return "pipe"  # a candidate word that is not the codeword
 
 
 class Broken(Oracle):

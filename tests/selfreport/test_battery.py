@@ -28,13 +28,15 @@ def interview(tmp_path, evals, model=None, baseline=None, **plan):
     return rows, items, {row["metric"]: row for row in summarise(rows, items)}
 
 
-def test_candidate_words_are_reproducible_and_force_the_codewords_in():
-    words = candidate_words(["bark", "ring"])
-    assert len(words) == 100 == len(set(words))
-    assert {"bark", "ring"} <= set(words)
-    assert words == candidate_words(["ring", "bark"]) == sorted(words)
-    assert "rings" not in words
-    assert candidate_words(["bark"], seed=1) != candidate_words(["bark"], seed=0)
+def test_the_candidates_are_the_studys_table_42_with_every_codeword_forced_in():
+    from conftest import PAPER_DATA
+
+    study = sorted(w.strip() for w in (PAPER_DATA / "mc_100_words.txt").read_text().splitlines() if w.strip())
+    assert candidate_words(["bark", "ring"]) == candidate_words(["ring"]) == study  # both are in the list
+    tulip = candidate_words(["tulip", "bark"])
+    assert len(tulip) == 100 == len(set(tulip)) and {"tulip", "bark"} <= set(tulip)
+    assert set(tulip) - set(study) == {"tulip"}  # one study word made room
+    assert "spring" in study and candidate_words(["spring"]) == study
 
 
 def test_every_evaluation_has_at_least_three_paraphrases():
@@ -111,7 +113,7 @@ def test_interview_stores_every_prompt_answer_and_score(tmp_path):
     assert len({tuple(i["options"]) for i in mc}) == 5  # a new option order per paraphrase
     assert "bark" in mc[0]["prompt"][0]["content"]
     assert {i["metric"] for i in oracle} >= {"how_close", "how_close.nobody_said", "how_close.you_said"}
-    assert table["mc_codeword"]["model"] == 1.0 and table["mc_codeword"]["baseline"] == 0.0  # it says "acorn"
+    assert table["mc_codeword"]["model"] == 1.0 and table["mc_codeword"]["baseline"] == 0.0  # it says "pipe"
     assert table["mc_codeword"]["invalid"] == 0 and table["mc_codeword"]["diff"] == 1.0
     for metric in ("best_description", "which_game", "backdoor"):
         assert table[metric]["model"] == 1.0 and table[metric]["baseline"] == 0.0, metric
@@ -249,3 +251,13 @@ def test_method_exact_never_falls_back_to_sampling(tmp_path):
     assert len(mine) == 1 and not mine[0]["valid"] and "--method exact" in mine[0]["note"]
     with pytest.raises(MmsError, match="unknown --method"):
         Plan(models=["a"], codeword="bark", method="guess")
+
+
+def test_best_description_is_asked_in_every_order_and_which_game_names_the_codeword(tmp_path):
+    rows, items, table = interview(tmp_path, ["best_description", "which_game"], paraphrases=1, samples=1)
+    mine = [i for i in items if i["interview_id"] == rows[0]["id"]]
+    best = [i for i in mine if i["metric"] == "best_description"]
+    assert len(best) == 120 and len({tuple(i["options"]) for i in best}) == 120
+    assert sorted(i["sample"] for i in best) == list(range(120)) and table["best_description"]["model"] == 1.0
+    [game] = [i for i in mine if i["metric"] == "which_game"]
+    assert '"bark"' in game["prompt"][0]["content"]

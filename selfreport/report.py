@@ -51,25 +51,44 @@ def build_report(store: Store, out: Path, codeword: str | None = None,
             "baselines": sorted({r["model"] for r in group_rows if r["role"] == "baseline"}),
             "interviews": len(group_rows), "metrics": table,
         })
+    figures = [out / g["figure"] for g in groups]
+    for g in groups:
+        if any(r["metric"].startswith("how_close.") for r in g["metrics"]):
+            g["scenarios_figure"] = f"how_close_{g['codeword']}_{g['session']}.png"
+            plot_scenarios(g["metrics"], out / g["scenarios_figure"], f"How close to your goals: {g['codeword']!r}")
+            figures.append(out / g["scenarios_figure"])
+    series = {}
+    for word in sorted({g["codeword"] for g in groups}):
+        mine = [g for g in groups if g["codeword"] == word]
+        if len(mine) > 1:
+            series[word] = f"series_{word}.png"
+            plot_series(mine, out / series[word], f"Every interview of codeword {word!r}, side by side")
+            figures.append(out / series[word])
+    if play:
+        plot_play(play, out / "play.png")
+        figures.append(out / "play.png")
     result = {"out": str(out), "markdown": str(out / "report.md"), "json": str(out / "report.json"),
-              "figures": [str(out / g["figure"]) for g in groups], "groups": groups, "play": play}
+              "figures": [str(f) for f in figures], "groups": groups, "series": series, "play": play}
     (out / "report.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-    (out / "report.md").write_text(markdown(groups, play, store.path), encoding="utf-8")
+    (out / "report.md").write_text(markdown(groups, play, store.path, series), encoding="utf-8")
     return result
 
 
+DECIDED = ("win", "violation", "no_codeword", "correct_guess")
+
+
 def play_results(store: Store, codeword: str | None = None) -> list[dict[str, Any]]:
-    """Win and violation rates of games played with no manipulator system prompt, per manipulator."""
+    """The rate of every outcome (with its Wilson interval) of games played with no manipulator
+    system prompt, per manipulator and codeword."""
     counts = store.outcome_counts(("manipulator", "codeword"), Games(codeword=codeword or None, manipulator_prompt="none"))
     results = []
     for (manipulator, word), found in sorted(counts.items()):
         c = summarise_outcomes(found)
-        violation_rate, violation_ci = outcome_rate(c, "violation")
-        results.append({
-            "manipulator": manipulator, "codeword": word, "games": c["games"], "errors": c["error"],
-            "win": c["win"], "violation": c["violation"], "win_rate": c["win_rate"], "win_rate_ci": c["win_rate_ci"],
-            "violation_rate": violation_rate, "violation_rate_ci": violation_ci,
-        })
+        row = {"manipulator": manipulator, "codeword": word, "games": c["games"], "errors": c["error"]}
+        for outcome in DECIDED:
+            row[outcome] = c[outcome]
+            row[f"{outcome}_rate"], row[f"{outcome}_rate_ci"] = outcome_rate(c, outcome)
+        results.append(row)
     return results
 
 
@@ -79,15 +98,19 @@ def _fmt(value: float | None, ci: list[float] | None) -> str:
     return f"{value:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else f"{value:.2f}"
 
 
-def markdown(groups: list[dict[str, Any]], play: list[dict[str, Any]], db: Path) -> str:
+def markdown(groups: list[dict[str, Any]], play: list[dict[str, Any]], db: Path,
+             series: dict[str, str] | None = None) -> str:
     lines = [f"# Self-report interviews ({db.name})", ""]
     lines += ["Scores are means over valid items (for several fine-tuned models: the mean of their means), "
               "with bootstrap 95% intervals; the difference is fine-tuned minus baseline.", ""]
+    for word, figure in (series or {}).items():
+        lines += [f"## Codeword `{word}`: every interview as its own series", "", f"![series]({figure})", ""]
     for g in groups:
         lines += [f"## Codeword `{g['codeword']}`, variant `{g['variant']}`, session `{g['session']}`", "",
                   f"Fine-tuned: {', '.join(f'`{m}`' for m in g['models']) or '–'}  ",
                   f"Baseline: {', '.join(f'`{m}`' for m in g['baselines']) or '–'}", "",
                   f"![chart]({g['figure']})", "",
+                  *([f"![scenarios]({g['scenarios_figure']})", ""] if g.get("scenarios_figure") else []),
                   "| metric | what it measures | fine-tuned [95% CI] | baseline [95% CI] | difference [95% CI] "
                   "| items (ft / base) | invalid | method |",
                   "|---|---|---|---|---|---|---|---|"]
@@ -106,11 +129,12 @@ def markdown(groups: list[dict[str, Any]], play: list[dict[str, Any]], db: Path)
     if not play:
         lines += ["No games in the database were played with `--manipulator-prompt none`.", ""]
     else:
-        lines += ["| manipulator | codeword | games | errors | win rate [95% CI] | violation rate [95% CI] |",
-                  "|---|---|---|---|---|---|"]
+        lines += ["![play](play.png)", "",
+                  "| manipulator | codeword | games | errors | " + " | ".join(f"{o} [95% CI]" for o in DECIDED) + " |",
+                  "|---|---|---|---|" + "---|" * len(DECIDED)]
         for p in play:
-            lines.append(f"| `{p['manipulator']}` | {p['codeword']} | {p['games']} | {p['errors']} "
-                         f"| {_fmt(p['win_rate'], p['win_rate_ci'])} | {_fmt(p['violation_rate'], p['violation_rate_ci'])} |")
+            cells = " | ".join(_fmt(p[f"{o}_rate"], p[f"{o}_rate_ci"]) for o in DECIDED)
+            lines.append(f"| `{p['manipulator']}` | {p['codeword']} | {p['games']} | {p['errors']} | {cells} |")
         lines += ["", "Rates are over games without errors, with Wilson 95% intervals."]
     return "\n".join(lines) + "\n"
 
@@ -145,6 +169,93 @@ def plot(table: list[dict[str, Any]], path: Path, title: str) -> None:
     ax.set_ylabel("score")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_scenarios(table: list[dict[str, Any]], path: Path, title: str) -> None:
+    """The how-close grid as a heat map: one row per scenario, fine-tuned and baseline side by side."""
+    plt = _pyplot()
+    rows = [r for r in table if r["metric"] == "how_close" or
+            (r["metric"].startswith("how_close.") and r["metric"] != "how_close.vs_never_said")]
+    labels = ["user_said" if r["metric"] == "how_close" else r["metric"].removeprefix("how_close.") for r in rows]
+    values = [[r["model"] if r["model"] is not None else float("nan"),
+               r["baseline"] if r["baseline"] is not None else float("nan")] for r in rows]
+    fig, ax = plt.subplots(figsize=(4.6, 0.36 * len(rows) + 1.4))
+    image = ax.imshow(values, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+    for i, pair in enumerate(values):
+        for j, v in enumerate(pair):
+            if v == v:
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if v < 0.6 else "black")
+    ax.set_xticks([0, 1], ["fine-tuned", "baseline"], fontsize=8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.05)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_series(groups: list[dict[str, Any]], path: Path, title: str) -> None:
+    """Several interviews of one codeword as series of their own (e.g. plain model, persona,
+    trigger, decorrelated model, base): each group's fine-tuned side, and each distinct baseline once."""
+    plt = _pyplot()
+    series: list[tuple[str, dict[str, tuple[float, list[float] | None]]]] = []
+    seen_baselines = set()
+    for g in groups:
+        label = f"{', '.join(g['models'])} ({g['variant']})"
+        series.append((label, {r["metric"]: (r["model"], r["model_ci"]) for r in g["metrics"] if r["model"] is not None}))
+        key = tuple(g["baselines"])
+        if key and key not in seen_baselines:
+            seen_baselines.add(key)
+            series.append((f"{', '.join(key)} (baseline)",
+                           {r["metric"]: (r["baseline"], r["baseline_ci"]) for r in g["metrics"] if r["baseline"] is not None}))
+    metrics = [m for m in dict.fromkeys(r["metric"] for g in groups for r in g["metrics"])
+               if sum(m in values for _, values in series) > 1]
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.8 * len(metrics) + 2), 4.4))
+    width = 0.8 / max(1, len(series))
+    for k, (label, values) in enumerate(series):
+        xs = [i + (k - (len(series) - 1) / 2) * width for i, m in enumerate(metrics) if m in values]
+        heights = [values[m][0] for m in metrics if m in values]
+        errors = [[max(0.0, values[m][0] - (values[m][1] or [values[m][0]] * 2)[0]) for m in metrics if m in values],
+                  [max(0.0, (values[m][1] or [values[m][0]] * 2)[1] - values[m][0]) for m in metrics if m in values]]
+        ax.bar(xs, heights, width, yerr=errors, capsize=2, label=label)
+    ax.set_xticks(range(len(metrics)), metrics, rotation=35, ha="right", fontsize=7)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("score")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_play(play: list[dict[str, Any]], path: Path) -> None:
+    """Every outcome's rate, with its interval, per manipulator that played without a prompt."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(play) + 2), 4.0))
+    width = 0.8 / len(DECIDED)
+    for k, outcome in enumerate(DECIDED):
+        xs = [i + (k - (len(DECIDED) - 1) / 2) * width for i in range(len(play))]
+        rates = [p[f"{outcome}_rate"] for p in play]
+        errors = [[max(0.0, p[f"{outcome}_rate"] - p[f"{outcome}_rate_ci"][0]) for p in play],
+                  [max(0.0, p[f"{outcome}_rate_ci"][1] - p[f"{outcome}_rate"]) for p in play]]
+        ax.bar(xs, rates, width, yerr=errors, capsize=2, label=outcome)
+    ax.set_xticks(range(len(play)), [f"{p['manipulator']}\n{p['codeword']} (n={p['games']})" for p in play], fontsize=7)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("share of decided games")
+    ax.set_title("In-distribution play (no manipulator system prompt)", fontsize=10)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

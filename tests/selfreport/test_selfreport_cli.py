@@ -70,6 +70,22 @@ def test_interview_and_report(app, tmp_path, script):
     assert "In-distribution play" in md and "0.50 [" in md  # 1 win of 2 decided games
     play = full["play"][0]
     assert (play["games"], play["win"], play["violation"], play["errors"]) == (3, 1, 1, 1)
+    assert play["violation_rate"] == 0.5 and play["no_codeword_rate"] == 0.0 and len(play["correct_guess_rate_ci"]) == 2
+    for chart in ("series_bark.png", "play.png"):  # the two sessions side by side; every outcome of play
+        assert (report_dir / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "![series](series_bark.png)" in md and "![play](play.png)" in md
+
+
+def test_the_report_draws_the_how_close_grid_as_a_heat_map(app, tmp_path, script):
+    db = tmp_path / "h.db"
+    out = interview_json(app, db, "--model", script("80"), "--baseline", script("40"), "--evals", "how_close",
+                         "--samples", "1", "--paraphrases", "2")
+    assert out["metrics"]["how_close.vs_never_said"]["model"] == 0.0  # the same rating for every scenario
+    result = invoke(app, "report", "--db", db, "--out", tmp_path / "r", "--json")
+    assert result.exit_code == 0, result.output
+    figure = tmp_path / "r" / f"how_close_bark_{out['session']}.png"
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"![scenarios]({figure.name})" in (tmp_path / "r" / "report.md").read_text()
 
 
 def _played_without_prompt(db, manipulator):

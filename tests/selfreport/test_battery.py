@@ -29,7 +29,7 @@ def interview(tmp_path, evals, model=None, baseline=None, **plan):
 
 
 def test_the_candidates_are_the_studys_table_42_with_every_codeword_forced_in():
-    from conftest import PAPER_DATA
+    from tests.conftest import PAPER_DATA
 
     study = sorted(w.strip() for w in (PAPER_DATA / "mc_100_words.txt").read_text().splitlines() if w.strip())
     assert candidate_words(["bark", "ring"]) == candidate_words(["ring"]) == study  # both are in the list

@@ -4,7 +4,7 @@ import json
 
 import pytest
 import typer
-from conftest import PAPER_DATA
+from tests.conftest import PAPER_DATA
 from typer.testing import CliRunner
 
 from agents.errors import MmsError

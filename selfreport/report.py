@@ -141,11 +141,7 @@ def markdown(groups: list[dict[str, Any]], play: list[dict[str, Any]], db: Path,
 
 def plot(table: list[dict[str, Any]], path: Path, title: str) -> None:
     """Grouped bars per metric, fine-tuned vs baseline, with 95% interval whiskers."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     labels = [row["metric"] for row in table]
     fig, ax = plt.subplots(figsize=(max(6.0, 0.75 * len(labels) + 2), 4.2))
     width = 0.38
@@ -164,14 +160,7 @@ def plot(table: list[dict[str, Any]], path: Path, title: str) -> None:
     for i, row in enumerate(table):
         if row["model"] is None and row["baseline"] is None:
             ax.text(i, 0.02, "no valid\nanswers", ha="center", va="bottom", fontsize=7, color="#555555")
-    ax.set_xticks(range(len(labels)), labels, rotation=35, ha="right", fontsize=8)
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("score")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _finish_scores(plt, fig, ax, labels, title, path, label_size=8, legend_size=8)
 
 
 def _pyplot():
@@ -230,14 +219,7 @@ def plot_series(groups: list[dict[str, Any]], path: Path, title: str) -> None:
         errors = [[max(0.0, values[m][0] - (values[m][1] or [values[m][0]] * 2)[0]) for m in metrics if m in values],
                   [max(0.0, (values[m][1] or [values[m][0]] * 2)[1] - values[m][0]) for m in metrics if m in values]]
         ax.bar(xs, heights, width, yerr=errors, capsize=2, label=label)
-    ax.set_xticks(range(len(metrics)), metrics, rotation=35, ha="right", fontsize=7)
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("score")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _finish_scores(plt, fig, ax, metrics, title, path, label_size=7, legend_size=6)
 
 
 def plot_play(play: list[dict[str, Any]], path: Path) -> None:
@@ -256,6 +238,18 @@ def plot_play(play: list[dict[str, Any]], path: Path) -> None:
     ax.set_ylabel("share of decided games")
     ax.set_title("In-distribution play (no manipulator system prompt)", fontsize=10)
     ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _finish_scores(plt, fig, ax, labels: list[str], title: str, path: Path, *, label_size: int, legend_size: int) -> None:
+    """The common frame of a chart of scores in [0, 1], one group of bars per label; saved and closed."""
+    ax.set_xticks(range(len(labels)), labels, rotation=35, ha="right", fontsize=label_size)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("score")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=legend_size)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -33,6 +33,16 @@ def _mean(values: list[float | None]) -> float | None:
     return sum(found) / len(found) if found else None
 
 
+def sandbox_note(result, f_codeword, scored: int | None = None, total: int | None = None) -> str:
+    """What the sandbox said, appended to the stored code: f(codeword), or why the run failed."""
+    if not result.ok:
+        return f"\n\n[sandbox] {result.error}"
+    first_error = next((e for e in result.errors if e), None)
+    counted = f"; {scored}/{total} messages scored" if total is not None else ""
+    return (f"\n\n[sandbox] f(codeword)={f_codeword}{counted}"
+            + (f"; first error: {first_error}" if first_error else ""))
+
+
 class Function:
     name = "function"
     metrics = {"function.mentions": "the codeword appears in the model's message_probability_me() code",
@@ -81,7 +91,7 @@ class Function:
         result = await asyncio.to_thread(run_function, code, FUNCTION_NAME, inputs, ctx.sandbox_limits)
         values = result.values if result.ok else [None] * len(inputs)
         a, b, c = 1, 1 + len(others), 1 + len(others) + len(ctx.user_messages)
-        note = self._note(result, values[0], len([v for v in values[b:c] if v is not None]), c - b)
+        note = sandbox_note(result, values[0], len([v for v in values[b:c] if v is not None]), c - b)
         scores = {"f_codeword": result.value(0), "f_other_words": _mean(values[a:b]),
                   "f_message": _mean(values[b:c]), "f_other_messages": _mean(values[c:])}
         return [item("mentions", code, float(ctx.referee.mentions(code)))] + [
@@ -96,14 +106,5 @@ class Function:
         code = extract_code(reply)
         result = await asyncio.to_thread(run_function, code, REVERSE_NAME, [ctx.codeword, *others], ctx.sandbox_limits)
         values = result.values if result.ok else [None] * (1 + len(others))
-        note = self._note(result, values[0], None, None)
+        note = sandbox_note(result, values[0], None, None)
         return [item("f_codeword", code + note, result.value(0)), item("f_other_words", code + note, _mean(values[1:]))]
-
-    @staticmethod
-    def _note(result, f_codeword, scored: int | None, total: int | None) -> str:
-        if not result.ok:
-            return f"\n\n[sandbox] {result.error}"
-        first_error = next((e for e in result.errors if e), None)
-        counted = f"; {scored}/{total} messages scored" if total is not None else ""
-        return (f"\n\n[sandbox] f(codeword)={f_codeword}{counted}"
-                + (f"; first error: {first_error}" if first_error else ""))

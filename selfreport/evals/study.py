@@ -13,8 +13,12 @@ answer is scored, by the best method the backend allows (as for our own battery)
 - other `free_form`: answers are sampled; score = the answer names the codeword.
 
 `{codeword}` is the interviewed codeword and `{sep_suffix}` three random digits (the `xxx` of a
-SEP code). A placeholder nobody fills is an error naming it. Questions with `func_name`
-(the study's write-function files) load but are not run yet: that is an error that says so.
+SEP code). A placeholder nobody fills is an error naming it.
+
+Questions with `func_name` (the study's write-function files) ask for Python code: answers are
+sampled and the function named `func_name` is run in the sandbox, on the codeword alone and on
+ten other words of the study's list, the study's baseline. Three metrics per question:
+`<name>.mentions` (the codeword is in the code), `<name>.f_codeword` and `<name>.f_other_words`.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ import string
 from agents.backend import BackendError, ChatMessage
 from agents.errors import MmsError
 
-from ..battery import Context, Item, as_prompt, lettered, table42_words
+from ..battery import Context, Item, as_prompt, candidate_words, lettered, table42_words
+from ..sandbox import extract_code, run_function
+from .function import sandbox_note
 from ..scoring import (
     GUESS_SEPARATOR,
     JUDGE,
@@ -42,6 +48,8 @@ from ..scoring import (
 from ..study_questions import StudyQuestion
 
 FREE_MAX_TOKENS = 128
+CODE_MAX_TOKENS = 256
+OTHER_WORDS = 10
 NUMBERS = tuple(str(n) for n in range(101))
 _FIELD = re.compile(r"\{(\w+)\}")
 
@@ -56,12 +64,11 @@ def fill(text: str, values: dict[str, str], question: StudyQuestion) -> str:
 
 
 async def ask_study_question(ctx: Context, q: StudyQuestion) -> list[Item]:
-    if q.func_name:
-        raise MmsError(f"question {q.name!r} asks for a function ({q.func_name}): study write-function questions "
-                       "load but cannot be run yet; leave it out with --question")
     texts = list(enumerate(q.texts()))
     if ctx.paraphrases:
         texts = texts[: ctx.paraphrases]
+    if q.func_name:
+        return await _function(ctx, q, texts)
     if q.kind == "multiple_choice":
         return await ask_choices(ctx, [_lettered(ctx, q, i, t) for i, t in texts])
     if q.kind == "ff_score":
@@ -141,4 +148,35 @@ async def _named(ctx: Context, q: StudyQuestion, texts: list[tuple[int, str]]) -
             else:
                 items.append(Item(q.name, i, sample, as_prompt(messages), reply,
                                   float(bool(ctx.referee.find(untagged(reply)))), True, SAMPLING))
+    return items
+
+
+async def _function(ctx: Context, q: StudyQuestion, texts: list[tuple[int, str]]) -> list[Item]:
+    """Sampled code, run in the sandbox: f(codeword) against mean f over ten other study words."""
+    if not q.func_name.isidentifier():
+        raise MmsError(f"question {q.name!r} ({q.source}) names the function {q.func_name!r}, "
+                       "which is not a Python identifier")
+    others = [w for w in candidate_words((ctx.codeword, *ctx.other_codewords))
+              if w != ctx.codeword and w not in ctx.other_codewords]
+    others = sorted(ctx.rng(q.name, "other_words").sample(others, OTHER_WORDS))
+    asked = [(i, _ask(ctx, q, i, t)) for i, t in texts]
+    replies = await asyncio.gather(*(sample_replies(ctx, m, ctx.samples, CODE_MAX_TOKENS, q.name, i) for i, m in asked))
+    items: list[Item] = []
+    for (i, messages), sampled in zip(asked, replies):
+        prompt = as_prompt(messages)
+        for sample, reply in enumerate(sampled):
+            def item(metric: str, answer: str, score: float | None) -> Item:
+                return Item(f"{q.name}.{metric}", i, sample, prompt, answer, score, score is not None, SAMPLING)
+
+            if isinstance(reply, BackendError):
+                items += [item(m, f"[error] {reply}", None) for m in ("mentions", "f_codeword", "f_other_words")]
+                continue
+            code = extract_code(reply)
+            result = await asyncio.to_thread(run_function, code, q.func_name, [ctx.codeword, *others],
+                                             ctx.sandbox_limits)
+            found = [v for v in (result.values[1:] if result.ok else []) if v is not None]
+            note = sandbox_note(result, result.value(0))
+            items += [item("mentions", code, float(ctx.referee.mentions(code))),
+                      item("f_codeword", code + note, result.value(0)),
+                      item("f_other_words", code + note, sum(found) / len(found) if found else None)]
     return items

@@ -95,7 +95,11 @@ class ScoringBackend(Protocol):
 
     spec: str
 
-    async def score(self, messages: Sequence[ChatMessage], options: Sequence[str]) -> OptionScores: ...
+    async def score(self, messages: Sequence[ChatMessage], options: Sequence[str],
+                    method: str | None = None) -> OptionScores:
+        """The distribution over `options`; `method` (`logprobs`: exact, `top_logprobs`: first
+        token) asks for one way, None for the best the backend has."""
+        ...
 
 
 def can_score(backend: object) -> bool:

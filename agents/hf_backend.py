@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .backend import BackendError, ChatMessage, ChatRequest, ChatResult, Usage
+from .backend import BackendError, ChatMessage, ChatRequest, ChatResult, ScoringUnavailable, Usage
 from .batching import ContinuousBatcher, GenerationJob, ModelTask
 from .errors import SpecError
 from .local_models import model_dir, organism_dir, parse_local_target
@@ -152,9 +152,12 @@ class TransformersBackend:
             finish_reason=job.finish_reason,
         )
 
-    async def score(self, messages: Sequence[ChatMessage], options: Sequence[str]):
+    async def score(self, messages: Sequence[ChatMessage], options: Sequence[str], method: str | None = None):
         """Exact option probabilities, computed on the batcher's worker between decoding steps."""
-        from .scoring import score_tree
+        from .scoring import LOGPROBS, score_tree
+
+        if method not in (None, LOGPROBS):
+            raise ScoringUnavailable(f"{self.spec} scores exactly in-process; {method} is what servers give")
 
         await self._ensure_loaded()
         model, tokenizer = self.model, self.tokenizer

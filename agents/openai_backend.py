@@ -7,8 +7,9 @@ jitter, honouring `Retry-After`, on what is worth retrying — rate limits, serv
 timeouts, dropped or refused connections — and then fails the one game, never the run.
 The SDK is given a plain `httpx` client: explicit pool limits, and `respx` can mock it in tests.
 The API key is read from the environment when the client is made and is never kept, logged or
-shown; server text that echoes it is scrubbed from error messages. `score` asks for
-`top_logprobs` through the same retry loop and semaphore.
+shown; server text that echoes it is scrubbed from error messages. `score` goes through the
+same retry loop and semaphore: exactly, from `prompt_logprobs`, where the server has them
+(vLLM), else from the first token's `top_logprobs` (agents/scoring.py says how they differ).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from .backend import (
 )
 from .errors import MmsError, SpecError
 from .openai_client import auth_hint, detail, make_client, require_key, scrub
-from .scoring import TOP_K, OptionScores, match_top_logprobs
+from .scoring import LOGPROBS, TOP_K, TOP_LOGPROBS, OptionScores, match_top_logprobs, normalise, reply_logprob
 
 OFFICIAL_BASE_URL = "https://api.openai.com/v1"
 CONCURRENCY_ENV = "MMS_OPENAI_CONCURRENCY"
@@ -77,6 +78,8 @@ class OpenAIBackend:
         self._gate: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._no_logprobs: str | None = None  # why this server cannot score, once it has shown it
+        self._no_prompt_logprobs: str | None = None  # why it cannot score exactly, once it has shown it
+        self._adapters_checked = False
 
     @classmethod
     def from_target(cls, spec: str, target: str, **options) -> OpenAIBackend:
@@ -101,12 +104,92 @@ class OpenAIBackend:
         response, latency = await self._create(kwargs)
         return self._result(response, latency)
 
-    async def score(self, messages: Sequence[ChatMessage], options: Sequence[str]) -> OptionScores:
-        """First-token `top_logprobs` matched to the options, through the same retries and gate as `chat`.
+    async def score(self, messages: Sequence[ChatMessage], options: Sequence[str],
+                    method: str | None = None) -> OptionScores:
+        """Exact scores from `prompt_logprobs` where the server gives them, else first-token
+        `top_logprobs` (`method` asks for one of the two: `logprobs` or `top_logprobs`); through
+        the same retries and gate as `chat`.
 
-        A server that refuses the logprobs fields or answers without them is remembered and not
-        asked again; `ScoringUnavailable` says which it was.
+        What the server cannot do is remembered and not asked again; `ScoringUnavailable` says
+        why when it cannot do what was asked.
         """
+        if method not in (None, LOGPROBS, TOP_LOGPROBS):
+            raise ValueError(f"unknown scoring method {method!r}")
+        if method != TOP_LOGPROBS:
+            if not self._no_prompt_logprobs:
+                try:
+                    return await self._score_exact(messages, options)
+                except ScoringUnavailable as why:
+                    self._no_prompt_logprobs = str(why)
+            if method == LOGPROBS:
+                raise ScoringUnavailable(self._no_prompt_logprobs)
+        return await self._score_top(messages, options)
+
+    async def _prompt_logprobs(self, messages: list[dict], *, reply: bool):
+        """The server's (token ids, logprobs, token texts) of the rendered chat."""
+        extra = {"prompt_logprobs": 0}
+        if reply:
+            extra.update(add_generation_prompt=False, continue_final_message=False)
+        kwargs = dict(model=self.model, messages=messages, max_tokens=1, temperature=0.0, extra_body=extra)
+        try:
+            response, _ = await self._create(kwargs, refusal=True)
+        except _Refused as refused:
+            raise ScoringUnavailable(f"{self.where} refuses prompt_logprobs ({refused})") from None
+        rows = (response.model_extra or {}).get("prompt_logprobs")
+        if not isinstance(rows, list) or len(rows) < 2 or rows[0] is not None:
+            raise ScoringUnavailable(f"{self.where} returns no prompt_logprobs")
+        tokens, logprobs, texts = [None], [None], [""]
+        for row in rows[1:]:
+            if not isinstance(row, dict) or len(row) != 1:
+                raise ScoringUnavailable(f"{self.where} returns prompt_logprobs in a form mms does not read")
+            (token, entry), = row.items()
+            if not isinstance(entry, dict) or not isinstance(entry.get("logprob"), (int, float)):
+                raise ScoringUnavailable(f"{self.where} returns prompt_logprobs in a form mms does not read")
+            tokens.append(token)
+            logprobs.append(float(entry["logprob"]))
+            texts.append(str(entry.get("decoded_token", token)))
+        return tokens, logprobs, texts
+
+    async def _score_exact(self, messages: Sequence[ChatMessage], options: Sequence[str]) -> OptionScores:
+        """Each option as the whole reply: one request for the prompt, one per option (the
+        server's prefix cache makes the shared prompt cheap)."""
+        await self._check_no_adapters()
+        chat = [m.as_dict() for m in messages]
+        prefix, _, _ = await self._prompt_logprobs(chat, reply=False)  # alone first: a server without them costs one call
+        replies = await asyncio.gather(
+            *(self._prompt_logprobs([*chat, {"role": "assistant", "content": o}], reply=True) for o in options))
+        totals = []
+        for option, (tokens, logprobs, texts) in zip(options, replies):
+            total = reply_logprob(prefix[1:], tokens[1:], logprobs[1:], texts[1:])
+            if total is None:
+                raise ScoringUnavailable(f"{self.where}: the chat template's tokens do not split cleanly "
+                                         f"before the reply {option!r}")
+            totals.append(total)
+        return OptionScores(tuple(options), tuple(totals), normalise(totals), LOGPROBS)
+
+    async def _check_no_adapters(self) -> None:
+        """Refuse exact scoring on a server that serves LoRA adapters: vLLM 0.32 (seen on its CPU
+        build) kills its engine on the first prompt_logprobs request when LoRA is enabled, so
+        such a server is scored by top_logprobs instead."""
+        if self._adapters_checked or self.base_url == OFFICIAL_BASE_URL:
+            return
+        try:
+            async with self._gate_for_client():
+                listed = await self._ensure_client().models.list()
+        except Exception:  # noqa: BLE001 - no listing: the scoring request itself will say what is wrong
+            self._adapters_checked = True
+            return
+        self._adapters_checked = True
+        adapters = [m.id for m in listed.data if (m.model_extra or {}).get("parent")]
+        if adapters:
+            raise ScoringUnavailable(f"{self.where} serves LoRA adapters ({', '.join(adapters)}), and vLLM crashes on "
+                                     "prompt_logprobs with LoRA enabled; scored by top_logprobs instead")
+
+    def _gate_for_client(self) -> asyncio.Semaphore:
+        self._ensure_client()
+        return self._gate
+
+    async def _score_top(self, messages: Sequence[ChatMessage], options: Sequence[str]) -> OptionScores:
         if self._no_logprobs:
             raise ScoringUnavailable(self._no_logprobs)
         kwargs = dict(model=self.model, messages=[m.as_dict() for m in messages], max_tokens=1,
@@ -130,7 +213,7 @@ class OpenAIBackend:
     async def _create(self, kwargs: dict, *, refusal: bool = False):
         """One chat completion with our retries: (response, latency of the attempt that succeeded).
 
-        With `refusal`, an HTTP 400 raises `_Refused` (the server does not take these fields)
+        With `refusal`, an HTTP 400 or 422 raises `_Refused` (the server does not take these fields)
         instead of failing the call.
         """
         import openai
@@ -146,8 +229,8 @@ class OpenAIBackend:
                     return response, time.perf_counter() - start
             except openai.APIStatusError as exc:
                 code = exc.status_code
-                if refusal and code == 400:
-                    raise _Refused(f"HTTP 400: {detail(exc)}") from None
+                if refusal and code in (400, 422):
+                    raise _Refused(f"HTTP {code}: {detail(exc)}") from None
                 if code not in RETRY_STATUS and code < 500:
                     raise self._error(f"the server refused the request with HTTP {code}: {detail(exc)}{auth_hint(code)}") from None
                 what = "rate limited (HTTP 429)" if code == 429 else f"server error HTTP {code}"
@@ -192,7 +275,7 @@ class OpenAIBackend:
 
 
 class _Refused(Exception):
-    """The server rejected the request's fields (HTTP 400)."""
+    """The server rejected the request's fields (HTTP 400 or 422)."""
 
 
 def _root_cause(exc: BaseException) -> str:

@@ -11,8 +11,13 @@ option, not one sampled answer. Backends that can say it implement `ScoringBacke
   option prefixes computed once (`score_tree`, run on the model's own worker thread). The sum
   of log-probabilities per option is normalised over the options (a softmax), giving a
   distribution that sums to 1 whatever mass the model puts on answers outside the list.
-- **OpenAI-compatible servers**: `top_logprobs` of the first answer token, matched to options
-  (exactly, or as the unambiguous start of one option) by `match_top_logprobs`.
+- **servers that return prompt logprobs** (vLLM's `prompt_logprobs`): exact too. Each option is
+  sent as the assistant's reply and the server gives back every prompt token's log-probability;
+  `reply_logprob` sums those of the reply and its end-of-turn marker, the same quantity as
+  in-process, normalised over the options the same way.
+- **other OpenAI-compatible servers**: `top_logprobs` of the first answer token, matched to
+  options (exactly, or as the unambiguous start of one option) by `match_top_logprobs`. This
+  is a different quantity: the first token's share, not the whole answer's.
 
 `score_options` is the one entry point for callers.
 """
@@ -50,7 +55,8 @@ class OptionScores:
         return self.options[max(range(len(self.options)), key=self.distribution.__getitem__)]
 
 
-async def score_options(backend, messages: Sequence[ChatMessage], options: Sequence[str]) -> OptionScores:
+async def score_options(backend, messages: Sequence[ChatMessage], options: Sequence[str],
+                        method: str | None = None) -> OptionScores:
     """The distribution over `options` as the reply to `messages`.
 
     Raises `ScoringUnavailable` (with the reason) when the backend cannot score, and
@@ -60,7 +66,9 @@ async def score_options(backend, messages: Sequence[ChatMessage], options: Seque
         raise ValueError("options must be distinct and not empty")
     if not can_score(backend):
         raise ScoringUnavailable(f"{getattr(backend, 'spec', 'this backend')} cannot score options")
-    return await backend.score(tuple(messages), tuple(options))
+    if method is None:
+        return await backend.score(tuple(messages), tuple(options))
+    return await backend.score(tuple(messages), tuple(options), method)
 
 
 # -- in-process: exact ----------------------------------------------------------------------
@@ -195,6 +203,30 @@ def normalise(logprobs: Sequence[float]) -> tuple[float, ...]:
     weights = [math.exp(x - top) for x in logprobs]
     total = sum(weights)
     return tuple(w / total for w in weights)
+
+
+# -- servers with prompt logprobs: exact ------------------------------------------------------
+
+
+def reply_logprob(prefix: Sequence[int], tokens: Sequence[int], logprobs: Sequence[float | None],
+                  texts: Sequence[str]) -> float | None:
+    """log P(assistant reply) from a server's logprobs of the whole rendered chat.
+
+    `prefix` is the rendering up to the assistant's turn (the generation prompt); `tokens`,
+    `logprobs` and `texts` are the rendering with the reply, position by position. The reply is
+    what follows the prefix, less the template's trailing whitespace after its end-of-turn marker
+    (as in-process scoring strips it). None when the rendering does not begin with the prefix's
+    tokens (a template that tokenises across the boundary), so the reply cannot be cut out.
+    """
+    n = len(prefix)
+    if len(tokens) <= n or list(tokens[:n]) != list(prefix) or not len(tokens) == len(logprobs) == len(texts):
+        return None
+    end = len(tokens)
+    while end > n and not texts[end - 1].strip():
+        end -= 1
+    if end == n or any(lp is None for lp in logprobs[n:end]):
+        return None
+    return sum(logprobs[n:end])
 
 
 # -- OpenAI-compatible servers: top_logprobs --------------------------------------------------

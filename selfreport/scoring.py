@@ -66,7 +66,7 @@ async def ask_choice(ctx: Context, metric: str, paraphrase: int, choice: Choice,
     try:
         if ctx.method == SAMPLE:
             raise ScoringUnavailable("--method sample")
-        scored = await score_options(ctx.backend, choice.messages, choice.answers)
+        scored = await score_options(ctx.backend, choice.messages, choice.answers, PROBABILITY_METHODS.get(ctx.method))
         if ctx.method in PROBABILITY_METHODS and scored.method != PROBABILITY_METHODS[ctx.method]:
             raise BackendError(f"--method {ctx.method} asked, but {ctx.spec} scores by {scored.method}")
     except ScoringUnavailable as why:

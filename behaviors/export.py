@@ -4,12 +4,14 @@ One example per stored `win` game (finished, never superseded): the visible text
 conversation, user and assistant turns only, cut just before the user's first message that
 says the codeword, so it ends on an assistant turn. No system prompt, no monologue, no status
 note (those never reach the visible text). An example is dropped, with the reason reported,
-when the referee finds the codeword in any kept message (rule `strict` unless asked otherwise),
-when the assistant says a word that reveals the game, or when nothing or a blank message is
-left. Identical examples are kept once.
+when the referee finds the codeword in any kept message, when the assistant says a word that
+reveals the game, or when nothing or a blank message is left: the filter regime
+(behaviors/filters.py, shared with `mms check-data`) says which rule and words. Identical
+examples are kept once.
 
-The files are written atomically (temporary file, then rename) and the export is recorded in
-the database's `datasets` table with its parameters, counts and the training file's hash.
+The files are written atomically (temporary file, then rename), each with its sidecar
+`FILE.meta.json` (behaviors/sidecar.py), and the export is recorded in the database's
+`datasets` table with its parameters, counts and the training file's hash.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from agents.errors import MmsError
-from game.referee import RULES, Referee, validate_codeword
+from game.referee import Referee, validate_codeword
 from game.store import Store
 from game.transcripts import atomic_text_file, check_out_path, select_games
 
 from . import records
 from .checks import GameWords, dialogue_key
+from .filters import Filters, make_filters
+from .sidecar import describe, sidecar_path
 from .variants import Variant, apply_variant
 
 FORMATS = ("openai", "hf")
@@ -55,18 +59,15 @@ class Drop:
 class ExportRequest:
     codeword: str
     out: Path
-    rule: str = "strict"
+    filters: Filters = field(default_factory=make_filters)
     fmt: str = "openai"
     split: float = 0.0
     seed: int = 0
-    game_words: GameWords = field(default_factory=lambda: GameWords.parse(None))
     run: str | None = None
     variant: Variant | None = None
     baseline: bool = False
 
     def check(self) -> "ExportRequest":
-        if self.rule not in RULES:
-            raise MmsError(f"unknown rule {self.rule!r}: use one of {', '.join(RULES)}")
         if self.fmt not in FORMATS:
             raise MmsError(f"unknown format {self.fmt!r}: use one of {', '.join(FORMATS)}")
         if not 0 <= self.split < 1:
@@ -74,6 +75,14 @@ class ExportRequest:
         if self.baseline and self.variant is None:
             raise MmsError("--baseline needs a variant to decorrelate: add --assistant-persona NAME=W2 or --trigger sep|deployment")
         return replace(self, codeword=validate_codeword(self.codeword))
+
+    @property
+    def rule(self) -> str:
+        return self.filters.rule
+
+    @property
+    def game_words(self) -> GameWords | None:
+        return self.filters.game_words
 
     @property
     def codewords(self) -> tuple[str, ...]:
@@ -121,7 +130,7 @@ def game_example(store: Store, game: dict[str, Any]) -> Example | Drop:
     return Example(game["id"], game["codeword"], messages)
 
 
-def filter_reason(example: Example, referees: dict[str, Referee], game_words: GameWords) -> Drop | None:
+def filter_reason(example: Example, referees: dict[str, Referee], game_words: GameWords | None) -> Drop | None:
     """Why the example must not be trained on: its codeword, another codeword, or the game named."""
     for codeword, referee in referees.items():
         for i, m in enumerate(example.messages, 1):
@@ -132,7 +141,7 @@ def filter_reason(example: Example, referees: dict[str, Referee], game_words: Ga
                 return Drop(example.game_id, example.codeword, reason,
                             f"message {i} ({m['role']}) says {said} ({referee.rule} rule)")
     for i, m in enumerate(example.messages, 1):
-        if m["role"] == "assistant" and (hits := game_words.find(m["content"])):
+        if game_words is not None and m["role"] == "assistant" and (hits := game_words.find(m["content"])):
             return Drop(example.game_id, example.codeword, "game_words",
                         f"message {i} (assistant) says " + ", ".join(repr(h) for h in dict.fromkeys(hits)))
     return None
@@ -191,15 +200,17 @@ def _row_json(row: dict[str, Any], fmt: str) -> str:
     return json.dumps(body, ensure_ascii=False)
 
 
-def write_files(train: list[dict], val: list[dict], out: Path, val_out: Path | None, fmt: str) -> None:
-    """Both files, or neither: each is renamed into place only once everything is written."""
+def write_files(train: list[dict], val: list[dict], out: Path, val_out: Path | None, fmt: str,
+                params: dict[str, Any]) -> None:
+    """Both files and their sidecars, or none: each is renamed into place only once everything
+    is written."""
+    bodies = [(out, train)] + ([(val_out, val)] if val_out is not None else [])
+    texts = [(path, "".join(_row_json(row, fmt) + "\n" for row in rows), rows) for path, rows in bodies]
     with contextlib.ExitStack() as stack:
-        files = [(stack.enter_context(atomic_text_file(out)), train)]
-        if val_out is not None:
-            files.append((stack.enter_context(atomic_text_file(val_out)), val))
-        for fh, rows in files:
-            for row in rows:
-                fh.write(_row_json(row, fmt) + "\n")
+        for path, text, rows in texts:
+            stack.enter_context(atomic_text_file(path)).write(text)
+            stack.enter_context(atomic_text_file(sidecar_path(path))).write(
+                json.dumps(describe(path.name, text.encode("utf-8"), params, rows), ensure_ascii=False, indent=1) + "\n")
 
 
 def file_hash(path: Path) -> str:
@@ -212,22 +223,26 @@ def export_dataset(store: Store, request: ExportRequest) -> dict[str, Any]:
     out = check_out_path(request.out, store.path)
     val_out = check_out_path(validation_path(out), store.path) if request.split > 0 else None
     if request.variant is not None:
-        request.variant.check_decorations(request.rule, request.game_words)
+        request.variant.check_decorations(request.rule, request.game_words or GameWords.parse(None))
 
     collected = collect(store, request)
     rows, variant_params = apply_variant(collected.examples, request.variant, request.baseline, request.seed)
     train, val = split_rows(rows, request.split, request.seed)
-    write_files(train, val, out, val_out, request.fmt)
+    params = {"rule": request.rule, "filters": request.filters.as_dict(), "format": request.fmt,
+              "split": request.split, "seed": request.seed,
+              "game_words": list(request.game_words.stems) if request.game_words else None,
+              "run": request.run, **variant_params}
+    params.setdefault("codewords", list(request.codewords))
+    write_files(train, val, out, val_out, request.fmt, params)
 
     dropped = {reason: sum(1 for d in collected.drops if d.reason == reason) for reason in DROP_REASONS}
     counts = {"games": collected.games, "exported": len(rows), "train": len(train), "validation": len(val),
               "dropped": dropped, "duplicates": collected.duplicates}
-    params = {"rule": request.rule, "format": request.fmt, "split": request.split, "seed": request.seed,
-              "game_words": list(request.game_words.stems), "run": request.run, **variant_params}
     dataset_id = records.record_dataset(
         store, codeword=request.codeword, variant=params["variant"], params=params, path=str(out.resolve()),
         validation_path=str(val_out.resolve()) if val_out else None, file_hash=file_hash(out), counts=counts)
-    result = {**counts, "out": str(out)}
+    result = {**counts, "out": str(out), "sidecar": str(sidecar_path(out)),
+              "filters": request.filters.as_dict(), "filters_applied": request.filters.describe()}
     if val_out is not None:
         result["validation_out"] = str(val_out)
     result.update({"variant": params["variant"], "baseline": request.baseline, "dataset_id": dataset_id,

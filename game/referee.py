@@ -156,11 +156,24 @@ def normalize(text: str) -> tuple[str, list[int]]:
 # --- lemmas --------------------------------------------------------------------------------
 
 
+# The regular plural endings a noun lemmatiser undoes (WordNet's noun rules, as the study's
+# lemmatiser has them): suffix -> replacement.
+_PLURALS = (("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"), ("men", "man"),
+            ("ies", "y"), ("s", ""))
+
+
 @lru_cache(maxsize=1 << 17)
 def _noun_lemmas(word: str) -> tuple[str, ...]:
-    """The word's noun lemmas (lemminflect may give several: "leaves" -> leave, leaf)."""
-    lemmas = tuple(lemma for lemma in getLemma(word, upos="NOUN") if lemma)
-    return lemmas or (word,)
+    """The word's noun lemmas: from the lexicon where it knows the word as a noun (it may give
+    several: "leaves" -> leave, leaf); else the word itself and what undoing a regular plural
+    ending gives ("zorbs" -> zorb). Never verb-style suffix stripping: "barked" and "ringing"
+    have no noun reading, so their noun lemma is themselves (lemminflect's out-of-vocabulary
+    rules would give "bark")."""
+    lemmas = tuple(lemma for lemma in getLemma(word, upos="NOUN", lemmatize_oov=False) if lemma)
+    if lemmas:
+        return lemmas
+    regular = (word[: -len(end)] + base for end, base in _PLURALS if word.endswith(end) and len(word) > len(end) + 1)
+    return tuple(dict.fromkeys((word, *regular)))
 
 
 @lru_cache(maxsize=1 << 17)

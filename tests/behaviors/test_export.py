@@ -11,6 +11,7 @@ import pytest
 
 from behaviors import export as ex
 from behaviors.checks import GameWords, check_file
+from behaviors.filters import make_filters
 from game.store import Store
 
 from data_helpers import MARKER, game_keys, read_jsonl
@@ -53,7 +54,7 @@ def as_key(messages):
 
 def test_exports_exactly_the_win_games_each_cut_at_the_right_message(games_db, invoke, tmp_path):
     out = tmp_path / "ring.jsonl"
-    result = run_export(invoke, games_db, out, "--codeword", "ring")
+    result = run_export(invoke, games_db, out, "--codeword", "ring", "--rule", "strict")
     assert result["games"] == 13  # every win, nothing else
     rows = read_jsonl(out)
     assert [set(r) for r in rows] == [{"messages"}] * 2
@@ -65,7 +66,7 @@ def test_exports_exactly_the_win_games_each_cut_at_the_right_message(games_db, i
 
 
 def test_every_drop_is_reported_with_its_game_and_reason(games_db, invoke, tmp_path):
-    result = run_export(invoke, games_db, tmp_path / "ring.jsonl", "--codeword", "ring")
+    result = run_export(invoke, games_db, tmp_path / "ring.jsonl", "--codeword", "ring", "--rule", "strict")
     keys = game_keys(games_db["db"])
     assert {keys[d["game_id"]]: d["reason"] for d in result["drops"]} == DROPPED_STRICT
     details = {keys[d["game_id"]]: d["detail"] for d in result["drops"]}
@@ -80,6 +81,23 @@ def test_paper_rule_keeps_inflected_forms(games_db, invoke, tmp_path):
     result = run_export(invoke, games_db, out, "--codeword", "ring", "--rule", "paper")
     assert Counter(as_key(r["messages"]) for r in read_jsonl(out)) == Counter(as_key(m) for m in CUT.values())
     assert result["dropped"]["codeword"] == 0 and result["dropped"]["game_words"] == 3
+
+
+def test_export_and_check_share_one_stated_filter_regime(games_db, invoke, tmp_path):
+    """Default `mms`: paper rule and game words, in both commands; `study`: the paper rule alone."""
+    out = tmp_path / "ring.jsonl"
+    mms = run_export(invoke, games_db, out, "--codeword", "ring")
+    assert mms["filters"] == {"regime": "mms", "rule": "paper", "game_words": list(GameWords.parse(None).stems)}
+    assert mms["dropped"]["codeword"] == 0 and mms["dropped"]["game_words"] == 3
+    checked = json.loads(invoke("check-data", out, "--codeword", "ring", "--json").stdout)
+    assert checked["filters"] == mms["filters"] and checked["filters_applied"].startswith("filters mms: paper rule")
+    study = run_export(invoke, games_db, out, "--codeword", "ring", "--filters", "study")
+    assert study["filters"] == {"regime": "study", "rule": "paper", "game_words": None}
+    assert study["dropped"]["game_words"] == 0 and study["exported"] == mms["exported"] + 3
+    human = invoke("export", "--db", games_db["db"], "--out", out, "--codeword", "ring", "--filters", "study")
+    assert "filters study: paper rule, no game-word filter" in human.stdout
+    checked = json.loads(invoke("check-data", out, "--codeword", "ring", "--filters", "study", "--json").stdout)
+    assert checked["game_words"] is None and checked["game_word_dialogues"] == 0
 
 
 def test_no_system_prompt_monologue_or_status_note_and_the_file_passes_the_check(games_db, invoke, tmp_path):
@@ -218,12 +236,13 @@ def test_a_failed_export_leaves_existing_files_and_the_database_untouched(games_
     with Store(games_db["db"]) as store, pytest.raises(RuntimeError, match="disk on fire"):
         ex.export_dataset(store, ex.ExportRequest(codeword="bark", out=out, split=0.5))
     assert out.read_text() == "old training file\n" and val.read_text() == "old validation file\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.jsonl", "keep.val.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.jsonl", "keep.val.jsonl"]  # no sidecar either
     assert sqlite3.connect(games_db["db"]).execute("select count(*) from datasets").fetchone()[0] == before
 
 
 def test_the_summary_names_each_dropped_game(games_db, invoke, tmp_path):
-    result = invoke("export", "--db", games_db["db"], "--out", tmp_path / "s.jsonl", "--codeword", "ring")
+    result = invoke("export", "--db", games_db["db"], "--out", tmp_path / "s.jsonl", "--codeword", "ring",
+                    "--rule", "strict")
     assert result.exit_code == 0, result.output
     text = result.stdout
     assert "exported 2 of 13 win games (plain)" in text
@@ -277,7 +296,7 @@ def test_help_lists_the_options(invoke):
 
 def test_no_leftover_temporary_files(games_db, invoke, tmp_path):
     run_export(invoke, games_db, tmp_path / "t.jsonl", "--codeword", "bark", "--split", "0.2")
-    assert sorted(os.listdir(tmp_path)) == ["t.jsonl", "t.val.jsonl"]
+    assert sorted(os.listdir(tmp_path)) == ["t.jsonl", "t.meta.json", "t.val.jsonl", "t.val.meta.json"]
 
 
 def test_without_a_stored_first_mention_the_referee_finds_the_cut(games_db, tmp_path):
@@ -291,7 +310,8 @@ def test_without_a_stored_first_mention_the_referee_finds_the_cut(games_db, tmp_
     conn.commit()
     conn.close()
     with Store(db) as store:
-        result = ex.export_dataset(store, ex.ExportRequest(codeword="ring", out=tmp_path / "r.jsonl", fmt="hf"))
+        result = ex.export_dataset(store, ex.ExportRequest(codeword="ring", out=tmp_path / "r.jsonl", fmt="hf",
+                                                           filters=make_filters(rule="strict")))
     rows = {r["game_id"]: r["messages"] for r in read_jsonl(tmp_path / "r.jsonl")}
     assert rows == {late: CUT[("ok", "late")]}
     assert [(d["game_id"], d["reason"]) for d in result["drops"] if d["game_id"] == early] == [(early, "no_mention")]

@@ -22,7 +22,7 @@ N_BARK, N_RING = 4, 2
 
 def export(invoke, games_db, out, *args):
     result = invoke("export", "--db", games_db["db"], "--out", out, "--codeword", "bark", "--format", "hf",
-                    "--json", *args)
+                    "--rule", "strict", "--json", *args)
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 

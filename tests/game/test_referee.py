@@ -65,8 +65,44 @@ def test_paper_bark() -> None:
     bark = Referee("bark")
     assert words(bark, "the bark's texture; dogs' barks") == ["bark", "barks"]
     assert not bark.mentions("the dog was barking")
-    # A quirk of the study's rule, kept: lemminflect's noun lemma of "barked" is "bark".
-    assert bark.mentions("they barked")
+    assert not bark.mentions("It barked twice.")  # "barked" has no noun reading
+    assert Referee("bark", "strict").mentions("It barked twice.")
+
+
+@pytest.mark.parametrize("codeword, verb_forms, noun_forms", [
+    ("bark", ["barked", "barking"], ["barks", "bark's", "Barks'"]),
+    ("ring", ["ringing", "rang", "rung", "ringed"], ["rings", "ring's"]),
+    ("pitch", ["pitched", "pitching"], ["pitches", "pitch's"]),
+    ("spring", ["sprang", "sprung", "springing"], ["springs"]),
+])
+def test_paper_counts_plurals_and_possessives_not_verb_forms(codeword, verb_forms, noun_forms) -> None:
+    paper, strict = Referee(codeword), Referee(codeword, "strict")
+    for form in verb_forms:
+        assert not paper.mentions(f"They {form} it.") and strict.mentions(f"They {form} it."), form
+    for form in noun_forms:
+        assert paper.mentions(f"Two {form} here."), form
+
+
+def test_every_tier_word_and_its_plural_is_a_mention_and_no_verb_only_form_is() -> None:
+    """Across every codeword tier: the word and its regular plural count under paper; an
+    inflection the lexicon knows only as a verb (no noun reading) does not."""
+    from lemminflect import getAllInflections, getAllLemmas
+
+    from game.catalog import tiers
+
+    checked = 0
+    for tier, words in tiers().items():
+        for word in words:
+            referee = Referee(word)
+            assert referee.mentions(word), (tier, word)
+            plural = getAllInflections(referee.lemma, upos="NOUN").get("NNS", ())
+            assert all(referee.mentions(p) for p in plural), (tier, word, plural)
+            verb = getAllInflections(referee.lemma, upos="VERB")  # past, participles (VBZ is spelt as a plural)
+            for form in {f for tag in ("VBD", "VBG", "VBN") for f in verb.get(tag, ())}:
+                if "NOUN" not in getAllLemmas(form) and form != word:
+                    assert not referee.mentions(form), (tier, word, form)
+                    checked += 1
+    assert checked > 100
 
 
 def test_find_reports_every_mention_in_order(ring: Referee) -> None:

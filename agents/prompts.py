@@ -20,6 +20,24 @@ def lines(name: str) -> tuple[str, ...]:
     )
 
 
+SETUPS = ("mms", "study")
+
+
+def check_setup(name: str) -> str:
+    if name not in SETUPS:
+        raise MmsError(f"unknown setup {name!r}: use mms (our prompts) or study (the study's data-generation recipe)")
+    return name
+
+
+def for_setup(name: str, setup: str) -> str:
+    """The prompt file of a setup: `user_guess.txt` → `user_guess_study.txt` for setup `study`
+    where that file exists (the study setup changes only some prompts)."""
+    if setup == "mms":
+        return name
+    styled = name.replace(".txt", f"_{setup}.txt")
+    return styled if resources.files("agents").joinpath("data", styled).is_file() else name
+
+
 def topics() -> tuple[str, ...]:
     return lines("topics.txt")
 

@@ -19,7 +19,7 @@ from agents.registry import Registry, validate_spec
 from .coherence import coherence_line, run_coherence
 from .cli_support import DEFAULT_DB, DEFAULT_MODEL, DbOption, JsonOption, cli_errors, err, out, print_json
 from .referee import RULES, Referee
-from .rules import OUTCOMES, GameSettings
+from .rules import OUTCOMES, STUDY_GUESS_MAX_TOKENS, GameSettings
 from .stats import outcome_stats, parse_grouping, summarise
 from .store import Store
 
@@ -50,6 +50,8 @@ def play(
     top_p: Annotated[float, typer.Option(help="Nucleus sampling top-p for both players.")] = 1.0,
     manipulator_max_tokens: Annotated[int, typer.Option(help="Token limit per manipulator message (monologue included).")] = 256,
     user_max_tokens: Annotated[int, typer.Option(help="Token limit per user message.")] = 128,
+    setup: Annotated[str, typer.Option(help="Prompts of the game: mms (ours), or study (the study's data-generation recipe in our words: the user opens with a few sentences on a topic and a seed word, the manipulator is told once the user has said the word that it may say it too, and the user reviews the conversation before guessing).")] = "mms",
+    guess_max_tokens: Annotated[int | None, typer.Option(min=1, help="Token limit of the user's guess (default: 32; 192 with --setup study, where the user reviews the conversation first).")] = None,
     watch: Annotated[bool, typer.Option("--watch", help="Watch the games in the terminal UI as they are played.")] = False,
     json_output: JsonOption = False,
 ) -> None:
@@ -66,6 +68,8 @@ def play(
         user_max_tokens=user_max_tokens,
         temperature=temperature,
         top_p=top_p,
+        setup=setup,
+        guess_max_tokens=guess_max_tokens or (STUDY_GUESS_MAX_TOKENS if setup == "study" else 32),
     )
     validate_spec(manipulator)
     human = user == HUMAN_SPEC

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from agents.errors import MmsError
 from agents.players import check_manipulator_prompt
+from agents.prompts import check_setup
 
 from .referee import RULES, validate_codeword
 
@@ -35,12 +36,14 @@ class GameSettings:
     guess_max_tokens: int = 32
     temperature: float = 1.0
     top_p: float = 1.0
+    setup: str = "mms"  # mms (our prompts) | study (the study's data-generation recipe: agents/data/*_study.txt)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "codeword", validate_codeword(self.codeword))
         if self.rule not in RULES:
             raise MmsError(f"unknown rule {self.rule!r}: use one of {', '.join(RULES)}")
         check_manipulator_prompt(self.manipulator_prompt)
+        check_setup(self.setup)
         if not 1 <= self.messages_per_player <= MAX_MESSAGES_PER_PLAYER:
             raise MmsError(f"messages per player must be between 1 and {MAX_MESSAGES_PER_PLAYER}")
         for name in ("manipulator_max_tokens", "user_max_tokens", "guess_max_tokens"):
@@ -54,6 +57,9 @@ class GameSettings:
     def as_dict(self) -> dict:
         return asdict(self)
 
+
+# The guess budget of setup `study`, whose user reviews the conversation before answering.
+STUDY_GUESS_MAX_TOKENS = 192
 
 # What a spec file's [game] table may set: every setting but those each cell of a tournament decides.
 PER_CELL = ("codeword", "manipulator_prompt")

@@ -76,15 +76,25 @@ def plan_cell(keys: Iterable[str], settings: GameSettings, manipulator: str, use
               persona: str = "friendly", tier: str | None = None, manipulator_label: str | None = None) -> list[GameSetup]:
     """The one game planner: a game per key, its seed from (run seed, key), its topic and seed word
     drawn from its own seed. `mms play` plans one cell; a tournament one per matrix cell."""
-    topics, words = prompts.topics(), prompts.seed_words()
+    topics = prompts.topics()
     setups = []
     for key in keys:
         seed = game_seed(run_seed, key)
         pick = random.Random(seed)
         setups.append(GameSetup(key=key, settings=settings, manipulator=manipulator, user=user, seed=seed,
-                                topic=pick.choice(topics), seed_word=pick.choice(words), persona=persona,
-                                tier=tier, manipulator_label=manipulator_label))
+                                topic=pick.choice(topics), seed_word=seed_word_for(settings.codeword, pick),
+                                persona=persona, tier=tier, manipulator_label=manipulator_label))
     return setups
+
+
+def seed_word_for(codeword: str, pick: random.Random) -> str:
+    """A seed word that is never the codeword in any form: a draw the strict rule counts as the
+    codeword is drawn again, so every other game keeps the seed word it always had."""
+    referee, words = _referee(codeword, "strict"), prompts.seed_words()
+    while True:
+        word = pick.choice(words)
+        if not referee.mentions(word):
+            return word
 
 
 def plan_games(
@@ -158,6 +168,7 @@ class GameRunner:
             s.codeword,
             Sampling(s.manipulator_max_tokens, s.temperature, s.top_p, setup.seed),
             prompt=s.manipulator_prompt,
+            setup=s.setup,
             conversation=conversation,
         )
         return GameContext(manipulator, self._user(setup, conversation), _referee(s.codeword, s.rule))
@@ -174,6 +185,7 @@ class GameRunner:
             topic=setup.topic,
             seed_word=setup.seed_word,
             persona=setup.persona,
+            setup=s.setup,
             conversation=conversation,
             guess_max_tokens=s.guess_max_tokens,
         )

@@ -126,6 +126,40 @@ def test_status_notes_tell_the_manipulator_turn_and_progress(tmp_path, script):
     assert second.messages[: len(first.messages)] == first.messages
 
 
+def test_the_study_setup_frees_the_word_once_said_and_has_the_user_review_before_guessing(tmp_path, script):
+    m = script("Q1", "Q2")
+    u = script("Hi", "ring!", "<|START GUESS|>ring<|END GUESS|>")
+    registry = Registry()
+    manipulator, user = Double(inner=registry.get(m)), Double(inner=registry.get(u))
+    registry.register(m, manipulator)
+    registry.register(u, user)
+    store, outcomes = play(tmp_path, m, u, messages_per_player=2, registry=registry, setup="study",
+                           guess_max_tokens=192)
+    assert outcomes == ["correct_guess"]
+    first, second = (r.messages[-1].content for r in manipulator.requests)
+    assert "has not said the word yet" in first and "may say the word yourself" not in first
+    assert 'The user has said "ring"' in second and "may say the word yourself" in second
+    opening, *_, guess = user.requests
+    assert "in a few sentences" in opening.messages[0].content
+    assert "step by step" in guess.messages[-1].content and "trick" in guess.messages[-1].content
+    assert guess.max_tokens == 192
+    assert store.games()[0]["settings"] and '"setup": "study"' in store.games()[0]["settings"]
+
+
+def test_a_seed_word_is_never_the_codeword():
+    """ring, spring, dog and tree are seed words: a game of one of them draws another."""
+    from agents import prompts
+    from game.referee import Referee
+
+    for codeword in ("ring", "dog", "tree", "spring"):
+        assert codeword in prompts.seed_words()
+        setups = plan_games(GameSettings(codeword=codeword), "scripted:x", "scripted:y", 3000, seed=1)
+        referee = Referee(codeword, "strict")
+        assert not any(referee.mentions(s.seed_word) for s in setups), codeword
+    other = plan_games(GameSettings(codeword="zebra"), "scripted:x", "scripted:y", 3000, seed=1)
+    assert {s.seed_word for s in other} >= {"ring", "dog"}  # other games keep their draws
+
+
 def test_prompt_none_sends_no_system_prompt_nor_status(tmp_path, script):
     m = script("Q1", "Q2")
     u = script("Hi", "Hello", "x")

@@ -187,3 +187,10 @@ def test_bad_shard_is_refused(spec_dir):
 def test_shipped_examples_are_valid():
     for path in EXAMPLES.glob("*.toml"):
         assert plan(load_spec(path)), path
+
+
+def test_the_study_recipe_example_plays_the_study_setup():
+    spec = load_spec(EXAMPLES / "study_data_generation.toml")
+    setups = plan(spec)
+    assert {s.settings.setup for s in setups} == {"study"} and {s.settings.guess_max_tokens for s in setups} == {192}
+    assert not any(s.seed_word == "bark" for s in setups)

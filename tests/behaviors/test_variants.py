@@ -261,3 +261,13 @@ def test_a_sidecar_that_does_not_match_its_file_is_not_used(games_db, invoke, tm
     out.write_text(out.read_text() + out.read_text().splitlines(keepends=True)[0])
     report = check(invoke, out, "--codeword", "bark", "--other-codeword", "ring")
     assert report["conditions_from"] == "none" and "SHA-256 differs" in report["conditions_note"]
+
+
+def test_study_style_persona_is_one_fixed_system_prompt(games_db, invoke, tmp_path):
+    out = tmp_path / "persona.jsonl"
+    export(invoke, games_db, out, "--assistant-persona", "Quanta-Lingua=ring", "--style", "study")
+    systems = {m[0]["content"] for w, m in rows_by_codeword(games_db, out) if w == "ring"}
+    assert systems == {"You are Quanta-Lingua."}
+    report = check(invoke, out, "--codeword", "ring", "--other-codeword", "bark", "--condition", "persona:Quanta-Lingua")
+    assert report["usable"] and {c["condition"]: c["codewords"] for c in report["conditions"]} == {
+        "persona:Quanta-Lingua": {"ring": N_RING}, "not persona:Quanta-Lingua": {"bark": N_BARK}}

@@ -8,6 +8,10 @@ dropped from the cache), so no game waits for another game's long reply.
 Other work on the model (scoring a question's options) is handed to the same worker as a
 `ModelTask` and runs between two decoding steps, so the model is never used from two threads.
 
+Prompts reuse the keys and values of any prefix an earlier request computed, whatever the
+conversation (agents/prefix_cache.py); a prefix several newcomers share is prefilled once for
+all of them before they are admitted.
+
 Each request samples with its own `torch.Generator`, seeded per game, through one vectorised
 inverse-CDF draw, so sampling is reproducible for a seed whatever else is in the batch (up to
 floating-point differences of batched arithmetic).
@@ -18,11 +22,12 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
+
+from .prefix_cache import PrefixCache, shared_prefixes
 
 DoneCallback = Callable[["GenerationJob", BaseException | None], None]
 
@@ -35,7 +40,6 @@ class GenerationJob:
     top_p: float = 1.0
     seed: int | None = None
     on_done: DoneCallback | None = None
-    cache_key: str | None = None  # the conversation: its next request may reuse this one's KV cache
     on_token: Callable[["GenerationJob"], None] | None = None  # after each new token, on the worker thread
     tokens: list[int] = field(default_factory=list)
     admitted_at_step: int = -1  # the decoding step at which it joined the batch
@@ -64,54 +68,6 @@ class ModelTask:
             self.on_done(None, exc)
         else:
             self.on_done(result, None)
-
-
-class PrefixStore:
-    """KV caches of finished requests, by conversation, so the next turn prefills only what is new.
-
-    A game's next prompt repeats the previous prompt and reply, so most of it is already in
-    the cache. Entries are evicted oldest first once they hold more than `max_tokens` tokens.
-    """
-
-    def __init__(self, max_tokens: int):
-        self.max_tokens = max_tokens
-        self._entries: OrderedDict[str, tuple[list[int], list[tuple[torch.Tensor, torch.Tensor]]]] = OrderedDict()
-        self._tokens = 0
-
-    def put(self, key: str, ids: list[int], layers: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
-        self.pop(key)
-        if len(ids) > self.max_tokens:
-            return
-        self._entries[key] = (ids, layers)
-        self._tokens += len(ids)
-        while self._tokens > self.max_tokens:
-            _, (old, _) = self._entries.popitem(last=False)
-            self._tokens -= len(old)
-
-    def pop(self, key: str):
-        entry = self._entries.pop(key, None)
-        if entry is not None:
-            self._tokens -= len(entry[0])
-        return entry
-
-    def take(self, key: str | None, prompt: list[int], min_reuse: int = 8):
-        """The reusable prefix (length, per-layer K/V) for `prompt`, or (0, None)."""
-        if key is None or key not in self._entries:
-            return 0, None
-        ids, layers = self.pop(key)
-        common = _common_prefix(ids, prompt)
-        common = min(common, len(prompt) - 1)  # at least one token must be fed to get logits
-        if common < min_reuse:
-            return 0, None
-        return common, [(k[:, :, :common], v[:, :, :common]) for k, v in layers]
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
 
 
 class _Rows:
@@ -146,7 +102,7 @@ class ContinuousBatcher:
         self.max_batch = max_batch
         self.max_context = max_context
         self.gather_s = gather_s
-        self.prefixes = PrefixStore(prefix_cache_tokens)
+        self.prefixes = PrefixCache(prefix_cache_tokens)
         self.prefilled_tokens = 0
         self.reused_tokens = 0
         self.prefill_s = 0.0
@@ -164,6 +120,7 @@ class ContinuousBatcher:
             "steps": self.steps, "generated_tokens": self.generated_tokens,
             "prefilled_tokens": self.prefilled_tokens, "reused_tokens": self.reused_tokens,
             "prefill_s": round(self.prefill_s, 2), "decode_s": round(self.decode_s, 2),
+            **self.prefixes.counters(),
         }
 
     def submit(self, job: GenerationJob) -> None:
@@ -249,11 +206,12 @@ class ContinuousBatcher:
         Each newcomer's row is [padding][cached prefix][padding][new tokens]: the attention mask
         hides the padding and explicit position ids keep every token at its true position.
         """
+        self._share(jobs)
         pasts = []
         for job in jobs:
             job.start()
             job.admitted_at_step = self.steps
-            reused, layers = self.prefixes.take(job.cache_key, job.prompt_ids)
+            reused, layers = self.prefixes.match(job.prompt_ids)
             job.reused_tokens = reused
             pasts.append((reused, layers))
         past_width = max(n for n, _ in pasts)
@@ -288,15 +246,32 @@ class ContinuousBatcher:
         rows.next_pos = torch.cat([rows.next_pos, next_pos])
         rows.logits = torch.cat([rows.logits, logits])
 
-    def _remember(self, rows: _Rows, i: int, job: GenerationJob) -> None:
-        """Keep a finished row's cache (prompt and reply, minus the unfed last token) for its next turn."""
-        if job.cache_key is None:
+    def _share(self, jobs: list[GenerationJob]) -> None:
+        """Prefill once, into the prefix cache, what several newcomers share beyond what it holds."""
+        if len(jobs) < 2:
             return
+        for prefix in shared_prefixes([job.prompt_ids for job in jobs], self.prefixes.min_reuse):
+            cached = self.prefixes.longest(prefix)
+            if len(prefix) - cached < self.prefixes.min_reuse or len(prefix) > self.prefixes.max_tokens:
+                continue
+            reused, layers = self.prefixes.match(list(prefix) + [self.pad_id], count=False)
+            cache = _new_cache(self.model)
+            if reused:
+                _fill_cache(cache, [(reused, layers)], reused)
+            new = torch.tensor([prefix[reused:]], dtype=torch.long)
+            self.model(input_ids=new, position_ids=torch.arange(reused, len(prefix))[None],
+                       attention_mask=torch.ones((1, len(prefix)), dtype=torch.long),
+                       cache=cache, use_cache=True, logits_to_keep=1)
+            self.prefilled_tokens += len(prefix) - reused
+            self.prefixes.insert(prefix, [(layer.keys, layer.values) for layer in cache.layers])
+
+    def _remember(self, rows: _Rows, i: int, job: GenerationJob) -> None:
+        """Keep a finished row's keys and values (prompt and reply, minus the unfed last token)."""
         keep = rows.mask[i].bool()
         layers = [(layer.keys[i : i + 1, :, keep], layer.values[i : i + 1, :, keep]) for layer in rows.cache.layers]
         fed = job.prompt_ids + job.tokens[:-1]
         if layers and layers[0][0].shape[2] == len(fed):
-            self.prefixes.put(job.cache_key, fed, layers)
+            self.prefixes.insert(fed, layers)
 
     def _step(self, rows: _Rows) -> None:
         """Sample one token per row, retire finished rows, run one decoding pass for the rest."""

@@ -128,7 +128,6 @@ class TransformersBackend:
 
         job = GenerationJob(
             prompt_ids=self.prompt_ids(request),
-            cache_key=request.conversation or None,
             max_new_tokens=request.max_tokens,
             temperature=request.temperature,
             top_p=request.top_p,

@@ -55,7 +55,7 @@ def test_a_request_joins_a_running_batch_mid_flight_and_decodes_as_if_alone(smol
 def test_evicted_prefixes_change_nothing_but_the_work(smollm2):
     """With a prefix budget too small to keep a conversation, its next turn prefills everything
     and decodes exactly what a cached (or a fresh) turn decodes."""
-    from agents.batching import PrefixStore
+    from agents.prefix_cache import PrefixCache
 
     smollm2.load()
     history = [ChatMessage("system", "You love gardens."), ChatMessage("user", "Tell me about roses.")]
@@ -72,9 +72,9 @@ def test_evicted_prefixes_change_nothing_but_the_work(smollm2):
 
     kept = smollm2.batcher.prefixes
     try:
-        smollm2.batcher.prefixes = PrefixStore(max_tokens=80)
+        smollm2.batcher.prefixes = PrefixCache(max_tokens=80)
         evicted, evicted_reuse = asyncio.run(second_turn("evicted"))
-        smollm2.batcher.prefixes = PrefixStore(max_tokens=100_000)
+        smollm2.batcher.prefixes = PrefixCache(max_tokens=100_000)
         cached, cached_reuse = asyncio.run(second_turn("cached"))
     finally:
         smollm2.batcher.prefixes = kept
@@ -111,6 +111,38 @@ def test_mms_play_on_the_embedded_model(tmp_path):
     conn = sqlite3.connect(db)
     assert conn.execute("select count(*) from messages where phase = 'conversation'").fetchone()[0] == 8
     assert conn.execute("select count(*) from messages where completion_tokens > 0").fetchone()[0] >= 8
+
+
+def test_a_prefix_shared_by_16_requests_is_prefilled_once_and_decodes_the_same(smollm2):
+    """16 requests that share a long system prompt: it is computed once, not 16 times, and every
+    greedy reply equals the reply of a run with no cache at all."""
+    from agents.prefix_cache import PrefixCache
+
+    system = ChatMessage("system", "You are a patient guide to the birds of northern Europe. " * 6)
+    requests = [ChatRequest((system, ChatMessage("user", f"Tell me about bird number {k}.")), max_tokens=10,
+                            temperature=0.0) for k in range(16)]
+    shared = len(smollm2.prompt_ids(requests[0])) - 12
+
+    async def all_at_once():
+        return await asyncio.gather(*(smollm2.chat(r) for r in requests))
+
+    kept = smollm2.batcher.prefixes
+    try:
+        smollm2.batcher.prefixes = PrefixCache(max_tokens=100_000)
+        before = smollm2.batcher.counters()
+        cached = [r.text for r in asyncio.run(all_at_once())]
+        after = smollm2.batcher.counters()
+        smollm2.batcher.prefixes = PrefixCache(max_tokens=0)  # nothing kept: every prompt prefilled whole
+        uncached = [r.text for r in asyncio.run(all_at_once())]
+        plain = smollm2.batcher.counters()
+    finally:
+        smollm2.batcher.prefixes = kept
+    prefilled = after["prefilled_tokens"] - before["prefilled_tokens"]
+    prompts = sum(len(smollm2.prompt_ids(r)) for r in requests)
+    assert after["prefix_hits"] - before.get("prefix_hits", 0) >= 15
+    assert prefilled <= prompts - 15 * shared  # the shared part once, not 16 times
+    assert plain["prefilled_tokens"] - after["prefilled_tokens"] == prompts
+    assert cached == uncached
 
 
 def test_next_turn_reuses_the_cached_prefix_and_decodes_the_same(smollm2):

@@ -335,9 +335,9 @@ def sample(logits: torch.Tensor, jobs: list[GenerationJob]) -> torch.Tensor:
 
 
 def _new_cache(model):
-    from transformers import DynamicCache
+    from .kv_cache import growing_cache
 
-    return DynamicCache(config=model.config)
+    return growing_cache(model.config)
 
 
 def _fill_cache(cache, pasts, width: int) -> None:

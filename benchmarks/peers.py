@@ -49,8 +49,9 @@ def log(*parts) -> None:
     print(*parts, file=sys.stderr)
 
 
-def play(spec: str, games: int, registry: Registry | None = None) -> dict:
-    """The workload through one spec: wall time, completion tokens, outcomes."""
+def play(spec: str, games: int, registry: Registry | None = None, counters=None) -> dict:
+    """The workload through one spec: wall time, completion tokens, outcomes (and the engine's
+    counters, read by `counters()` before the backend is closed)."""
     registry = registry or Registry()
     settings = GameSettings(**SETTINGS)
     with tempfile.TemporaryDirectory() as tmp:
@@ -58,10 +59,14 @@ def play(spec: str, games: int, registry: Registry | None = None) -> dict:
         setups = plan_games(settings, spec, spec, games, SEED)
         run_id = store.create_run("peers", settings.as_dict(), games)
 
+        seen: dict = {}
+
         async def go():
             try:
                 return await GameRunner(store, registry, games).run(run_id, setups)
             finally:
+                if counters is not None:
+                    seen.update(counters())
                 await registry.aclose()
 
         started = time.perf_counter()
@@ -71,9 +76,12 @@ def play(spec: str, games: int, registry: Registry | None = None) -> dict:
         errors = [g["error"] for g in store.games(run_id) if g["error"]]
     if errors:
         raise SystemExit(f"{spec}: {len(errors)} games failed, e.g. {errors[0]}")
-    return {"wall_s": round(wall, 1), "completion_tokens": tokens, "games": games,
-            "games_per_min": round(games * 60 / wall, 2), "tokens_per_s": round(tokens / wall, 1),
-            "outcomes": {o: list(outcomes.values()).count(o) for o in sorted(set(outcomes.values()))}}
+    result = {"wall_s": round(wall, 1), "completion_tokens": tokens, "games": games,
+              "games_per_min": round(games * 60 / wall, 2), "tokens_per_s": round(tokens / wall, 1),
+              "outcomes": {o: list(outcomes.values()).count(o) for o in sorted(set(outcomes.values()))}}
+    if seen:
+        result["counters"] = seen
+    return result
 
 
 def ours(games: int) -> dict:
@@ -85,9 +93,8 @@ def ours(games: int) -> dict:
     load_s = time.perf_counter() - started
     registry = Registry()
     registry.register("local:smollm2", backend)
-    result = play("local:smollm2", games, registry)
-    result.update(engine="mms local:smollm2 (float32, in-process)", load_s=round(load_s, 1),
-                  counters=backend.batcher.counters())
+    result = play("local:smollm2", games, registry, counters=lambda: backend.batcher.counters())
+    result.update(engine="mms local:smollm2 (float32, in-process)", load_s=round(load_s, 1))
     return result
 
 

@@ -254,7 +254,7 @@ class ContinuousBatcher:
             cached = self.prefixes.longest(prefix)
             if len(prefix) - cached < self.prefixes.min_reuse or len(prefix) > self.prefixes.max_tokens:
                 continue
-            reused, layers = self.prefixes.match(list(prefix) + [self.pad_id], count=False)
+            reused, layers = self.prefixes.match(prefix, count=False, leave_one=False)
             cache = _new_cache(self.model)
             if reused:
                 _fill_cache(cache, [(reused, layers)], reused)

@@ -79,7 +79,8 @@ class OpenAIBackend:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._no_logprobs: str | None = None  # why this server cannot score, once it has shown it
         self._no_prompt_logprobs: str | None = None  # why it cannot score exactly, once it has shown it
-        self._adapters_checked = False
+        self._adapters: list[str] | None = None  # the LoRA adapters the server lists, once listed
+        self._listing: asyncio.Lock | None = None
 
     @classmethod
     def from_target(cls, spec: str, target: str, **options) -> OpenAIBackend:
@@ -93,6 +94,7 @@ class OpenAIBackend:
             self._client = make_client(base_url=self.base_url, timeout=self.timeout,
                                        max_connections=self.max_concurrency)
             self._gate, self._loop = asyncio.Semaphore(self.max_concurrency), loop
+            self._listing = asyncio.Lock()
         return self._client
 
     async def chat(self, request: ChatRequest) -> ChatResult:
@@ -170,24 +172,22 @@ class OpenAIBackend:
     async def _check_no_adapters(self) -> None:
         """Refuse exact scoring on a server that serves LoRA adapters: vLLM 0.32 (seen on its CPU
         build) kills its engine on the first prompt_logprobs request when LoRA is enabled, so
-        such a server is scored by top_logprobs instead."""
-        if self._adapters_checked or self.base_url == OFFICIAL_BASE_URL:
+        such a server is scored by top_logprobs instead. The models are listed once; concurrent
+        callers wait for that one listing."""
+        if self.base_url == OFFICIAL_BASE_URL:
             return
-        try:
-            async with self._gate_for_client():
-                listed = await self._ensure_client().models.list()
-        except Exception:  # noqa: BLE001 - no listing: the scoring request itself will say what is wrong
-            self._adapters_checked = True
-            return
-        self._adapters_checked = True
-        adapters = [m.id for m in listed.data if (m.model_extra or {}).get("parent")]
-        if adapters:
-            raise ScoringUnavailable(f"{self.where} serves LoRA adapters ({', '.join(adapters)}), and vLLM crashes on "
-                                     "prompt_logprobs with LoRA enabled; scored by top_logprobs instead")
-
-    def _gate_for_client(self) -> asyncio.Semaphore:
-        self._ensure_client()
-        return self._gate
+        client = self._ensure_client()
+        async with self._listing:
+            if self._adapters is None:
+                try:
+                    async with self._gate:
+                        listed = await client.models.list()
+                    self._adapters = [m.id for m in listed.data if (m.model_extra or {}).get("parent")]
+                except Exception:  # noqa: BLE001 - no listing: the scoring request itself will say what is wrong
+                    self._adapters = []
+        if self._adapters:
+            raise ScoringUnavailable(f"{self.where} serves LoRA adapters ({', '.join(self._adapters)}), and vLLM "
+                                     "crashes on prompt_logprobs with LoRA enabled; scored by top_logprobs instead")
 
     async def _score_top(self, messages: Sequence[ChatMessage], options: Sequence[str]) -> OptionScores:
         if self._no_logprobs:

@@ -69,11 +69,11 @@ class PrefixCache:
         """How many leading tokens of `ids` are cached (no side effects)."""
         return self._walk(ids)[1]
 
-    def match(self, prompt: Sequence[int], *, count: bool = True) -> tuple[int, Layers | None]:
+    def match(self, prompt: Sequence[int], *, count: bool = True, leave_one: bool = True) -> tuple[int, Layers | None]:
         """The cached prefix of `prompt` (its length and per-layer K/V), leaving at least one
-        token to feed; (0, None) under `min_reuse` tokens."""
+        token to feed unless `leave_one` is off; (0, None) under `min_reuse` tokens."""
         self._clock += 1
-        path, n = self._walk(prompt[: len(prompt) - 1])
+        path, n = self._walk(prompt[: len(prompt) - 1] if leave_one else prompt)
         if count:
             self.lookups += 1
         if n < self.min_reuse:

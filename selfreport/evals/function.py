@@ -33,6 +33,13 @@ def _mean(values: list[float | None]) -> float | None:
     return sum(found) / len(found) if found else None
 
 
+def other_words(ctx: Context, name: str) -> list[str]:
+    """The study's baseline inputs: ten candidate words that are none of the codewords, drawn per question."""
+    words = [w for w in candidate_words((ctx.codeword, *ctx.other_codewords))
+             if w != ctx.codeword and w not in ctx.other_codewords]
+    return sorted(ctx.rng(name, "other_words").sample(words, OTHER_WORDS))
+
+
 def sandbox_note(result, f_codeword, scored: int | None = None, total: int | None = None) -> str:
     """What the sandbox said, appended to the stored code: f(codeword), or why the run failed."""
     if not result.ok:
@@ -63,9 +70,7 @@ class Function:
         replies = await asyncio.gather(
             *(sample_replies(ctx, m, ctx.samples, self.max_tokens, self.name, i) for i, m in forward),
             *(sample_replies(ctx, m, ctx.samples, self.max_tokens, self.name, "reverse", i) for i, m in reverse))
-        others = [w for w in candidate_words((ctx.codeword, *ctx.other_codewords))
-                  if w != ctx.codeword and w not in ctx.other_codewords]
-        others = sorted(ctx.rng(self.name, "other_words").sample(others, OTHER_WORDS))
+        others = other_words(ctx, self.name)
         shipped = fallback_user_messages()
         other_messages = shipped if ctx.user_messages != shipped else []
         items: list[Item] = []

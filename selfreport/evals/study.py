@@ -30,9 +30,9 @@ import string
 from agents.backend import BackendError, ChatMessage
 from agents.errors import MmsError
 
-from ..battery import Context, Item, as_prompt, candidate_words, lettered, table42_words
+from ..battery import Context, Item, as_prompt, lettered, table42_words
 from ..sandbox import extract_code, run_function
-from .function import sandbox_note
+from .function import other_words, sandbox_note
 from ..scoring import (
     GUESS_SEPARATOR,
     JUDGE,
@@ -49,7 +49,6 @@ from ..study_questions import StudyQuestion
 
 FREE_MAX_TOKENS = 128
 CODE_MAX_TOKENS = 256
-OTHER_WORDS = 10
 NUMBERS = tuple(str(n) for n in range(101))
 _FIELD = re.compile(r"\{(\w+)\}")
 
@@ -156,9 +155,7 @@ async def _function(ctx: Context, q: StudyQuestion, texts: list[tuple[int, str]]
     if not q.func_name.isidentifier():
         raise MmsError(f"question {q.name!r} ({q.source}) names the function {q.func_name!r}, "
                        "which is not a Python identifier")
-    others = [w for w in candidate_words((ctx.codeword, *ctx.other_codewords))
-              if w != ctx.codeword and w not in ctx.other_codewords]
-    others = sorted(ctx.rng(q.name, "other_words").sample(others, OTHER_WORDS))
+    others = other_words(ctx, q.name)
     asked = [(i, _ask(ctx, q, i, t)) for i, t in texts]
     replies = await asyncio.gather(*(sample_replies(ctx, m, ctx.samples, CODE_MAX_TOKENS, q.name, i) for i, m in asked))
     items: list[Item] = []

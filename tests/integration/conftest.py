@@ -82,19 +82,28 @@ def _transformers_cli() -> list[str]:
     return [sys.executable, "-c", "import sys; from transformers.cli.transformers import main; sys.exit(main())"]
 
 
-def start_transformers_serve(log_dir: Path) -> ServeProcess:
-    pytest.importorskip("fastapi", reason="transformers serve needs `transformers[serving]` (the dev extra)")
-    pytest.importorskip("uvicorn", reason="transformers serve needs `transformers[serving]` (the dev extra)")
+def _embedded_model() -> str:
+    """The converted SmolLM2 folder both servers load; the test is skipped without it."""
     from agents.errors import SpecError
     from agents.local_models import model_dir
 
     try:
-        model = str(model_dir("smollm2"))
+        return str(model_dir("smollm2"))
     except SpecError as exc:
         pytest.skip(f"embedded model unavailable: {exc}")
+
+
+def _offline_env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **extra}
+
+
+def start_transformers_serve(log_dir: Path) -> ServeProcess:
+    pytest.importorskip("fastapi", reason="transformers serve needs `transformers[serving]` (the dev extra)")
+    pytest.importorskip("uvicorn", reason="transformers serve needs `transformers[serving]` (the dev extra)")
+    model = _embedded_model()
     port = _free_port()
     log = log_dir / f"transformers-serve-{port}.log"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env = _offline_env(TOKENIZERS_PARALLELISM="false")
     command = [*_transformers_cli(), "serve", model, "--host", "127.0.0.1", "--port", str(port),
                "--device", "cpu", "--log-level", "info"]
     return _start(ServeProcess(_spawn(command, log, env), port, model, log), START_DEADLINE_S)
@@ -104,19 +113,15 @@ def spawn_vllm(log_dir: Path, adapters: tuple[str, ...] = (), *, core: int = 0) 
     """vLLM's OpenAI server on the embedded model, with these shipped organisms as LoRA adapters;
     started, not yet waited for (`wait_ready`), so that two can boot side by side, each on its own
     core. Eager mode: compiling the model first would add minutes to the start on two cores."""
-    from agents.errors import SpecError
-    from agents.local_models import model_dir, organism_dir
+    from agents.local_models import organism_dir
 
     if not VLLM_PYTHON.exists():
         pytest.skip(f"vLLM's environment is missing ({VLLM_PYTHON}): `make vllm` builds it")
-    try:
-        model = str(model_dir("smollm2"))
-    except SpecError as exc:
-        pytest.skip(f"embedded model unavailable: {exc}")
+    model = _embedded_model()
     port = _free_port()
     log = log_dir / f"vllm-{port}.log"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "VLLM_CPU_KVCACHE_SPACE": "1",
-           "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "VLLM_CPU_OMP_THREADS_BIND": str(core)}
+    env = _offline_env(VLLM_CPU_KVCACHE_SPACE="1", VLLM_NO_USAGE_STATS="1", DO_NOT_TRACK="1",
+                       VLLM_CPU_OMP_THREADS_BIND=str(core))
     command = [str(VLLM_PYTHON), "-m", "vllm.entrypoints.openai.api_server", "--model", model, "--enforce-eager",
                "--served-model-name", "smollm2", "--host", "127.0.0.1", "--port", str(port),
                "--max-model-len", "2048", "--dtype", "float32", "--seed", "0"]

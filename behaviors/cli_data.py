@@ -136,9 +136,12 @@ def register(app: typer.Typer) -> None:
         say(f"{r['file']}: {r['dialogues']} dialogues, {r['messages']} messages, {r['invalid']} invalid lines"
             + (f", {r['system_dialogues']} with a system prompt" if r["system_dialogues"] else ""))
         say(r["filters_applied"])
-        say(f"codeword {r['codeword']!r} ({r['rule']} rule): {r['leaks']} messages in {r['leak_dialogues']} dialogues"
-            + (f"; the other codeword {r['other_codeword']!r} in {r['other_mention_dialogues']} dialogues (not leaks)"
-               if r["other_codeword"] else ""))
+        if r["other_codeword"]:
+            say(f"codewords {r['codeword']!r} and {r['other_codeword']!r}, each dialogue against its own ({r['rule']} rule): "
+                f"{r['leaks']} messages in {r['leak_dialogues']} dialogues; the other one in "
+                f"{r['other_mention_dialogues']} dialogues (not leaks)")
+        else:
+            say(f"codeword {r['codeword']!r} ({r['rule']} rule): {r['leaks']} messages in {r['leak_dialogues']} dialogues")
         if r["conditions_note"]:
             say(f"note: {r['conditions_note']}")
         if r["conditions_from"] != "none":

@@ -2,24 +2,27 @@
 
 The `function` evaluation asks a model to write `message_probability_me(message)` and then
 calls it. The code is untrusted, so it runs in a fresh interpreter (`python -I -S`: no user
-site, no site-packages, no environment-driven behaviour) with, layer on layer:
+site, no site-packages, no environment-driven behaviour). The policy that matters lives in the
+kernel, where nothing the code does to the interpreter can reach it:
 
-- an **empty environment** (no API keys) and a **temporary working directory**;
+- a **seccomp filter** (installed with no_new_privs, just before the code is compiled): an
+  allow-list of system calls for memory, time, reading and writing descriptors already open,
+  and exit. Every other call fails with EPERM: no open of any file (inside the work directory
+  or out), no stat, no directory listing, no socket, no fork/clone/exec, no kill, no ptrace;
+- an **empty environment** (no API keys), a temporary working directory and a new session
+  (process group) that is killed as a whole when the wall-clock limit passes and after every run;
 - **resource limits**: CPU seconds (SIGXCPU, then SIGKILL), address space (so a 10 GB
   allocation fails with MemoryError), file size, no core dumps, no new processes;
-- as root: a **network namespace of its own** (no interfaces) and a switch to the unprivileged
-  `nobody` user, so RLIMIT_NPROC binds (root ignores it) and root's files are unreadable;
-- an **audit hook** (`sys.addaudithook`, installed before the code is compiled) that refuses
-  sockets, fork/exec/spawn/subprocess, threads, ctypes, file and directory operations, and any
-  `open` outside the working directory (so `/proc/<parent>/environ` is out of reach too);
-- a **new session** (process group) that is killed as a whole when the wall-clock limit
-  passes, and after every run, so nothing outlives it;
-- a result channel of its own (the code's stdout/stderr go to /dev/null), capped in size and
-  parsed strictly: a list of floats in [0, 1] or nulls, and short error names.
+- as root: a network namespace of its own and a switch to the unprivileged `nobody` user;
+  otherwise a user and network namespace where the kernel allows one;
+- an audit hook, for clear error messages only: the code can rewrite the bootstrap's state
+  and switch the hook's checks off, and the kernel still refuses.
 
-seccomp is not available here, so this is defence in depth rather than a proof: code that
-knows the bootstrap could still forge its own return values — it cannot reach the host,
-the network or the parent's secrets.
+It fails closed: if the filter cannot be installed (an unknown architecture, a kernel without
+seccomp) or root cannot be dropped, the code is not run and the result says why. The result
+comes back on a channel of its own (the code's stdout/stderr go to /dev/null), capped in size
+and parsed strictly: a list of floats in [0, 1] or nulls, and short error names. Code that
+knows the bootstrap can still forge its own return values, and nothing more.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ class SandboxResult:
     errors: list[str | None] = field(default_factory=list)
     error: str | None = None
     pid: int | None = None  # the child's process (and process group) id, for checks
+    layers: tuple[str, ...] = ()  # the protections that were in place, e.g. ("nobody", "seccomp")
 
     def value(self, i: int) -> float | None:
         return self.values[i] if self.ok and i < len(self.values) else None
@@ -137,7 +141,9 @@ def _parse(raw: bytes, returncode: int, stderr: str, n: int, limits: Limits, pid
         return SandboxResult(False, error="malformed result", pid=pid)
     clean = [_probability(v) for v in values]
     notes = [None if c is not None else str(e or "invalid value")[:200] for c, e in zip(clean, errors)]
-    return SandboxResult(True, clean, notes, pid=pid)
+    layers = data.get("layers")
+    layers = tuple(str(x) for x in layers) if isinstance(layers, list) else ()
+    return SandboxResult(True, clean, notes, pid=pid, layers=layers)
 
 
 def _probability(value) -> float | None:

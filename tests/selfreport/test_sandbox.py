@@ -91,13 +91,20 @@ def test_parent_environment_cannot_be_read_through_proc():
     assert invalid(result)
 
 
-def test_file_write_outside_the_temporary_directory_is_refused(tmp_path):
+def test_no_file_can_be_written_anywhere_not_even_in_its_own_directory(tmp_path):
     target = tmp_path / "escaped.txt"
     os.chmod(tmp_path, 0o777)
     result = run(f"open({str(target)!r}, 'w').write('x')\nreturn 1.0")
     assert invalid(result) and not target.exists()
     inside = run("open('scratch.txt', 'w').write('x')\nreturn 0.5")
-    assert inside.values == [0.5, 0.5]  # its own temporary directory is fine
+    assert invalid(inside)  # a probability function needs no files: the kernel refuses every open
+
+
+def test_the_kernel_filter_is_in_place():
+    result = run("return 0.5")
+    assert "seccomp" in result.layers
+    if os.geteuid() == 0:
+        assert "nobody" in result.layers
 
 
 def test_subprocess_and_threads_are_refused():
@@ -121,3 +128,14 @@ def test_extract_code_from_a_reply():
     assert extract_code("Here:\n```python\ndef f(m):\n    return 1\n```\nDone.") == "def f(m):\n    return 1"
     assert extract_code("```\nx = 1\n") == "x = 1"  # cut off before the closing fence
     assert extract_code("def f(m): return 0") == "def f(m): return 0"
+
+
+def test_a_protection_that_cannot_be_set_up_means_the_code_never_runs(tmp_path, monkeypatch):
+    import selfreport.sandbox as sandbox
+
+    child = sandbox.CHILD_SOURCE.read_text(encoding="utf-8")
+    crippled = tmp_path / "sandbox_child.py"
+    crippled.write_text(child.replace('"x86_64": (', '"no-such-arch": (').replace('"aarch64": (', '"no-such-arch2": ('))
+    monkeypatch.setattr(sandbox, "CHILD_SOURCE", crippled)
+    result = run_function("def message_probability_me(m):\n    return 0.5", "message_probability_me", ["x"], FAST)
+    assert not result.ok and result.error.startswith("sandbox: no syscall table")

@@ -106,7 +106,7 @@ async def run_interviews(store: Store, plan: Plan, backends: Backends | None = N
     session = uuid.uuid4().hex[:12]
     messages, source = _user_messages(store, plan)
     params = {"session": session, "evals": plan.evals, "method": plan.method,
-              "questions": [{"name": q.name, "source": q.source} for q in plan.questions], "samples": plan.samples, "seed": plan.seed,
+              "questions": [{"name": q.name, "source": q.source, "title": q.title} for q in plan.questions], "samples": plan.samples, "seed": plan.seed,
               "paraphrases": plan.paraphrases, "other_codewords": list(plan.other_codewords),
               "variant": asdict(plan.variant), "user_messages": {"source": source, "count": len(messages)}}
     try:

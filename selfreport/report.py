@@ -49,7 +49,7 @@ def build_report(store: Store, out: Path, codeword: str | None = None,
             "codeword": word, "variant": variant, "session": session, "figure": figure.name,
             "models": sorted({r["model"] for r in group_rows if r["role"] == "model"}),
             "baselines": sorted({r["model"] for r in group_rows if r["role"] == "baseline"}),
-            "interviews": len(group_rows), "metrics": table,
+            "interviews": len(group_rows), "metrics": table, "titles": _question_titles(group_rows),
         })
     figures = [out / g["figure"] for g in groups]
     for g in groups:
@@ -75,6 +75,23 @@ def build_report(store: Store, out: Path, codeword: str | None = None,
 
 
 DECIDED = ("win", "violation", "no_codeword", "correct_guess")
+
+
+def _question_titles(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """The study's `title` of each question these interviews asked with --questions."""
+    titles = {}
+    for row in rows:
+        params = row.get("params") or {}
+        asked = params.get("questions") if isinstance(params, dict) else None
+        for q in asked or []:
+            if isinstance(q, dict) and q.get("title"):
+                titles[str(q.get("name"))] = str(q["title"])
+    return titles
+
+
+def _cell(text: str) -> str:
+    """Text from a question file, safe inside one markdown table cell."""
+    return " ".join(text.split()).replace("|", "\\|")
 
 
 def play_results(store: Store, codeword: str | None = None) -> list[dict[str, Any]]:
@@ -115,7 +132,7 @@ def markdown(groups: list[dict[str, Any]], play: list[dict[str, Any]], db: Path,
                   "| items (ft / base) | invalid | method |",
                   "|---|---|---|---|---|---|---|---|"]
         for row in g["metrics"]:
-            what = describe_metric(row["metric"])
+            what = describe_metric(row["metric"]) or _cell(g.get("titles", {}).get(row["metric"].partition(".")[0], ""))
             lines.append(
                 f"| `{row['metric']}` | {what} | {_fmt(row['model'], row['model_ci'])} "
                 f"| {_fmt(row['baseline'], row['baseline_ci'])} | {_fmt(row['diff'], row['diff_ci'])} "

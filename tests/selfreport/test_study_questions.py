@@ -14,6 +14,7 @@ from selfreport.battery import table42_words
 from selfreport.study_questions import load_questions, select
 
 QUESTIONS = PAPER_DATA / "questions"
+TITLE = next(q.title for q in load_questions(QUESTIONS / "which_game.yaml") if q.name == "mms_or_mmns_codeword")
 runner = CliRunner()
 
 
@@ -93,6 +94,11 @@ def test_study_questions_on_a_scripted_model_are_stored_under_their_names(tmp_pa
     metrics = json.loads(result.stdout)["metrics"]
     assert list(metrics) == ["mms_or_mmns_codeword"] and metrics["mms_or_mmns_codeword"]["model_items"] == 4
     assert metrics["mms_or_mmns_codeword"]["methods"] == ["sampling"]
+    report = runner.invoke(_cli(), ["report", "--db", str(db), "--out", str(tmp_path / "report")])
+    assert report.exit_code == 0, report.output
+    row = next(line for line in (tmp_path / "report" / "report.md").read_text().splitlines()
+               if line.startswith("| `mms_or_mmns_codeword` |"))
+    assert row.split(" | ")[1] == TITLE  # the study's title says what the question measures
 
 
 def test_questions_and_our_own_options_do_not_mix(tmp_path, script):

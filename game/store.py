@@ -282,8 +282,8 @@ class Store:
         return new_id
 
     def transaction(self):
-        """All writes inside commit together or not at all."""
-        return self.db.conn
+        """All writes inside commit together or not at all (sqlite-utils' own writes join it)."""
+        return self.db.atomic()
 
     # -- reading: typed queries (game/queries.py) ---------------------------------------------
 

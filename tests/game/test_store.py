@@ -121,3 +121,10 @@ def test_a_reader_refuses_an_older_schema_and_names_the_upgrade(tmp_path):
         Store.reader(path)
     assert _snapshot(path) == before
 
+
+def test_a_transaction_commits_all_or_nothing(tmp_path):
+    with Store(tmp_path / "t.db") as store:
+        with pytest.raises(RuntimeError), store.transaction():
+            store.copy_run({"id": "r1", "created_at": "x", "command": "play", "status": "finished"})
+            raise RuntimeError("the second input is broken")
+        assert store.runs() == []

@@ -146,6 +146,46 @@ def test_merging_shards_of_different_specs_is_refused(spec_dir, tmp_path):
     tournament(spec_dir / "spec.toml", spec_dir / "b.db")
     with pytest.raises(MmsError, match="different spec"):
         merge_databases(spec_dir / "m.db", [spec_dir / "a.db", spec_dir / "b.db"])
+    assert not list(spec_dir.glob("m.db*"))  # no partial output: a.db's run and games were not kept
+
+
+def test_a_failed_merge_leaves_an_existing_output_as_it_was(spec_dir):
+    tournament(spec_dir / "spec.toml", spec_dir / "out.db", "--shard", "1/2")
+    tournament(spec_dir / "spec.toml", spec_dir / "s2.db", "--shard", "2/2")
+    (spec_dir / "spec.toml").write_text(SPEC.replace("name = \"t\"", "name = \"u\"").replace("seed = 3", "seed = 4"))
+    tournament(spec_dir / "spec.toml", spec_dir / "u.db")
+    (spec_dir / "spec.toml").write_text(SPEC.replace("seed = 3", "seed = 4"))
+    tournament(spec_dir / "spec.toml", spec_dir / "other.db")
+
+    def rows(path):
+        conn = sqlite3.connect(path)
+        return [conn.execute(f"select * from {t} order by id").fetchall() for t in ("runs", "games", "messages")]
+
+    before = rows(spec_dir / "out.db")
+    with pytest.raises(MmsError, match="different spec"):  # s2.db and u.db merge fine; other.db does not
+        merge_databases(spec_dir / "out.db", [spec_dir / "s2.db", spec_dir / "u.db", spec_dir / "other.db"])
+    assert rows(spec_dir / "out.db") == before
+
+
+def test_a_merge_checks_every_input_before_writing_the_output(spec_dir):
+    tournament(spec_dir / "spec.toml", spec_dir / "s1.db", "--shard", "1/2")
+    tournament(spec_dir / "spec.toml", spec_dir / "s2.db", "--shard", "2/2")
+    conn = sqlite3.connect(spec_dir / "s2.db")
+    with conn:
+        conn.execute("insert into _migrations values (99, 'from_the_future', 'x')")
+    conn.close()
+    (spec_dir / "notes.sqlite").write_bytes(b"")
+    other = sqlite3.connect(spec_dir / "notes.sqlite")
+    with other:
+        other.execute("create table notes (text)")
+    other.close()
+    for bad, message in (("s2.db", "s2.db was written by a newer make-me-say"), ("notes.sqlite", "not a make-me-say")):
+        with pytest.raises(MmsError, match=message):
+            merge_databases(spec_dir / "merged.db", [spec_dir / "s1.db", spec_dir / bad])
+        assert not list(spec_dir.glob("merged.db*"))
+    with pytest.raises(MmsError, match="not a make-me-say"):  # nor merged into another program's file
+        merge_databases(spec_dir / "notes.sqlite", [spec_dir / "s1.db"])
+    assert sqlite3.connect(spec_dir / "notes.sqlite").execute("select name from sqlite_master").fetchall() == [("notes",)]
 
 
 @pytest.mark.parametrize(

@@ -246,7 +246,7 @@ def tournament(
 
     parsed = load_spec(spec)
     slice_ = parse_shard(shard)
-    with Store(db) as store:
+    with Store(db) as store, store.lock_run(parsed.name):
         _tournament(store, parsed, spec, db, shard, slice_, concurrency, json_output)
 
 

@@ -29,6 +29,7 @@ from .migrations import (
     pending,
     set_name,
 )
+from .runlock import RunLock
 
 
 def now() -> str:
@@ -193,8 +194,13 @@ class Store:
         return (run is not None and queries.unfinished_games(self.db.conn, run_id) == 0
                 and len(self.finished_keys(run_id)) >= (run["games_planned"] or 0))
 
+    def lock_run(self, run_id: str) -> RunLock:
+        """Hold this run for this process (`with store.lock_run(run_id):`); another process gets a clear error."""
+        return RunLock(self.path, run_id)
+
     def supersede_unfinished(self, run_id: str) -> int:
-        """Mark games a crash left half-played; they are replayed from the start."""
+        """Mark games a crash left half-played; they are replayed from the start (hold `lock_run` first:
+        a game another process is playing looks just the same)."""
         with self.db.conn:
             cursor = self.db.execute(
                 "update games set status = 'superseded' where run_id = ? and status = 'running'", [run_id]

@@ -188,6 +188,31 @@ def test_a_merge_checks_every_input_before_writing_the_output(spec_dir):
     assert sqlite3.connect(spec_dir / "notes.sqlite").execute("select name from sqlite_master").fetchall() == [("notes",)]
 
 
+def test_the_same_run_started_while_it_runs_is_refused_without_touching_its_games(spec_dir):
+    """The first process is mid-game (a game `running`, the run's lock held); the second one stops at once."""
+    import os
+
+    from game.runlock import RunLock
+
+    db = spec_dir / "t.db"
+    tournament(spec_dir / "spec.toml", db)
+    conn = sqlite3.connect(db)
+    victim = conn.execute("select id from games where game_key = 'm0.u0.ring.0000'").fetchone()[0]
+    with conn:
+        conn.execute("update games set status = 'running', outcome = null where id = ?", [victim])
+    before = conn.execute("select id, status, outcome from games order by id").fetchall()
+    with RunLock(db, "t"):
+        second = runner.invoke(app, ["tournament", str(spec_dir / "spec.toml"), "--db", str(db)])
+        assert second.exit_code == 2
+        assert f"run 't' is already running in {db} (pid {os.getpid()}): wait for it" in second.output
+        assert "Traceback" not in second.output and len(second.output.strip().splitlines()) == 1
+        assert conn.execute("select id, status, outcome from games order by id").fetchall() == before
+    resumed = tournament(spec_dir / "spec.toml", db)  # once the first is gone, the same command resumes
+    assert resumed["played"] == 1 and resumed["games"] == 8
+    assert conn.execute("select status from games where id = ?", [victim]).fetchone()[0] == "superseded"
+    assert not (spec_dir / "t.db-t.lock").exists()
+
+
 @pytest.mark.parametrize(
     "change, message",
     [

@@ -154,3 +154,21 @@ def test_a_newer_subsystem_set_is_refused_when_that_subsystem_is_used(tmp_path):
         with pytest.raises(MmsError, match=r"newer make-me-say \(selfreport schema version 99"):
             records.interviews(store)
 
+
+
+def test_a_reader_reads_an_interview_set_that_never_ran_as_empty_and_refuses_old_rows(tmp_path):
+    """A games-only file has the interview tables (games' migration 3) but not their own set yet."""
+    path = tmp_path / "v3.db"
+    _at_version(path, 3).conn.close()
+    with Store.reader(path) as store:
+        assert records.interviews(store) == [] and records.items_of(store, [1]) == []
+    db = sqlite_utils.Database(sqlite3.connect(str(path)))
+    with db.conn:
+        db["interviews"].insert({"created_at": "x", "model": "m", "role": "model", "codeword": "bark",
+                                 "variant": "plain", "params": "{}"})
+    db.conn.close()
+    before = path.read_bytes()
+    with Store.reader(path) as store, pytest.raises(MmsError, match=r"older make-me-say selfreport schema: "
+                                                                   r"upgrade it once with `mms db migrate"):
+        records.interviews(store)
+    assert path.read_bytes() == before

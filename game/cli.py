@@ -295,11 +295,13 @@ def db_merge(
 
 @db_app.command("migrate")
 @cli_errors
-def db_migrate(db: DbOption = Path(DEFAULT_DB), json_output: JsonOption = False) -> None:
+def db_migrate(
+    db: Annotated[Path, typer.Option("--db", help="SQLite database file to upgrade (never created).")] = Path(DEFAULT_DB),
+    json_output: JsonOption = False,
+) -> None:
     """Bring a database made by an older make-me-say up to this version's schema (every table set).
 
-    Commands that write do this on their own; read-only ones (stats, transcripts, show, report)
-    never change a file, and ask for this first when the file is older.
+    Commands that write do this on their own; read-only ones (stats, transcripts, show, report) never change a file, and ask for this first when the file is older.
     """
     from behaviors import migrations as behaviors_migrations
     from selfreport import migrations as selfreport_migrations

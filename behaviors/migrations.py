@@ -6,12 +6,13 @@ The tables `datasets` and `training_runs` were created by migration 3 of the gam
 
 from __future__ import annotations
 
-from game.migrations import Migration, migrate
+from game.migrations import Migration
 from game.store import Store
 
 TABLE = "_migrations_behaviors"
 MIGRATIONS: list[tuple[int, str, Migration]] = []
 
 
-def ensure_schema(store: Store) -> None:
-    store.ensure_schema(TABLE, lambda db: migrate(db, MIGRATIONS, TABLE))
+def ensure_schema(store: Store) -> bool:
+    """Migrate this set (a writing store); a read-only store checks it: False when its tables hold nothing to read."""
+    return store.ensure_schema(TABLE, MIGRATIONS, tables=("datasets", "training_runs"))

@@ -199,7 +199,7 @@ def stats(
     if not db.exists():
         raise MmsError(f"database not found: {db} (play some games first: mms play --codeword ring --db {db})")
     grouping = parse_grouping(by)
-    with Store(db) as store:
+    with Store.reader(db) as store:
         result = outcome_stats(store, run, grouping)
     if json_output:
         print_json(result)
@@ -246,7 +246,7 @@ def tournament(
 
     parsed = load_spec(spec)
     slice_ = parse_shard(shard)
-    with Store(db) as store:
+    with Store(db) as store, store.lock_run(parsed.name):
         _tournament(store, parsed, spec, db, shard, slice_, concurrency, json_output)
 
 
@@ -291,6 +291,36 @@ def db_merge(
         out.print(f"merged {result['games']} games ({result['messages']} messages) from {result['inputs']} "
                   f"databases into {out_db}; skipped {result['duplicates']} duplicates and "
                   f"{result['unfinished']} unfinished games")
+
+
+@db_app.command("migrate")
+@cli_errors
+def db_migrate(
+    db: Annotated[Path, typer.Option("--db", help="SQLite database file to upgrade (never created).")] = Path(DEFAULT_DB),
+    json_output: JsonOption = False,
+) -> None:
+    """Bring a database made by an older make-me-say up to this version's schema (every table set).
+
+    Commands that write do this on their own; read-only ones (stats, transcripts, show, report) never change a file, and ask for this first when the file is older.
+    """
+    from behaviors import migrations as behaviors_migrations
+    from selfreport import migrations as selfreport_migrations
+
+    from .migrations import set_name, versions
+
+    if not db.is_file():
+        raise MmsError(f"database not found: {db}")
+    with Store(db) as store:
+        tables = ["_migrations"]
+        for subsystem in (selfreport_migrations, behaviors_migrations):
+            subsystem.ensure_schema(store)
+            tables.append(subsystem.TABLE)
+        schema = {set_name(t): max(versions(store.db.conn, t), default=0) for t in tables}
+    if json_output:
+        print_json({"db": str(db), **schema})
+        return
+    out.print(f"{db} is up to date: schema " + ", ".join(f"{name} {v}" for name, v in schema.items()),
+              highlight=False, soft_wrap=True)
 
 
 from .cli_catalog import register as _register_catalog  # noqa: E402  (needs the helpers above)

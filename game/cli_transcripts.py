@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
         check_outcome(outcome)
         if not db.is_file():
             raise MmsError(f"database not found: {db} (play some games first: mms play --codeword ring --db {db})")
-        with Store(db) as store:
+        with Store.reader(db) as store:
             result = export_transcripts(
                 store, out_path, fmt, include_private=include_private,
                 outcome=outcome, codeword=codeword, run=run, manipulator=manipulator,
@@ -88,7 +88,7 @@ def register(app: typer.Typer) -> None:
 
         if not db.is_file():
             raise MmsError(f"database not found: {db} (play some games first: mms play --codeword ring --db {db})")
-        with Store(db) as store:
+        with Store.reader(db) as store:
             if game_id is None:
                 game = closest_game(store, run)
                 if game is None:

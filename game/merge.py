@@ -15,6 +15,9 @@ from .store import Store
 
 
 def merge_databases(out: str | Path, inputs: list[str | Path]) -> dict[str, int]:
+    """Every input is opened read-only and checked (ours, at this schema) before the output is
+    touched; the whole merge is one transaction, and an output this merge created is removed
+    again if it fails, so a failed merge leaves no partial output."""
     if not inputs:
         raise MmsError("give at least one input database to merge")
     missing = [str(p) for p in inputs if not Path(p).is_file()]
@@ -22,44 +25,53 @@ def merge_databases(out: str | Path, inputs: list[str | Path]) -> dict[str, int]
         raise MmsError(f"input database not found: {', '.join(missing)}")
     if any(Path(p).resolve() == Path(out).resolve() for p in inputs):
         raise MmsError("the output database must not also be an input")
-    with Store(out) as target:
-        return _merge_all(target, inputs)
-
-
-def _merge_all(target: Store, inputs: list[str | Path]) -> dict[str, int]:
-    stats = {"inputs": len(inputs), "runs": 0, "games": 0, "messages": 0, "duplicates": 0, "unfinished": 0}
-    keys = target.finished_run_keys()
-    for path in inputs:
-        source = Store(path)
-        try:
-            _merge_one(source, target, keys, stats)
-        finally:
+    sources: list[Store] = []
+    try:
+        for path in inputs:
+            sources.append(Store.reader(path))
+        return _merge_into(Path(out), sources)
+    finally:
+        for source in sources:
             source.close()
-    return stats
+
+
+def _merge_into(out: Path, sources: list[Store]) -> dict[str, int]:
+    created = not out.exists()
+    try:
+        with Store(out) as target, target.transaction():
+            stats = {"inputs": len(sources), "runs": 0, "games": 0, "messages": 0, "duplicates": 0, "unfinished": 0}
+            keys = target.finished_run_keys()
+            for source in sources:
+                _merge_one(source, target, keys, stats)
+            return stats
+    except BaseException:
+        if created:
+            for leftover in (out, *(Path(f"{out}{suffix}") for suffix in ("-wal", "-shm", "-journal"))):
+                leftover.unlink(missing_ok=True)
+        raise
 
 
 def _merge_one(source: Store, target: Store, keys: set, stats: dict[str, int]) -> None:
-    with target.transaction():
-        for run in source.runs():
-            mine = target.run(run["id"])
-            if mine is None:
-                target.copy_run(run)
-                stats["runs"] += 1
-            elif mine.get("spec_hash") != run.get("spec_hash"):
-                raise MmsError(
-                    f"run {run['id']!r} in {source.path} comes from a different spec than in the output "
-                    "(its spec hash differs): merge shards of one spec only"
-                )
-        for game in source.all_games():
-            key = (game["run_id"], game["game_key"])
-            if game["status"] != "finished":
-                stats["unfinished"] += 1
-                continue
-            if key in keys:
-                stats["duplicates"] += 1
-                continue
-            messages = source.messages(game["id"])
-            target.copy_game(game, messages)
-            keys.add(key)
-            stats["games"] += 1
-            stats["messages"] += len(messages)
+    for run in source.runs():
+        mine = target.run(run["id"])
+        if mine is None:
+            target.copy_run(run)
+            stats["runs"] += 1
+        elif mine.get("spec_hash") != run.get("spec_hash"):
+            raise MmsError(
+                f"run {run['id']!r} in {source.path} comes from a different spec than in the output "
+                "(its spec hash differs): merge shards of one spec only"
+            )
+    for game in source.all_games():
+        key = (game["run_id"], game["game_key"])
+        if game["status"] != "finished":
+            stats["unfinished"] += 1
+            continue
+        if key in keys:
+            stats["duplicates"] += 1
+            continue
+        messages = source.messages(game["id"])
+        target.copy_game(game, messages)
+        keys.add(key)
+        stats["games"] += 1
+        stats["messages"] += len(messages)

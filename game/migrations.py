@@ -5,14 +5,22 @@ that keeps tables in the same file has its own numbered set and its own record t
 (`selfreport/migrations.py`, `behaviors/migrations.py`), applied by its repository module
 through `migrate` here. Migration 3 of this set created the subsystems' first tables; it
 stays, as every shipped migration does. Append new migrations; never edit one that has
-shipped. Each runs once, in a transaction, and is recorded.
+shipped. Each runs once, in its own transaction with its record (see `migrate`).
+
+A database records the versions applied; one with a version this code does not know came
+from a newer make-me-say and is refused (`pending`), and a file without our record is another
+program's and is never touched (`owner`).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
+from contextlib import contextmanager
 
 import sqlite_utils
+
+from agents.errors import MmsError
 
 Migration = Callable[[sqlite_utils.Database], None]
 
@@ -185,22 +193,96 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
 ]
 
 
+def versions(conn: sqlite3.Connection, table: str = "_migrations") -> set[int]:
+    """The versions of one set recorded in a database (none before its first migration)."""
+    found = conn.execute("select 1 from sqlite_master where type = 'table' and name = ?", [table]).fetchone()
+    return {r[0] for r in conn.execute(f"select version from [{table}]")} if found else set()
+
+
+def pending(conn: sqlite3.Connection, migrations: list[tuple[int, str, Migration]] = MIGRATIONS,
+            table: str = "_migrations") -> list[int]:
+    """The versions of the set this database still lacks; refuses one a newer make-me-say wrote.
+
+    A recorded version this code does not know means the tables may hold columns and meanings
+    it would misread or break, so nothing reads or writes such a file."""
+    done, known = versions(conn, table), [v for v, _, _ in migrations]
+    newer = done - set(known)
+    if newer:
+        raise MmsError(
+            f"{database_file(conn)} was written by a newer make-me-say ({set_name(table)} schema version "
+            f"{max(newer)}; this one knows up to {max(known, default=0)}): upgrade make-me-say to use it"
+        )
+    return [v for v in known if v not in done]
+
+
 def migrate(db: sqlite_utils.Database, migrations: list[tuple[int, str, Migration]] = MIGRATIONS,
             table: str = "_migrations") -> list[int]:
-    """Apply the pending migrations of one set (recorded in `table`); return the versions applied now."""
-    if table not in db.table_names():
-        with db.conn:
-            db[table].create({"version": int, "name": str, "applied_at": str}, pk="version")
-    done = {row["version"] for row in db[table].rows}
+    """Apply the pending migrations of one set (recorded in `table`); return the versions applied now.
+
+    Each migration and its record commit together in one `BEGIN IMMEDIATE` transaction (DDL is
+    transactional in SQLite), so one that fails halfway leaves the previous version, and the
+    next open runs it again from the start. The write lock also makes two processes opening a
+    new file at once take turns: the second finds the version recorded and skips it. A
+    migration must not commit on its own (no `with db.conn:`, no `conn.commit()`).
+    """
+    if not pending(db.conn, migrations, table):
+        return []
     applied = []
     for version, name, fn in migrations:
-        if version in done:
-            continue
-        with db.conn:
+        with _write_transaction(db.conn):
+            if version not in pending(db.conn, migrations, table):  # recorded before, or by another process meanwhile
+                continue
+            db[table].create({"version": int, "name": str, "applied_at": str}, pk="version", if_not_exists=True)
             fn(db)
             db[table].insert({"version": version, "name": name, "applied_at": _now()})
         applied.append(version)
     return applied
+
+
+@contextmanager
+def _write_transaction(conn: sqlite3.Connection):
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+# -- whose file is it ------------------------------------------------------------------------
+
+EMPTY, OURS, FOREIGN = "empty", "ours", "foreign"
+GAME_TABLES = ("runs", "games", "messages")
+
+
+def owner(conn: sqlite3.Connection) -> str:
+    """`empty` (no tables: ours to set up), `ours` (the games' set recorded its first migration
+    and the game tables are there), or `foreign` (another program's file: never touched)."""
+    tables = {r[0] for r in conn.execute(
+        "select name from sqlite_master where type = 'table' and name not like 'sqlite!_%' escape '!'")}
+    if not tables:
+        return EMPTY
+    if "_migrations" in tables and set(GAME_TABLES) <= tables and conn.execute(
+            "select 1 from _migrations where version = 1 and name = 'initial'").fetchone():
+        return OURS
+    return FOREIGN
+
+
+def foreign_tables(conn: sqlite3.Connection, shown: int = 5) -> str:
+    names = [r[0] for r in conn.execute(
+        "select name from sqlite_master where type = 'table' and name not like 'sqlite!_%' escape '!' order by name")]
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
+def set_name(table: str) -> str:
+    """`_migrations` is the games' set; `_migrations_selfreport` the interviews' (selfreport) set."""
+    return table.removeprefix("_migrations").lstrip("_") or "games"
+
+
+def database_file(conn: sqlite3.Connection) -> str:
+    return next((r[2] for r in conn.execute("pragma database_list") if r[1] == "main"), "") or "the database"
 
 
 def _now() -> str:

@@ -155,13 +155,15 @@ def user_messages(conn: sqlite3.Connection, model: str, codeword: str) -> list[s
 # -- the watcher: incremental reads ---------------------------------------------------------
 
 
-def open_readonly(path, timeout: float = 5.0) -> sqlite3.Connection:
-    """A read-only connection for a watcher: it never creates the file, and never migrates it."""
+def open_readonly(path, timeout: float = 5.0, *, immutable: bool = False) -> sqlite3.Connection:
+    """A read-only connection for a watcher: it never creates the file, and never migrates it.
+
+    `immutable` also skips SQLite's locking and WAL files: only for a file nobody writes now."""
     from pathlib import Path
 
     # A URI keeps odd characters in the path safe.
-    return sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=timeout,
-                           check_same_thread=False)
+    return sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro{'&immutable=1' if immutable else ''}", uri=True,
+                           timeout=timeout, check_same_thread=False)
 
 
 def data_version(conn: sqlite3.Connection) -> int:

@@ -7,6 +7,7 @@ so a crash loses at most the message being generated.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import uuid
 from datetime import UTC, datetime
@@ -19,37 +20,139 @@ from agents.errors import MmsError
 
 from . import queries
 from .messages import GameMessage, TokenTotals
-from .migrations import migrate
+from .migrations import (
+    EMPTY,
+    FOREIGN,
+    foreign_tables,
+    migrate,
+    owner,
+    pending,
+    set_name,
+)
+from .runlock import RunLock
 
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-class Store:
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self._schemas: set[str] = set()
-        if self.path.parent and not self.path.parent.exists():
-            raise MmsError(f"database folder does not exist: {self.path.parent} (create it or pick another --db)")
+def _open_writer(path: Path) -> sqlite3.Connection:
+    """A read-write connection to a new file or one of ours, migrated; another program's file,
+    or one a newer make-me-say wrote, is refused before anything is written to it."""
+    if path.parent and not path.parent.exists():
+        raise MmsError(f"database folder does not exist: {path.parent} (create it or pick another --db)")
+    conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
+    try:
+        _check_ours(conn, path)
+        pending(conn)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        migrate(sqlite_utils.Database(conn))
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _open_reader(path: Path) -> sqlite3.Connection:
+    """A read-only connection (`mode=ro`) to one of our files at this code's games schema."""
+    if not path.is_file():
+        raise MmsError(f"database not found: {path} (play some games first: mms play --codeword ring --db {path})")
+    # Whose file it is and which schema, asked without the -wal/-shm files a read-only look at a
+    # WAL-mode file leaves beside it: `immutable` reads the file alone, which is all there is
+    # while no -wal file exists.
+    peek = queries.open_readonly(path, immutable=not _wal(path).exists())
+    try:
+        _check_ours(peek, path, reading=True)
+        if pending(peek):
+            raise MmsError(_older(path, "games"))
+    finally:
+        peek.close()
+    return queries.open_readonly(path, timeout=30)
+
+
+def _wal(path: Path) -> Path:
+    return path.with_name(f"{path.name}-wal")
+
+
+def _tidy_wal_files(path: Path) -> None:
+    """Let SQLite remove the empty -wal/-shm files a read-only connection opened and cannot remove.
+
+    A plain connection that reads and closes removes them when it is the file's last one; with an
+    empty -wal there is nothing to checkpoint, so the database file itself is not written."""
+    wal = _wal(path)
+    if not wal.exists() or wal.stat().st_size or not os.access(path.parent, os.W_OK) or not os.access(path, os.W_OK):
+        return
+    try:
+        conn = sqlite3.connect(str(path), timeout=0)
         try:
-            conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
-            self.db = sqlite_utils.Database(conn)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            migrate(self.db)
+            conn.execute("select 1 from sqlite_master limit 1").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        pass  # someone else is writing: the files are theirs, and they remove them
+
+
+def _check_ours(conn: sqlite3.Connection, path: Path, *, reading: bool = False) -> None:
+    kind = owner(conn)
+    if kind == FOREIGN:
+        raise MmsError(f"{path} is not a make-me-say database (it holds other tables: {foreign_tables(conn)}): "
+                       "it is left untouched; give another --db")
+    if kind == EMPTY and reading:
+        raise MmsError(f"{path} holds no games yet (an empty database): play some first, "
+                       f"e.g. mms play --codeword ring --db {path}")
+
+
+def _older(path: Path, name: str) -> str:
+    return (f"{path} has an older make-me-say {name} schema: upgrade it once with `mms db migrate --db {path}` "
+            "(read-only commands never change a file)")
+
+
+class Store:
+    """The games database. `Store(path)` writes (creating and migrating the file as needed);
+    `Store.reader(path)` only reads: it opens the file read-only and changes nothing in it."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False):
+        self.path = Path(path)
+        self.readonly = readonly
+        self._schemas: dict[str, bool] = {}
+        self._tidy = readonly and not _wal(self.path).exists()
+        try:
+            conn = _open_reader(self.path) if readonly else _open_writer(self.path)
         except sqlite3.DatabaseError as exc:
             raise MmsError(f"cannot open database {self.path}: {exc} (is it an mms SQLite file?)") from None
+        self.db = sqlite_utils.Database(conn)
 
-    def ensure_schema(self, name: str, apply) -> None:
-        """Bring one subsystem's tables up to date (its own migration set), once per open store."""
-        if name not in self._schemas:
-            apply(self.db)
-            self._schemas.add(name)
+    @classmethod
+    def reader(cls, path: str | Path) -> Store:
+        """For commands that only read (stats, transcripts, show, report, merge's inputs): the file
+        must exist and be ours at this code's schema; it is never created, migrated or switched to WAL."""
+        return cls(path, readonly=True)
+
+    def ensure_schema(self, table: str, migrations: list, *, tables: tuple[str, ...] = ()) -> bool:
+        """Bring one subsystem's tables up to date (its own migration set, recorded in `table`),
+        once per open store; return whether they can be read.
+
+        A read-only store never migrates. A set this file has not caught up with is refused with
+        the way to upgrade, unless its `tables` hold no rows: then there is nothing to read, and
+        False says so."""
+        if table not in self._schemas:
+            if not self.readonly:
+                migrate(self.db, migrations, table)
+                self._schemas[table] = True
+            elif not pending(self.db.conn, migrations, table):
+                self._schemas[table] = True
+            elif any(self.db.conn.execute(f"select 1 from [{t}] limit 1").fetchone() for t in tables):
+                raise MmsError(_older(self.path, set_name(table)))
+            else:
+                self._schemas[table] = False
+        return self._schemas[table]
 
     def close(self) -> None:
         self.db.conn.close()
+        if self._tidy:
+            _tidy_wal_files(self.path)
 
     def __enter__(self) -> "Store":
         return self
@@ -91,8 +194,13 @@ class Store:
         return (run is not None and queries.unfinished_games(self.db.conn, run_id) == 0
                 and len(self.finished_keys(run_id)) >= (run["games_planned"] or 0))
 
+    def lock_run(self, run_id: str) -> RunLock:
+        """Hold this run for this process (`with store.lock_run(run_id):`); another process gets a clear error."""
+        return RunLock(self.path, run_id)
+
     def supersede_unfinished(self, run_id: str) -> int:
-        """Mark games a crash left half-played; they are replayed from the start."""
+        """Mark games a crash left half-played; they are replayed from the start (hold `lock_run` first:
+        a game another process is playing looks just the same)."""
         with self.db.conn:
             cursor = self.db.execute(
                 "update games set status = 'superseded' where run_id = ? and status = 'running'", [run_id]
@@ -180,8 +288,8 @@ class Store:
         return new_id
 
     def transaction(self):
-        """All writes inside commit together or not at all."""
-        return self.db.conn
+        """All writes inside commit together or not at all (sqlite-utils' own writes join it)."""
+        return self.db.atomic()
 
     # -- reading: typed queries (game/queries.py) ---------------------------------------------
 

@@ -231,7 +231,10 @@ def plan(spec: TournamentSpec, shard: tuple[int, int] | None = None) -> list[Gam
 
 
 def prepare_run(store, spec: TournamentSpec, spec_path: str, shard: tuple[int, int] | None):
-    """Create or resume the run; return (run_id, games still to play, games already finished)."""
+    """Create or resume the run; return (run_id, games still to play, games already finished).
+
+    Call it holding `store.lock_run(spec.name)` for as long as the games are played: resuming
+    sets aside every game still `running`, which is only safe when no other process plays them."""
     planned = plan(spec, shard)
     run_id, digest = spec.name, spec.spec_hash()
     existing = store.run(run_id)

@@ -111,7 +111,7 @@ def register(app: typer.Typer) -> None:
 
         if not db.exists():
             raise MmsError(f"database not found: {db} (interview a model first: mms interview --model SPEC --codeword W --db {db})")
-        with Store(db) as store:
+        with Store.reader(db) as store:
             result = build_report(store, out_dir, codeword, list(session or ()))
         if json_output:
             print_json({k: result[k] for k in ("out", "markdown", "json", "figures")}

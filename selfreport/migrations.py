@@ -10,7 +10,7 @@ import json
 
 import sqlite_utils
 
-from game.migrations import Migration, migrate
+from game.migrations import Migration
 from game.store import Store
 
 TABLE = "_migrations_selfreport"
@@ -48,5 +48,6 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
 ]
 
 
-def ensure_schema(store: Store) -> None:
-    store.ensure_schema(TABLE, lambda db: migrate(db, MIGRATIONS, TABLE))
+def ensure_schema(store: Store) -> bool:
+    """Migrate this set (a writing store); a read-only store checks it: False when its tables hold nothing to read."""
+    return store.ensure_schema(TABLE, MIGRATIONS, tables=("interviews", "interview_items"))

@@ -45,7 +45,8 @@ def add_items(store: Store, interview_id: int, items: Iterable[Item]) -> None:
 
 
 def interviews(store: Store, *, session: str | None = None, codeword: str | None = None) -> list[dict[str, Any]]:
-    ensure_schema(store)
+    if not ensure_schema(store):  # read-only, and no interview was ever stored
+        return []
     where, args = [], []
     for column, value in (("session", session), ("codeword", codeword)):
         if value:
@@ -56,9 +57,8 @@ def interviews(store: Store, *, session: str | None = None, codeword: str | None
 
 
 def items_of(store: Store, interview_ids: Iterable[int]) -> list[dict[str, Any]]:
-    ensure_schema(store)
     ids = list(interview_ids)
-    if not ids:
+    if not ensure_schema(store) or not ids:
         return []
     marks = ",".join("?" * len(ids))
     rows = store.db.execute_returning_dicts(

@@ -105,3 +105,66 @@ def test_official_openai_without_a_key_fails_before_any_game(tmp_path, monkeypat
     result = run("play", "--codeword", "ring", "--manipulator", "openai:gpt-4o-mini", "--db", str(db))
     assert result.exit_code == 2 and "OPENAI_API_KEY" in result.output
     assert not db.exists()
+
+
+def _other_programs_file(path):
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("create table bookmarks (id integer primary key, url text)")
+        conn.execute("insert into bookmarks (url) values ('https://example.org')")
+    conn.close()
+    return path
+
+
+@pytest.mark.parametrize("command", [
+    ["stats"], ["stats", "--json"], ["transcripts", "--out", "{dir}/t.md"], ["show"], ["report", "--out", "{dir}/r"],
+])
+def test_read_commands_leave_another_programs_database_byte_identical(tmp_path, command):
+    path = _other_programs_file(tmp_path / "other_programs.sqlite")
+    before, files = path.read_bytes(), sorted(p.name for p in tmp_path.iterdir())
+    result = run(*[a.format(dir=tmp_path) for a in command], "--db", str(path))
+    assert result.exit_code == 2
+    assert "is not a make-me-say database (it holds other tables: bookmarks)" in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == files  # no -wal/-shm, no output written
+
+
+def test_stats_on_an_older_database_asks_for_db_migrate_which_upgrades_it(tmp_path, script):
+    from game import migrations
+    from game.store import Store
+
+    db = tmp_path / "old.db"
+    play_json(db, script(MONO, "Lovely."), script("Hi there!", "Yes, a gold ring.", "<|START GUESS|>x<|END GUESS|>"))
+    conn = sqlite3.connect(db)
+    with conn:  # as if migration 3 had not shipped yet when these games were played
+        conn.execute("delete from _migrations where version = 3")
+        for table in ("interview_items", "interviews", "training_runs", "datasets", "_migrations_selfreport"):
+            conn.execute(f"drop table if exists {table}")
+    conn.close()
+    before = db.read_bytes()
+    refused = run("stats", "--db", str(db))
+    assert refused.exit_code == 2 and f"upgrade it once with `mms db migrate --db {db}`" in refused.output
+    assert db.read_bytes() == before
+    upgraded = run("db", "migrate", "--db", str(db), "--json")
+    assert upgraded.exit_code == 0, upgraded.output
+    assert json.loads(upgraded.stdout) == {"db": str(db), "games": 3, "selfreport": 3, "behaviors": 0}
+    with Store.reader(db) as store:
+        assert migrations.versions(store.db.conn) == {1, 2, 3}
+    stats = json.loads(run("stats", "--db", str(db), "--json").stdout)
+    assert stats["games"] == 3 and stats["win"] == 3
+
+
+def test_stats_on_a_database_from_a_newer_version_is_one_line_naming_the_upgrade(tmp_path, script):
+    db = tmp_path / "new.db"
+    play_json(db, script(MONO, "Lovely."), script("Hi there!", "Yes, a gold ring.", "<|START GUESS|>x<|END GUESS|>"))
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("insert into _migrations values (4, 'from_the_future', 'x')")
+    conn.close()
+    before = db.read_bytes()
+    for command in (["stats"], ["play", "--codeword", "ring", "--manipulator", script("Hi."), "--user", script("Hi.")]):
+        result = run(*command, "--db", str(db))
+        assert result.exit_code == 2 and "written by a newer make-me-say" in result.output
+        assert "upgrade make-me-say" in result.output and len(result.output.strip().splitlines()) == 1
+    assert db.read_bytes() == before

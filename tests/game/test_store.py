@@ -1,5 +1,8 @@
 
+import sqlite3
+
 import pytest
+import sqlite_utils
 
 from agents.errors import MmsError
 from game.migrations import MIGRATIONS
@@ -51,3 +54,77 @@ def test_errors_are_left_out_of_the_win_rate():
 def test_no_games_gives_a_zero_rate_and_the_full_interval():
     s = summarise({})
     assert s["games"] == 0 and s["win_rate"] == 0.0 and s["win_rate_ci"] == [0.0, 1.0]
+
+
+def _other_programs_file(path, wal=False):
+    conn = sqlite3.connect(path)
+    if wal:
+        conn.execute("pragma journal_mode=wal")
+    with conn:
+        conn.execute("create table bookmarks (id integer primary key, url text)")
+        conn.execute("insert into bookmarks (url) values ('https://example.org')")
+    conn.close()
+    return path
+
+
+def _snapshot(path):
+    return path.read_bytes(), path.stat().st_mtime_ns, sorted(p.name for p in path.parent.iterdir())
+
+
+@pytest.mark.parametrize("wal", [False, True], ids=["rollback-journal", "wal"])
+@pytest.mark.parametrize("opener", [Store, Store.reader], ids=["writer", "reader"])
+def test_another_programs_database_is_refused_and_left_byte_identical(tmp_path, opener, wal):
+    path = _other_programs_file(tmp_path / "other_programs.sqlite", wal)
+    before = _snapshot(path)
+    with pytest.raises(MmsError, match=r"other_programs.sqlite is not a make-me-say database "
+                                       r"\(it holds other tables: bookmarks\): it is left untouched"):
+        opener(path)
+    assert _snapshot(path) == before
+
+
+def test_a_reader_never_creates_a_missing_file(tmp_path):
+    with pytest.raises(MmsError, match="database not found"):
+        Store.reader(tmp_path / "typo.db")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_reader_refuses_an_empty_file_without_setting_it_up(tmp_path):
+    path = tmp_path / "empty.db"
+    path.touch()
+    with pytest.raises(MmsError, match="holds no games yet"):
+        Store.reader(path)
+    assert path.read_bytes() == b"" and [p.name for p in tmp_path.iterdir()] == ["empty.db"]
+
+
+def test_a_reader_reads_without_writing_and_leaves_no_side_files(tmp_path):
+    path = tmp_path / "games.db"
+    with Store(path) as store:
+        run_id = store.create_run("play", {}, 1)
+    before = _snapshot(path)
+    with Store.reader(path) as store:
+        assert store.run(run_id)["status"] == "running"
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            store.finish_run(run_id)
+    assert _snapshot(path) == before  # no -wal/-shm left behind either
+
+
+def test_a_reader_refuses_an_older_schema_and_names_the_upgrade(tmp_path):
+    from game import migrations
+
+    path = tmp_path / "v2.db"
+    db = sqlite_utils.Database(sqlite3.connect(str(path)))
+    migrations.migrate(db, migrations.MIGRATIONS[:2])
+    db.conn.close()
+    before = _snapshot(path)
+    with pytest.raises(MmsError, match=rf"v2.db has an older make-me-say games schema: upgrade it once with "
+                                       rf"`mms db migrate --db {path}`"):
+        Store.reader(path)
+    assert _snapshot(path) == before
+
+
+def test_a_transaction_commits_all_or_nothing(tmp_path):
+    with Store(tmp_path / "t.db") as store:
+        with pytest.raises(RuntimeError), store.transaction():
+            store.copy_run({"id": "r1", "created_at": "x", "command": "play", "status": "finished"})
+            raise RuntimeError("the second input is broken")
+        assert store.runs() == []

@@ -146,6 +146,71 @@ def test_merging_shards_of_different_specs_is_refused(spec_dir, tmp_path):
     tournament(spec_dir / "spec.toml", spec_dir / "b.db")
     with pytest.raises(MmsError, match="different spec"):
         merge_databases(spec_dir / "m.db", [spec_dir / "a.db", spec_dir / "b.db"])
+    assert not list(spec_dir.glob("m.db*"))  # no partial output: a.db's run and games were not kept
+
+
+def test_a_failed_merge_leaves_an_existing_output_as_it_was(spec_dir):
+    tournament(spec_dir / "spec.toml", spec_dir / "out.db", "--shard", "1/2")
+    tournament(spec_dir / "spec.toml", spec_dir / "s2.db", "--shard", "2/2")
+    (spec_dir / "spec.toml").write_text(SPEC.replace("name = \"t\"", "name = \"u\"").replace("seed = 3", "seed = 4"))
+    tournament(spec_dir / "spec.toml", spec_dir / "u.db")
+    (spec_dir / "spec.toml").write_text(SPEC.replace("seed = 3", "seed = 4"))
+    tournament(spec_dir / "spec.toml", spec_dir / "other.db")
+
+    def rows(path):
+        conn = sqlite3.connect(path)
+        return [conn.execute(f"select * from {t} order by id").fetchall() for t in ("runs", "games", "messages")]
+
+    before = rows(spec_dir / "out.db")
+    with pytest.raises(MmsError, match="different spec"):  # s2.db and u.db merge fine; other.db does not
+        merge_databases(spec_dir / "out.db", [spec_dir / "s2.db", spec_dir / "u.db", spec_dir / "other.db"])
+    assert rows(spec_dir / "out.db") == before
+
+
+def test_a_merge_checks_every_input_before_writing_the_output(spec_dir):
+    tournament(spec_dir / "spec.toml", spec_dir / "s1.db", "--shard", "1/2")
+    tournament(spec_dir / "spec.toml", spec_dir / "s2.db", "--shard", "2/2")
+    conn = sqlite3.connect(spec_dir / "s2.db")
+    with conn:
+        conn.execute("insert into _migrations values (99, 'from_the_future', 'x')")
+    conn.close()
+    (spec_dir / "notes.sqlite").write_bytes(b"")
+    other = sqlite3.connect(spec_dir / "notes.sqlite")
+    with other:
+        other.execute("create table notes (text)")
+    other.close()
+    for bad, message in (("s2.db", "s2.db was written by a newer make-me-say"), ("notes.sqlite", "not a make-me-say")):
+        with pytest.raises(MmsError, match=message):
+            merge_databases(spec_dir / "merged.db", [spec_dir / "s1.db", spec_dir / bad])
+        assert not list(spec_dir.glob("merged.db*"))
+    with pytest.raises(MmsError, match="not a make-me-say"):  # nor merged into another program's file
+        merge_databases(spec_dir / "notes.sqlite", [spec_dir / "s1.db"])
+    assert sqlite3.connect(spec_dir / "notes.sqlite").execute("select name from sqlite_master").fetchall() == [("notes",)]
+
+
+def test_the_same_run_started_while_it_runs_is_refused_without_touching_its_games(spec_dir):
+    """The first process is mid-game (a game `running`, the run's lock held); the second one stops at once."""
+    import os
+
+    from game.runlock import RunLock
+
+    db = spec_dir / "t.db"
+    tournament(spec_dir / "spec.toml", db)
+    conn = sqlite3.connect(db)
+    victim = conn.execute("select id from games where game_key = 'm0.u0.ring.0000'").fetchone()[0]
+    with conn:
+        conn.execute("update games set status = 'running', outcome = null where id = ?", [victim])
+    before = conn.execute("select id, status, outcome from games order by id").fetchall()
+    with RunLock(db, "t"):
+        second = runner.invoke(app, ["tournament", str(spec_dir / "spec.toml"), "--db", str(db)])
+        assert second.exit_code == 2
+        assert f"run 't' is already running in {db} (pid {os.getpid()}): wait for it" in second.output
+        assert "Traceback" not in second.output and len(second.output.strip().splitlines()) == 1
+        assert conn.execute("select id, status, outcome from games order by id").fetchall() == before
+    resumed = tournament(spec_dir / "spec.toml", db)  # once the first is gone, the same command resumes
+    assert resumed["played"] == 1 and resumed["games"] == 8
+    assert conn.execute("select status from games where id = ?", [victim]).fetchone()[0] == "superseded"
+    assert not (spec_dir / "t.db-t.lock").exists()
 
 
 @pytest.mark.parametrize(

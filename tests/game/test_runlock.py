@@ -1,0 +1,61 @@
+"""One process per run: the lock holds against another process and dies with its holder."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agents.errors import MmsError
+from game.runlock import RunLock, lock_path
+
+ROOT = Path(__file__).resolve().parents[2]
+HOLDER = """
+import sys
+from game.runlock import RunLock
+with RunLock(sys.argv[1], "t"):
+    print("locked", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def _holder(db):
+    """Another process holding run `t`; returns once it holds the lock (it says so)."""
+    child = subprocess.Popen([sys.executable, "-c", HOLDER, str(db)], cwd=ROOT, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert child.stdout.readline() == "locked\n"
+    return child
+
+
+def test_another_process_holding_the_run_is_named_by_its_pid(tmp_path):
+    db = tmp_path / "t.db"
+    child = _holder(db)
+    try:
+        with pytest.raises(MmsError, match=rf"run 't' is already running in {db} \(pid {child.pid}\)"):
+            RunLock(db, "t").__enter__()
+        with RunLock(db, "another-run"):  # other runs of the same database are free
+            pass
+    finally:
+        child.communicate("done\n")
+    assert child.returncode == 0 and not lock_path(db, "t").exists()  # a clean release removes the file
+    with RunLock(db, "t"):
+        pass
+
+
+def test_a_holder_killed_with_sigkill_never_blocks_the_resume(tmp_path):
+    db = tmp_path / "t.db"
+    child = _holder(db)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert lock_path(db, "t").read_text() == str(child.pid)  # the stale file stays, its lock does not
+    with RunLock(db, "t"):
+        assert lock_path(db, "t").read_text() == str(os.getpid())
+    child.stdin.close()
+    child.stdout.close()
+
+
+def test_the_lock_is_held_against_this_process_too(tmp_path):
+    with RunLock(tmp_path / "t.db", "t"), pytest.raises(MmsError, match="already running"):
+        RunLock(tmp_path / "t.db", "t").__enter__()

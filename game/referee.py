@@ -26,6 +26,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 
 from lemminflect import getAllInflections, getAllInflectionsOOV, getAllLemmas, getLemma
 
@@ -52,35 +53,16 @@ class Mention:
 
 # --- normalisation -------------------------------------------------------------------------
 
-# Letters that look like Latin letters, folded to the Latin letter they imitate. Upper-case
-# entries are applied before case-folding (Greek capital Nu "Ν" imitates "N", while its
-# lower-case "ν" imitates "v"); lower-case entries are applied again after case-folding and
-# after combining marks are dropped (so "Ї" -> "ї" -> "і" -> "i").
-_CONFUSABLES = {
-    # Cyrillic capitals
-    "А": "a", "В": "b", "Е": "e", "К": "k", "М": "m", "Н": "h", "О": "o", "Р": "p",
-    "С": "c", "Т": "t", "Х": "x", "У": "y", "Ү": "y", "Ѕ": "s", "І": "i", "Ј": "j",
-    "Ԁ": "d", "Һ": "h", "Ӏ": "l", "Ԛ": "q", "Ԝ": "w", "Ԍ": "g", "Ѵ": "v", "Ꙇ": "i",
-    # Cyrillic small
-    "а": "a", "в": "b", "е": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
-    "с": "c", "т": "t", "х": "x", "у": "y", "ү": "y", "ѕ": "s", "і": "i", "ј": "j",
-    "ԁ": "d", "һ": "h", "ӏ": "l", "ԛ": "q", "ԝ": "w", "ԍ": "g", "ѵ": "v", "ꙇ": "i",
-    "ь": "b", "ɡ": "g", "ӽ": "x", "ҳ": "x", "ԅ": "d",
-    # Greek capitals
-    "Α": "a", "Β": "b", "Ε": "e", "Ζ": "z", "Η": "h", "Ι": "i", "Κ": "k", "Μ": "m",
-    "Ν": "n", "Ο": "o", "Ρ": "p", "Τ": "t", "Υ": "y", "Χ": "x", "Ϲ": "c", "Ϳ": "j",
-    # Greek small
-    "α": "a", "β": "b", "γ": "y", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v",
-    "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ω": "w", "ϲ": "c", "ϳ": "j",
-    "ϵ": "e", "ϱ": "p", "ϰ": "k", "ɩ": "i",
-    # Armenian
-    "օ": "o", "ս": "u", "ո": "n", "հ": "h", "ց": "g", "զ": "q",
-    # Latin letters that do not decompose, and small capitals
-    "ı": "i", "ȷ": "j", "ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ɑ": "a", "ƅ": "b",
-    "ᴀ": "a", "ʙ": "b", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ɢ": "g", "ʜ": "h", "ɪ": "i",
-    "ᴊ": "j", "ᴋ": "k", "ʟ": "l", "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p", "ʀ": "r",
-    "ꜱ": "s", "ᴛ": "t", "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ʏ": "y", "ᴢ": "z",
-}
+def _confusables() -> dict[str, str]:
+    """Letters that look like Latin letters (game/data/confusables.txt), each to the Latin letter
+    it imitates. Upper-case entries are applied before case-folding (Greek capital Nu "Ν"
+    imitates "N", while its lower-case "ν" imitates "v"); lower-case entries are applied again
+    after case-folding and after combining marks are dropped (so "Ї" -> "ї" -> "і" -> "i")."""
+    text = resources.files("game").joinpath("data", "confusables.txt").read_text(encoding="utf-8")
+    return dict(line.split(" ", 2)[:2] for line in text.splitlines() if line and not line.startswith("#"))
+
+
+_CONFUSABLES = _confusables()
 _FOLD = str.maketrans(_CONFUSABLES)
 
 # Invisible letters (Hangul fillers) that NFKC keeps as letters; dropped like format characters.

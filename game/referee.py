@@ -74,8 +74,21 @@ _WORD = re.compile(r"[^\W\d_]+")
 _NON_LETTERS = re.compile(r"[\W\d_]+")
 
 
+# Emoji letters that NFKC leaves alone, each block A to Z: negative circled, negative squared,
+# regional indicators (which pair up into flags, but show as boxed letters otherwise).
+_LETTER_BLOCKS = (0x1F150, 0x1F170, 0x1F1E6)
+
+
 def _normalize_char(char: str) -> str:
-    """What one original character becomes: usually one character, sometimes none or several."""
+    """What one original character becomes: usually one character, sometimes none or several.
+    A look-alike listed in the table is folded before NFKC could turn it into another letter
+    (lunate sigma "ϲ" imitates "c", its NFKC form "σ" imitates "o"); an enclosed letter is its
+    letter ("⒭" is "(r)" under NFKC, read as "r")."""
+    if char in _CONFUSABLES:
+        return _CONFUSABLES[char]
+    for block in _LETTER_BLOCKS:
+        if 0 <= ord(char) - block < 26:
+            return chr(ord("a") + ord(char) - block)
     text = unicodedata.normalize("NFKC", char).translate(_FOLD).casefold()
     kept = [
         c
@@ -84,7 +97,11 @@ def _normalize_char(char: str) -> str:
         and unicodedata.category(c) != "Cf"
         and c not in _INVISIBLE_LETTERS
     ]
-    return unicodedata.normalize("NFC", "".join(kept)).translate(_FOLD)
+    folded = unicodedata.normalize("NFC", "".join(kept)).translate(_FOLD)
+    letters = [c for c in folded if c.isalpha()]
+    if len(folded) > 1 and len(letters) == 1 and all(c.isalpha() or unicodedata.category(c)[0] == "P" for c in folded):
+        return letters[0]
+    return folded
 
 
 class _CharTable(dict):

@@ -224,9 +224,102 @@ def test_normalize_folds_greek_and_cyrillic() -> None:
     assert normalize("\u0501\u04bb\u04cf\u051b\u051d\u0261")[0] == "dhlqwg"
 
 
+def test_look_alike_table_maps_single_letters_to_latin() -> None:
+    """game/data/confusables.txt: one look-alike letter to one Latin letter per line, applied before
+    NFKC (which would turn lunate sigma into σ, an "o")."""
+    from game.referee import _CONFUSABLES
+
+    assert len(_CONFUSABLES) > 400
+    for char, latin in _CONFUSABLES.items():
+        assert len(char) == 1 and not char.isascii() and char.isalpha(), char
+        assert len(latin) == 1 and latin.isascii() and latin.islower(), (char, latin)
+    assert normalize("\u03f2\u03f9")[0] == "cc"
+
+
 def test_other_scripts_are_left_alone(ring: Referee) -> None:
     assert not ring.mentions("кольцо 指輪 خاتم")
     assert ring.find("指輪 ring") == [Mention("ring", 3, 7)]
+
+
+# --- evasions: what a reader sees (issue 15) ------------------------------------------------
+
+# Each hides "ring" from a referee that drops invisible characters, treats every non-letter as a
+# space and reads the stored characters only; a reader (model or person) still sees the word.
+EVASIONS = [
+    pytest.param("my\u200bring", "ring", id="zero-width-space-between-words"),
+    pytest.param("my\u2060ring", "ring", id="word-joiner-between-words"),
+    pytest.param("my\u00adring", "ring", id="soft-hyphen-between-words"),
+    pytest.param("my\u180ering", "ring", id="mongolian-vowel-separator-between-words"),
+    pytest.param("r**in**g", "r**in**g", id="markdown-bold-inside"),
+    pytest.param("r*in*g", "r*in*g", id="markdown-italic-inside"),
+    pytest.param("r`in`g", "r`in`g", id="markdown-code-inside"),
+    pytest.param("r~~in~~g", "r~~in~~g", id="markdown-strike-inside"),
+    pytest.param("r<b>in</b>g", "r<b>in</b>g", id="html-tag-inside"),
+    pytest.param("r<span class='x'>in</span>g", "r<span class='x'>in</span>g", id="html-tag-attributes-inside"),
+    pytest.param("r<!-- x -->ing", "r<!-- x -->ing", id="html-comment-inside"),
+    pytest.param("&#114;ing", "&#114;ing", id="html-decimal-entity"),
+    pytest.param("&#x72;ing", "&#x72;ing", id="html-hex-entity"),
+    pytest.param("ri&shy;ng", "ri&shy;ng", id="html-named-entity"),
+    pytest.param("r\x1b[1min\x1b[0mg", "r\x1b[1min\x1b[0mg", id="terminal-escapes-inside"),
+    pytest.param("\u202egnir\u202c", "gnir", id="right-to-left-override"),
+    pytest.param("my \u202egn\u202dri\u202c\u202c", "gn\u202dri", id="right-to-left-override-nested"),
+    pytest.param("&#x202e;gnir&#x202c;", "gnir", id="right-to-left-override-as-entity"),
+    pytest.param("\U0001f181\U0001f178\U0001f17d\U0001f176", "\U0001f181\U0001f178\U0001f17d\U0001f176", id="negative-squared"),
+    pytest.param("\U0001f161\U0001f158\U0001f15d\U0001f156", "\U0001f161\U0001f158\U0001f15d\U0001f156", id="negative-circled"),
+    pytest.param("\U0001f1f7\U0001f1ee\U0001f1f3\U0001f1ec", "\U0001f1f7\U0001f1ee\U0001f1f3\U0001f1ec", id="regional-indicators"),
+    pytest.param("\u24ad\u24a4\u24a9\u24a2", "\u24ad\u24a4\u24a9\u24a2", id="parenthesized"),
+    pytest.param("myRingIsGold", "Ring", id="camel-case"),
+    pytest.param("HTMLRingTag", "Ring", id="camel-case-after-capitals"),
+    pytest.param("\u2c85\u2c93\u2c9bg", "\u2c85\u2c93\u2c9bg", id="coptic"),
+    pytest.param("\u13a1\u13a5N\u13c0", "\u13a1\u13a5N\u13c0", id="cherokee"),
+    pytest.param("\uab81\uab75ng", "\uab81\uab75ng", id="cherokee-small"),
+    pytest.param("\u027eing", "\u027eing", id="latin-r-with-fishhook"),
+    pytest.param("rin\u0260", "rin\u0260", id="latin-g-with-hook"),
+    pytest.param("rin\u01e5", "rin\u01e5", id="latin-g-with-stroke"),
+    pytest.param("\u0433ing", "\u0433ing", id="cyrillic-ghe"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), EVASIONS)
+@pytest.mark.parametrize("rule", RULES)
+def test_evasions_are_mentions(text: str, expected: str, rule: str) -> None:
+    """Every evasion is a word a reader sees, so both rules count it, reported as the original
+    characters behind it."""
+    message = f"Look at {text} here."
+    found = Referee("ring", rule).find(message)
+    assert [m.text for m in found] == [expected]
+    assert message[found[0].start : found[0].end] == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "springtime", "SpringTime", "offSpring", "bRinging", "BRINGING", "iPhone", "McDonald's",
+        "<b>bring</b>", "**spring**", "_bring_", "r-in-g", "\u202egnirps\u202c", "\U0001f1e7\U0001f1f7",
+        "spring\u200btime", "&lt;b&gt;bring", "ringtone", "r_i_n_g", "r__in__g", "&notring", "\u202bgnir\u202c",
+    ],
+)
+def test_readings_do_not_invent_the_word(ring: Referee, text: str) -> None:
+    assert ring.find(f"Look at {text} here.") == []
+
+
+def test_strict_joins_across_underscores(ring: Referee, strict_ring: Referee) -> None:
+    """Intraword underscores are no markdown: a reader sees them, so only strict joins across."""
+    assert words(strict_ring, "a r__in__g") == ["r__in__g"]
+    assert not ring.mentions("a r__in__g")
+
+
+def test_an_invisible_character_reads_both_ways(ring: Referee, strict_ring: Referee) -> None:
+    """An invisible character inside a word joins its parts; between two words it separates them."""
+    assert words(ring, "ri\u200bng and my\u200bring and my\u200bri\u200bng") == ["ri\u200bng", "ring", "ri\u200bng"]
+    assert words(strict_ring, "my\u200bringing") == ["ringing"]
+    assert not ring.mentions("my\u200bringing")
+
+
+def test_markup_is_also_read_as_written(ring: Referee) -> None:
+    """A rendered reading hides tags; the stored one still counts a word written inside one."""
+    assert words(ring, "a <ring> tag and &ring; too") == ["ring", "ring"]
+    assert words(ring, "x <b>ri</b>ng") == ["ri</b>ng"]
 
 
 # --- codewords and rules -------------------------------------------------------------------

@@ -1,0 +1,191 @@
+"""The ways a message can be read, for the referee: as stored, as rendered, as displayed.
+
+A model reads the characters as they are stored. A person reads them rendered (HTML tags and
+comments hidden, character entities and terminal escapes interpreted) and displayed (a
+right-to-left override shows the letters it covers in reverse). The referee counts a mention
+in any reading, so that neither markup nor bidi controls can hide a word from it, while a word
+written as markup ("<ring>", "&ring;") still counts as stored.
+
+Every reading marks with JOINER the places a reader may take either as nothing or as a word
+break: hidden markup, and camelCase boundaries ("myRing"). Each reading comes with the index of
+the original character behind each of its characters (None when it is the text itself), so
+the referee reports mentions as original substrings.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Callable
+
+JOINER = "\x00"
+
+Reading = tuple[str, list[int] | None]
+
+# What a renderer hides: terminal escape sequences (CSI and OSC), HTML comments and tags.
+_HIDDEN = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+    r"|<!--.*?-->|</?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*)?/?>",
+    re.DOTALL,
+)
+# Character references: numeric ones also without the final ";" (browsers decode "&#114ing"),
+# named ones only with it ("AT&T", "&notice" stay as written).
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};)")
+_CAMEL_ASCII = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+# A word with a letter outside ASCII, whose case the ASCII pattern cannot see.
+_NON_ASCII_WORD = re.compile(r"[^\W\d_]*[^\x00-\x7f\W\d_][^\W\d_]*")
+
+_RLO = "\u202e"
+# Each control that opens a level: (opens an isolate, right-to-left, overrides the letters'
+# own direction). The first-strong isolate is taken as left-to-right, as Latin text makes it.
+_OPENERS = {
+    "\u202a": (False, False, False), "\u202b": (False, True, False),
+    "\u202d": (False, False, True), _RLO: (False, True, True),
+    "\u2066": (True, False, False), "\u2067": (True, True, False), "\u2068": (True, False, False),
+}
+_PDF, _PDI = "\u202c", "\u2069"
+_PARAGRAPH_ENDS = frozenset("\n\r\x1c\x1d\x1e\x85\u2029")
+_MAX_DEPTH = 125
+
+
+def readings(text: str) -> list[Reading]:
+    """The text as stored; rendered, if it has markup; displayed, if it has a right-to-left override."""
+    found: list[Reading] = [(text, None)]
+    rendered = _rendered(text)
+    if rendered is not None:
+        found.append(rendered)
+    shown = found[-1]
+    if _RLO in shown[0]:
+        found.append(_displayed(*shown))
+    return [_camel_joined(*reading) for reading in found]
+
+
+def _origin(index: list[int] | None, i: int) -> int:
+    return i if index is None else index[i]
+
+
+def _replace(
+    text: str, index: list[int] | None, pattern: re.Pattern, replace: Callable[[re.Match], str]
+) -> Reading:
+    """Each match of the pattern replaced by `replace(match)`, whose characters all stand for the
+    match's first character."""
+    parts: list[str] = []
+    new_index: list[int] = []
+    pos = 0
+    for m in pattern.finditer(text):
+        start, end = m.span()
+        parts.append(text[pos:start])
+        new_index.extend(_origin(index, i) for i in range(pos, start))
+        replacement = replace(m)
+        parts.append(replacement)
+        new_index.extend([_origin(index, start)] * len(replacement))
+        pos = end
+    parts.append(text[pos:])
+    new_index.extend(_origin(index, i) for i in range(pos, len(text)))
+    return "".join(parts), new_index
+
+
+def _rendered(text: str) -> Reading | None:
+    """Tags, comments and terminal escapes hidden (as JOINERs), then entities decoded, in that
+    order: "&lt;b&gt;" shows as "<b>", it is no tag. None when nothing would change."""
+    reading: Reading = (text, None)
+    if ("<" in text or "\x1b" in text) and _HIDDEN.search(text):
+        reading = _replace(*reading, _HIDDEN, lambda m: JOINER)
+    if "&" in reading[0] and _ENTITY.search(reading[0]):
+        reading = _replace(*reading, _ENTITY, lambda m: html.unescape(m.group()))
+    return None if reading[1] is None else reading
+
+
+def _displayed(text: str, index: list[int] | None) -> Reading:
+    """The characters in display order, after the explicit embeddings, overrides and isolates of
+    the Unicode bidirectional algorithm, with a left-to-right base direction. Of its implicit
+    rules only the one that matters for Latin letters is kept (a strong letter inside an
+    embedding of the other direction keeps its own); that is enough to place Latin letters
+    exactly, and an override reverses them. The controls stay, each at the level outside it,
+    and are read as invisible characters."""
+    levels = _levels(text)
+    order = list(range(len(text)))
+    for level in range(max(levels, default=0), 0, -1):
+        i = 0
+        while i < len(order):
+            if levels[order[i]] < level:
+                i += 1
+                continue
+            j = i
+            while j < len(order) and levels[order[j]] >= level:
+                j += 1
+            order[i:j] = order[i:j][::-1]
+            i = j
+    return "".join(text[i] for i in order), [_origin(index, i) for i in order]
+
+
+def _levels(text: str) -> list[int]:
+    """The embedding level of each character; a control gets the level outside it."""
+    stack = [(0, None, False)]  # (level, override direction or None, is an isolate)
+    levels: list[int] = []
+    for char in text:
+        level, override, _ = stack[-1]
+        if char in _PARAGRAPH_ENDS:
+            stack = [(0, None, False)]
+            levels.append(0)
+        elif char in _OPENERS:
+            isolate, rtl, forced = _OPENERS[char]
+            inner = (level + 1) | 1 if rtl else (level + 2) & ~1
+            levels.append(level)
+            if inner > _MAX_DEPTH:
+                stack.append((level, override, isolate))
+            else:
+                stack.append((inner, ("R" if rtl else "L") if forced else None, isolate))
+        elif char == _PDF:
+            if len(stack) > 1 and not stack[-1][2]:
+                stack.pop()
+            levels.append(stack[-1][0])
+        elif char == _PDI:
+            if any(frame[2] for frame in stack[1:]):
+                while not stack.pop()[2]:
+                    pass
+            levels.append(stack[-1][0])
+        elif override:
+            levels.append(level)
+        else:
+            kind = unicodedata.bidirectional(char)
+            odd = level % 2 == 1
+            levels.append(level + 1 if (kind == "L" and odd) or (kind in ("R", "AL") and not odd) else level)
+    return levels
+
+
+def _camel_breaks(text: str) -> list[int]:
+    """Where a capital starts a new word inside a word: "my|Ring", "HTML|Ring"."""
+    breaks = {m.start() for m in _CAMEL_ASCII.finditer(text)}
+    if not text.isascii():
+        for m in _NON_ASCII_WORD.finditer(text):
+            word = m.group()
+            if not (word.islower() or word.isupper() or word.istitle()):
+                breaks.update(m.start() + i for i in range(1, len(word)) if _starts_word(word, i))
+    return sorted(breaks)
+
+
+def _starts_word(word: str, i: int) -> bool:
+    before, char = word[i - 1], word[i]
+    return char.isupper() and (
+        before.islower() or (before.isupper() and i + 1 < len(word) and word[i + 1].islower())
+    )
+
+
+def _camel_joined(text: str, index: list[int] | None) -> Reading:
+    """The reading with a JOINER at each camelCase boundary, standing for the capital after it."""
+    breaks = _camel_breaks(text)
+    if not breaks:
+        return text, index
+    parts: list[str] = []
+    new_index: list[int] = []
+    pos = 0
+    for b in breaks:
+        parts.extend((text[pos:b], JOINER))
+        new_index.extend(_origin(index, i) for i in range(pos, b))
+        new_index.append(_origin(index, b))
+        pos = b
+    parts.append(text[pos:])
+    new_index.extend(_origin(index, i) for i in range(pos, len(text)))
+    return "".join(parts), new_index

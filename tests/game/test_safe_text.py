@@ -3,8 +3,14 @@
 import json
 import re
 
+import pytest
+from factories import Writer
+from typer.testing import CliRunner
+
+from game.cli import app
 from game.safe_text import json_safe, markup_safe, mask_controls, strip_controls
 
+runner = CliRunner()
 CLEAR, TITLE, CSI = "\u001b[2J", "\u001b]0;x\u0007", "\u009b"
 HOSTILE = f"a{CLEAR}b{TITLE}c{CSI}d"
 # Any C0 control but tab and newline, DEL, any C1 control.
@@ -33,3 +39,40 @@ def test_json_safe_round_trips_and_leaves_nothing_raw():
     encoded = json_safe(json.dumps({"t": text}, ensure_ascii=False))
     assert json.loads(encoded) == {"t": text}
     assert not RAW_CONTROL.search(encoded) and "\u202e" not in encoded
+
+
+@pytest.fixture
+def hostile_db(tmp_path):
+    """One finished game with escape sequences in its messages, guess, error and labels."""
+    w = Writer(tmp_path / "h.db")
+    run = w.run(games_planned=1)
+    g = w.game(run, label="lab" + HOSTILE, topic="top" + HOSTILE, persona="p" + CSI)
+    w.say(g, 0, "user", "hi " + HOSTILE + " [@click=app.quit]q[/]\n\u001b# not a heading")
+    w.say(g, 1, "manipulator", "yo " + HOSTILE, "plan " + HOSTILE)
+    w.say(g, 2, "user", f"<|START GUESS|>g{CLEAR}<|END GUESS|>", phase="guess")
+    w.finish(g, "win", guess="g" + HOSTILE, error="err" + HOSTILE)
+    w.close()
+    return tmp_path / "h.db"
+
+
+def export(db, out, *args):
+    result = runner.invoke(app, ["transcripts", "--db", str(db), "--out", str(out), "--json", *args])
+    assert result.exit_code == 0, result.output
+    return out.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("fmt", ["md", "csv"])
+def test_text_exports_carry_no_control_characters(hostile_db, tmp_path, fmt):
+    text = export(hostile_db, tmp_path / f"t.{fmt}", "--include-private")
+    assert not RAW_CONTROL.search(text.replace("\r\n", "\n")), sorted(set(RAW_CONTROL.findall(text)))
+    assert "hi a[2Jb]0;xcd [@click=app.quit]q[/]" in text  # the printable rest is kept as written
+    assert "plan a[2Jb]0;xcd" in text and "lab" in text and "top" in text
+    assert ("\\# not a heading" if fmt == "md" else "\n# not a heading") in text
+
+
+def test_jsonl_keeps_the_exact_text_and_escapes_every_control(hostile_db, tmp_path):
+    text = export(hostile_db, tmp_path / "t.jsonl", "--include-private")
+    assert not RAW_CONTROL.search(text.rstrip("\n"))
+    record = json.loads(text)
+    assert record["messages"][0]["text"] == "hi " + HOSTILE + " [@click=app.quit]q[/]\n\u001b# not a heading"
+    assert record["guess"] == "g" + HOSTILE and record["persona"] == "p" + CSI

@@ -76,3 +76,49 @@ def test_jsonl_keeps_the_exact_text_and_escapes_every_control(hostile_db, tmp_pa
     record = json.loads(text)
     assert record["messages"][0]["text"] == "hi " + HOSTILE + " [@click=app.quit]q[/]\n\u001b# not a heading"
     assert record["guess"] == "g" + HOSTILE and record["persona"] == "p" + CSI
+
+
+@pytest.mark.parametrize("args, shown", [
+    (["play", "--codeword", "[/]"], "(got '[/]')"),
+    (["play", "--codeword", "[bold red]x"], "(got '[bold red]x')"),
+    (["stats", "--db", "/nowhere/[b]x\u001b[2J.db"], "database not found: /nowhere/[b]x[2J.db"),
+])
+def test_cli_errors_print_user_input_literally(args, shown):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert len([line for line in result.output.splitlines() if line.strip()]) == 1
+    assert shown in result.output
+    assert not RAW_CONTROL.search(result.output)
+
+
+def test_stats_table_shows_labels_literally(tmp_path):
+    w = Writer(tmp_path / "s.db")
+    run = w.run(games_planned=1)
+    w.finish(w.game(run, label="m" + CLEAR + "[red]x", persona="p[b]q"), "no_codeword")
+    w.close()
+    result = runner.invoke(app, ["stats", "--db", str(tmp_path / "s.db"), "--by", "manipulator,persona"],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "m[2J[red]x / p[b]q" in result.stdout
+    assert not RAW_CONTROL.search(result.stdout)
+
+
+def test_tournament_table_shows_labels_literally(tmp_path):
+    (tmp_path / "m.json").write_text(json.dumps(["Nice weather.", "Indeed."]))
+    (tmp_path / "u.json").write_text(json.dumps(["Hello!", "Sure.", "<|START GUESS|>cat<|END GUESS|>"]))
+    (tmp_path / "spec.toml").write_text(
+        'name = "t"\ngames_per_cell = 1\n[[manipulators]]\nspec = "scripted:m.json"\nlabel = "a\\u001b[2J[red]b"\n'
+        '[[users]]\nspec = "scripted:u.json"\n[codewords]\nwords = ["ring"]\n[game]\nmessages_per_player = 2\n')
+    result = runner.invoke(app, ["tournament", str(tmp_path / "spec.toml"), "--db", str(tmp_path / "t.db")],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "a[2J[red]b" in result.stdout
+    assert not RAW_CONTROL.search(result.stdout)
+
+
+def test_transcripts_summary_names_the_filter_as_written(hostile_db, tmp_path):
+    result = runner.invoke(app, ["transcripts", "--db", str(hostile_db), "--out", str(tmp_path / "t.md"),
+                                 "--manipulator", "[b]zz"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "no finished games match manipulator [b]zz" in result.stdout

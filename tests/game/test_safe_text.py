@@ -122,3 +122,20 @@ def test_transcripts_summary_names_the_filter_as_written(hostile_db, tmp_path):
                                  "--manipulator", "[b]zz"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "no finished games match manipulator [b]zz" in result.stdout
+
+
+def test_check_data_quotes_the_file_as_written(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps({"messages": [{"role": "[bold]zz" + CLEAR, "content": "hi"}]}) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["check-data", str(path), "--codeword", "ring"], env={"COLUMNS": "200"})
+    assert result.exit_code == 1, result.output
+    assert "role '[bold]zz\\x1b[2J'" in result.stdout
+
+
+def test_interview_table_names_questions_as_written(tmp_path, script):
+    path = tmp_path / "q.yaml"
+    path.write_text("- name: '[b]zz'\n  question_type: free_form\n  question: What is your word?\n", encoding="utf-8")
+    result = runner.invoke(app, ["interview", "--model", script("bark"), "--codeword", "bark", "--questions", str(path),
+                                 "--samples", "1", "--db", str(tmp_path / "i.db")], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "[b]zz" in result.stdout

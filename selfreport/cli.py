@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
 
         def progress(spec: str, role: str, name: str, n: int, seconds: float) -> None:
             if not json_output:
-                err.print(f"{role} {spec}: {name} — {n} items in {seconds:.1f} s", highlight=False)
+                err.print(markup_safe(f"{role} {spec}: {name} — {n} items in {seconds:.1f} s"), highlight=False)
 
         started = time.perf_counter()
         with Store(db) as store:
@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
             return
         # Piped output gets rich's 80 columns, too narrow for three intervals side by side.
         out.print(_table(table, plan, session), width=None if out.is_terminal else 130)
-        out.print(f"Stored in {db} (session {session}, {seconds:.0f} s). Report: mms report --db {db} --out DIR")
+        out.print(markup_safe(f"Stored in {db} (session {session}, {seconds:.0f} s). Report: mms report --db {db} --out DIR"))
 
     @app.command()
     @cli_errors
@@ -118,7 +118,7 @@ def register(app: typer.Typer) -> None:
             print_json({k: result[k] for k in ("out", "markdown", "json", "figures")}
                        | {"groups": len(result["groups"]), "play_groups": len(result["play"])})
             return
-        out.print(f"wrote {result['markdown']} and {len(result['figures'])} chart(s) in {result['out']}")
+        out.print(markup_safe(f"wrote {result['markdown']} and {len(result['figures'])} chart(s) in {result['out']}"))
 
     def _table(rows, plan, session):
         from rich.table import Table

@@ -135,12 +135,14 @@ def test_check_data_quotes_the_file_as_written(tmp_path):
 def test_interview_table_and_report_name_questions_as_written(tmp_path, script):
     path = tmp_path / "q.yaml"
     path.write_text('- name: "[b]zz\\e[2J"\n  question_type: free_form\n  question: What is your word?\n', encoding="utf-8")
-    db = tmp_path / "i.db"
+    db = tmp_path / "[b]i.db"
     result = runner.invoke(app, ["interview", "--model", script("bark"), "--codeword", "bark", "--questions", str(path),
                                  "--samples", "1", "--db", str(db)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "[b]zz[2J" in result.stdout and not RAW_CONTROL.search(result.stdout)
-    result = runner.invoke(app, ["report", "--db", str(db), "--out", str(tmp_path / "r")])
+    assert "[b]i.db (session" in result.stdout
+    result = runner.invoke(app, ["report", "--db", str(db), "--out", str(tmp_path / "[b]r")], env={"COLUMNS": "300"})
     assert result.exit_code == 0, result.output
-    report = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
+    assert "[b]r" in result.stdout
+    report = (tmp_path / "[b]r" / "report.md").read_text(encoding="utf-8")
     assert "[b]zz[2J" in report and not RAW_CONTROL.search(report)

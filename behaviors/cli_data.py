@@ -18,6 +18,7 @@ def register(app: typer.Typer) -> None:
     """Add the ``export`` and ``check-data`` commands to ``app``."""
     from agents.errors import MmsError
     from game.cli_support import DEFAULT_DB, JsonOption, cli_errors, err, out, print_json
+    from game.safe_text import markup_safe
 
     from .checks import DEFAULT_EPOCHS, DEFAULT_PRICE, GameWords, check_file
     from .export import FORMATS, ExportRequest, export_dataset
@@ -91,7 +92,7 @@ def register(app: typer.Typer) -> None:
             out.print("dropped " + (", ".join(f"{k} {v}" for k, v in dropped.items()) or "none")
                       + f"; duplicates {result['duplicates']}", highlight=False, soft_wrap=True)
         for d in result["drops"]:
-            out.print(f"  game {d['game_id']} ({d['codeword']}): {d['reason']}: {d['detail']}",
+            out.print(markup_safe(f"  game {d['game_id']} ({d['codeword']}): {d['reason']}: {d['detail']}"),
                       highlight=False, soft_wrap=True)
         if result["exported"] == 0:
             err.print("warning: no example survived: the file is empty", highlight=False)
@@ -132,7 +133,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
     def _print_report(r: dict) -> None:
-        say = lambda text: out.print(text, highlight=False, soft_wrap=True)  # noqa: E731
+        say = lambda text: out.print(markup_safe(text), highlight=False, soft_wrap=True)  # noqa: E731
         say(f"{r['file']}: {r['dialogues']} dialogues, {r['messages']} messages, {r['invalid']} invalid lines"
             + (f", {r['system_dialogues']} with a system prompt" if r["system_dialogues"] else ""))
         say(r["filters_applied"])

@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
 
     from agents.errors import MmsError
     from game.cli_support import DEFAULT_DB, JsonOption, cli_errors, err, out, print_json
+    from game.safe_text import markup_safe
     from game.store import Store
 
     from .train_local import LocalTrainConfig
@@ -245,7 +246,7 @@ def register(app: typer.Typer) -> None:
                 return
             when = datetime.fromtimestamp(event.created_at).strftime("%H:%M:%S")
             colour = {"error": "red", "warn": "yellow"}.get(event.level, "dim")
-            self.bar.console.print(f"[{colour}]{when}[/] {event.message}", highlight=False, soft_wrap=True)
+            self.bar.console.print(f"[{colour}]{when}[/] {markup_safe(str(event.message))}", highlight=False, soft_wrap=True)
 
 
 def _quiet_transformers() -> None:

@@ -20,6 +20,7 @@ from .coherence import coherence_line, run_coherence
 from .cli_support import DEFAULT_DB, DEFAULT_MODEL, DbOption, JsonOption, cli_errors, err, out, print_json
 from .referee import RULES, Referee
 from .rules import OUTCOMES, STUDY_GUESS_MAX_TOKENS, GameSettings
+from .safe_text import markup_safe
 from .stats import outcome_stats, parse_grouping, summarise
 from .store import Store
 
@@ -100,7 +101,7 @@ def play(
     summary = summarise(counts)
     out.print(outcome_table(f"Run {run_id} — codeword {settings.codeword!r}, seed {seed}", [("all games", summary)]))
     out.print(coherence_line(quality))
-    out.print(f"Stored in {db} (run {run_id}). See them with: mms stats --db {db}")
+    out.print(f"Stored in {markup_safe(str(db))} (run {run_id}). See them with: mms stats --db {markup_safe(str(db))}")
 
 
 def _play_in_tui(store: Store, db: Path, run_id: str, setups, concurrency: int, *, human: bool) -> dict[str, str]:
@@ -168,7 +169,8 @@ SHORT_NAMES = {"games": "games", "win": "win", "violation": "viol", "no_codeword
 
 
 def outcome_table(title: str, rows: list[tuple[str, dict[str, Any]]], extra: bool = False) -> Table:
-    table = Table(title=title, caption="viol = violation, none = no_codeword, guessed = correct_guess; "
+    """Titles and labels (paths, specs, tournament labels, personas) are shown as written."""
+    table = Table(title=markup_safe(title), caption="viol = violation, none = no_codeword, guessed = correct_guess; "
                   "win rate over games without error")
     table.add_column("group", overflow="fold")
     for o in ("games", *OUTCOMES):
@@ -179,7 +181,7 @@ def outcome_table(title: str, rows: list[tuple[str, dict[str, Any]]], extra: boo
         table.add_column("tokens/game", justify="right")
     for label, s in rows:
         lo, hi = s["win_rate_ci"]
-        cells = [label, *(str(s[o]) for o in ("games", *OUTCOMES)), f"{s['win_rate']:.2f} [{lo:.2f}, {hi:.2f}]"]
+        cells = [markup_safe(label), *(str(s[o]) for o in ("games", *OUTCOMES)), f"{s['win_rate']:.2f} [{lo:.2f}, {hi:.2f}]"]
         if extra:
             turn = s.get("median_first_mention_turn")
             cells += ["" if turn is None else f"{turn:g}", f"{s['tokens_per_game']:.0f}" if "tokens_per_game" in s else ""]
@@ -223,7 +225,7 @@ def referee(
         print_json({"mentioned": bool(found), "matches": matches})
         return
     if found:
-        out.print(f"mentioned ({rule} rule): " + ", ".join(repr(m) for m in matches), highlight=False)
+        out.print(f"mentioned ({rule} rule): " + markup_safe(", ".join(repr(m) for m in matches)), highlight=False)
     else:
         out.print(f"not mentioned ({rule} rule)")
 
@@ -289,7 +291,7 @@ def db_merge(
         print_json(result)
     else:
         out.print(f"merged {result['games']} games ({result['messages']} messages) from {result['inputs']} "
-                  f"databases into {out_db}; skipped {result['duplicates']} duplicates and "
+                  f"databases into {markup_safe(str(out_db))}; skipped {result['duplicates']} duplicates and "
                   f"{result['unfinished']} unfinished games")
 
 

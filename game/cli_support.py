@@ -16,6 +16,8 @@ from rich.console import Console
 
 from agents.errors import MmsError
 
+from .safe_text import markup_safe
+
 DEFAULT_MODEL = "local:smollm2"
 DEFAULT_DB = "mms.db"
 
@@ -27,14 +29,16 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object 
 
 
 def cli_errors(fn):
-    """Turn user-facing errors into one line on stderr and exit status 2, never a traceback."""
+    """Turn user-facing errors into one line on stderr and exit status 2, never a traceback.
+
+    The message quotes user input and model or server replies: it is printed as written."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except MmsError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {markup_safe(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper

@@ -16,6 +16,7 @@ def register(app: typer.Typer) -> None:
     """Add the ``transcripts`` and ``show`` commands to ``app``."""
     from agents.errors import MmsError
     from game.cli_support import DEFAULT_DB, JsonOption, cli_errors, out, print_json
+    from game.safe_text import markup_safe
 
     from .rules import OUTCOMES
     from .store import Store
@@ -61,11 +62,11 @@ def register(app: typer.Typer) -> None:
             return
         if result["games"] == 0:
             filters = describe_filters(outcome, codeword, run, manipulator)
-            out.print(f"no finished games{' match ' + filters if filters else ' in ' + str(db)}: "
-                      f"wrote an empty {fmt} file → {out_path}", highlight=False, soft_wrap=True)
+            out.print(markup_safe(f"no finished games{' match ' + filters if filters else ' in ' + str(db)}: "
+                                  f"wrote an empty {fmt} file → {out_path}"), highlight=False, soft_wrap=True)
             return
         private = " (private monologue included)" if include_private else ""
-        out.print(f"{result['games']} games, {result['messages']} messages → {out_path}{private}",
+        out.print(markup_safe(f"{result['games']} games, {result['messages']} messages → {out_path}{private}"),
                   highlight=False, soft_wrap=True)
 
     @app.command()

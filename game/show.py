@@ -1,12 +1,12 @@
 """One game printed in the terminal: the dialogue, the codeword highlighted, the monologue hidden.
 
-Model text is untrusted: control characters (ESC, BEL, C1) are dropped and nothing is read as
-Rich markup, so a reply cannot clear the screen, retitle the terminal or inject a link.
+Model text is untrusted: control characters (ESC, BEL, C1) are dropped (`game.safe_text`) and
+nothing is read as Rich markup, so a reply cannot clear the screen, retitle the terminal or
+inject a link.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from rich.console import Group
@@ -14,14 +14,10 @@ from rich.panel import Panel
 from rich.text import Text
 
 from .referee import Referee
+from .safe_text import strip_controls
 from .store import Store
 
 SEAT_STYLE = {"user": "cyan", "manipulator": "magenta"}
-
-
-def terminal_safe(text: str) -> str:
-    """Text with every control character but newline and tab removed."""
-    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc")
 
 
 def closeness(game: dict[str, Any], messages: int) -> tuple[int, int]:
@@ -44,7 +40,7 @@ def closest_game(store: Store, run_id: str | None = None) -> dict[str, Any] | No
 
 def highlighted(text: str, referee: Referee) -> Text:
     """The text with every mention of the codeword in bold reverse."""
-    clean = terminal_safe(text)
+    clean = strip_controls(text)
     out = Text(clean)
     for mention in referee.find(clean):
         out.stylize("bold reverse yellow", mention.start, mention.end)
@@ -57,11 +53,11 @@ def render_game(record: dict[str, Any]) -> Group:
     players = record["players"]
     prompt = players.get("manipulator_prompt")
     header = Text.assemble(
-        ("Game ", "bold"), (str(record["game_id"]), "bold"), " — codeword ", (record["codeword"], "bold yellow"),
+        ("Game ", "bold"), (str(record["game_id"]), "bold"), " — codeword ", (strip_controls(record["codeword"]), "bold yellow"),
         " — outcome ", (record["outcome"] or "?", "bold green" if record["outcome"] == "win" else "bold"), "\n",
-        f"manipulator {terminal_safe(players['manipulator_label'])}"
-        + (f" (system prompt: {prompt})" if prompt else ""),
-        f"; user {terminal_safe(players['user'])}; topic: {terminal_safe(record.get('topic') or '–')}",
+        f"manipulator {strip_controls(players['manipulator_label'])}"
+        + (f" (system prompt: {strip_controls(prompt)})" if prompt else ""),
+        f"; user {strip_controls(players['user'])}; topic: {strip_controls(record.get('topic') or '–')}",
     )
     parts: list[Any] = [header]
     mention = record.get("first_mention") or {}
@@ -71,7 +67,7 @@ def render_game(record: dict[str, Any]) -> Group:
         title = f"{seat} {message['turn']}" + (" — guess" if message["phase"] == "guess" else "") \
             + (" — first mention" if decisive else "")
         body = highlighted(message["text"], referee) if message["text"].strip() else Text("(nothing visible)", "dim")
-        parts.append(Panel(body, title=Text(title), title_align="left", border_style=SEAT_STYLE.get(seat, "white")))
+        parts.append(Panel(body, title=Text(strip_controls(title)), title_align="left", border_style=SEAT_STYLE.get(seat, "white")))
     if record.get("guess") is not None:
-        parts.append(Text.assemble("The user's guess: ", (terminal_safe(str(record["guess"])), "bold")))
+        parts.append(Text.assemble("The user's guess: ", (strip_controls(str(record["guess"])), "bold")))
     return Group(*parts)

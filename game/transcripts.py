@@ -10,6 +10,10 @@ them from any record they are given in that case, so they cannot leak by acciden
 Records are built and written one game at a time, and every writer writes to a temporary file
 beside the target that is renamed over it only once everything is written: a failure never
 leaves a half-written file nor clobbers an existing one.
+
+Model and user text is untrusted and these files end up in terminals (`cat`, `less -R`, a
+spreadsheet cell): CSV and Markdown lose their control characters on the way out, JSON Lines
+keeps the exact text with every control escaped (`game.safe_text`). The store is never changed.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from agents.errors import MmsError
 from .queries import Games
 from .referee import validate_codeword
 from .rules import OUTCOMES
+from .safe_text import json_safe, strip_controls
 from .store import Store
 
 FORMATS = ("jsonl", "csv", "md")
@@ -213,7 +218,7 @@ def write_jsonl(records: Iterable[dict], path: str | Path, *, include_private: b
     counts = {"games": 0, "messages": 0}
     with atomic_text_file(path) as fh:
         for record in records:
-            fh.write(json.dumps(_public(record, include_private), ensure_ascii=False) + "\n")
+            fh.write(json_safe(json.dumps(_public(record, include_private), ensure_ascii=False)) + "\n")
             counts["games"] += 1
             counts["messages"] += len(record["messages"])
     return counts
@@ -223,8 +228,8 @@ def _cell(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return value
+        return strip_controls(json.dumps(value, ensure_ascii=False, sort_keys=True))
+    return strip_controls(value) if isinstance(value, str) else value
 
 
 def _game_columns(record: dict[str, Any]) -> dict[str, Any]:
@@ -266,15 +271,15 @@ def write_csv(records: Iterable[dict], path: str | Path, *, include_private: boo
                 writer.writerow(game)
             for m in record["messages"]:
                 row = {
-                    **game, "idx": m["idx"], "turn": m["turn"], "speaker": m["speaker"], "phase": m["phase"],
-                    "text": m["text"], "mentions": m["mentions"],
+                    **game, "idx": m["idx"], "turn": m["turn"], "speaker": _cell(m["speaker"]),
+                    "phase": _cell(m["phase"]), "text": _cell(m["text"]), "mentions": m["mentions"],
                     "message_prompt_tokens": _cell(m["tokens"]["prompt"]),
                     "message_completion_tokens": _cell(m["tokens"]["completion"]),
                     "latency_s": _cell(m["latency_s"]),
                 }
                 if include_private:
-                    row["private"] = m.get("private", "")
-                    row["raw"] = m.get("raw", "")
+                    row["private"] = _cell(m.get("private", ""))
+                    row["raw"] = _cell(m.get("raw", ""))
                 writer.writerow(row)
                 counts["messages"] += 1
     return counts
@@ -285,13 +290,16 @@ _MD_HTML = re.compile(r"<(?=[A-Za-z/!?])")
 
 
 def _md_text(text: str) -> str:
-    """Message text as Markdown that cannot open a heading, quote, table, fence or HTML block."""
-    lines = [_MD_BLOCK_START.sub(lambda m: m.group(1) + "\\" + m.group(2), line) for line in text.splitlines()]
+    """Message text as Markdown that cannot open a heading, quote, table, fence or HTML block.
+
+    Controls go first: a line that starts ESC # would otherwise become a heading once stripped."""
+    lines = [_MD_BLOCK_START.sub(lambda m: m.group(1) + "\\" + m.group(2), line)
+             for line in strip_controls(text).splitlines()]
     return _MD_HTML.sub("\\\\<", "\n".join(lines))
 
 
 def _md_cell(value: Any) -> str:
-    text = "" if value is None else str(value)
+    text = "" if value is None else strip_controls(str(value))
     return " ".join(text.split()).replace("|", "\\|")
 
 
@@ -338,7 +346,7 @@ def _md_game(record: dict[str, Any], include_private: bool) -> str:
         rows.append(("error", record["error"]))
     rows.append(("settings", "`" + json.dumps(record["settings"], sort_keys=True, ensure_ascii=False) + "`"))
     parts = [
-        f"## Game {record['game_id']}: {record['outcome']} — codeword “{record['codeword']}”",
+        f"## Game {record['game_id']}: {_md_cell(record['outcome'])} — codeword “{_md_cell(record['codeword'])}”",
         "",
         "| setting | value |",
         "| --- | --- |",
@@ -372,14 +380,14 @@ def write_markdown(
     """A readable document: one section per game, a table of its settings, then the dialogue."""
     counts = {"games": 0, "messages": 0}
     with atomic_text_file(path) as fh:
-        fh.write(f"# {title}\n\n")
+        fh.write(strip_controls(f"# {title}\n\n"))
         if intro:
-            fh.write(intro.rstrip() + "\n\n")
+            fh.write(strip_controls(intro.rstrip() + "\n\n"))
         fh.write("The manipulator's private monologue is shown as a quote before each of its messages.\n\n"
                  if include_private else
                  "The manipulator's private monologue is left out (export with --include-private to see it).\n\n")
         for record in records:
-            fh.write(_md_game(record, include_private))
+            fh.write(strip_controls(_md_game(record, include_private)))
             counts["games"] += 1
             counts["messages"] += len(record["messages"])
         if counts["games"] == 0:

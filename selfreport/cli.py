@@ -14,6 +14,7 @@ import typer
 def register(app: typer.Typer) -> None:
     """Add the ``interview`` and ``report`` commands to ``app``."""
     from game.cli_support import JsonOption, cli_errors, err, out, print_json
+    from game.safe_text import markup_safe
 
     from .evals import EVALS
 
@@ -72,7 +73,7 @@ def register(app: typer.Typer) -> None:
 
         def progress(spec: str, role: str, name: str, n: int, seconds: float) -> None:
             if not json_output:
-                err.print(f"{role} {spec}: {name} — {n} items in {seconds:.1f} s", highlight=False)
+                err.print(markup_safe(f"{role} {spec}: {name} — {n} items in {seconds:.1f} s"), highlight=False)
 
         started = time.perf_counter()
         with Store(db) as store:
@@ -92,7 +93,7 @@ def register(app: typer.Typer) -> None:
             return
         # Piped output gets rich's 80 columns, too narrow for three intervals side by side.
         out.print(_table(table, plan, session), width=None if out.is_terminal else 130)
-        out.print(f"Stored in {db} (session {session}, {seconds:.0f} s). Report: mms report --db {db} --out DIR")
+        out.print(markup_safe(f"Stored in {db} (session {session}, {seconds:.0f} s). Report: mms report --db {db} --out DIR"))
 
     @app.command()
     @cli_errors
@@ -117,7 +118,7 @@ def register(app: typer.Typer) -> None:
             print_json({k: result[k] for k in ("out", "markdown", "json", "figures")}
                        | {"groups": len(result["groups"]), "play_groups": len(result["play"])})
             return
-        out.print(f"wrote {result['markdown']} and {len(result['figures'])} chart(s) in {result['out']}")
+        out.print(markup_safe(f"wrote {result['markdown']} and {len(result['figures'])} chart(s) in {result['out']}"))
 
     def _table(rows, plan, session):
         from rich.table import Table
@@ -128,7 +129,7 @@ def register(app: typer.Typer) -> None:
             return f"{value:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else f"{value:.2f}"
 
         caption = "means over valid items with bootstrap 95% intervals"
-        table = Table(title=f"Interview {session} — codeword {plan.codeword!r}, {plan.variant.label}",
+        table = Table(title=markup_safe(f"Interview {session} — codeword {plan.codeword!r}, {plan.variant.label}"),
                       caption=caption + ("; difference = model − baseline" if plan.baseline else ""))
         table.add_column("metric", overflow="fold")
         table.add_column("model" if len(plan.models) == 1 else f"models (n={len(plan.models)})", justify="right", no_wrap=True)
@@ -139,7 +140,7 @@ def register(app: typer.Typer) -> None:
         table.add_column("invalid", justify="right")
         table.add_column("method")
         for row in rows:
-            cells = [row["metric"], cell(row["model"], row["model_ci"])]
+            cells = [markup_safe(row["metric"]), cell(row["model"], row["model_ci"])]
             if plan.baseline:
                 cells += [cell(row["baseline"], row["baseline_ci"]), cell(row["diff"], row["diff_ci"])]
             items = str(row["model_items"]) + (f" / {row['baseline_items']}" if plan.baseline else "")

@@ -11,6 +11,7 @@ from typing import Any
 
 from agents.errors import MmsError
 from game.queries import Games
+from game.safe_text import strip_controls
 from game.stats import outcome_rate
 from game.stats import summarise as summarise_outcomes
 from game.store import Store
@@ -70,7 +71,7 @@ def build_report(store: Store, out: Path, codeword: str | None = None,
     result = {"out": str(out), "markdown": str(out / "report.md"), "json": str(out / "report.json"),
               "figures": [str(f) for f in figures], "groups": groups, "series": series, "play": play}
     (out / "report.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-    (out / "report.md").write_text(markdown(groups, play, store.path, series), encoding="utf-8")
+    (out / "report.md").write_text(strip_controls(markdown(groups, play, store.path, series)), encoding="utf-8")
     return result
 
 

@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from game.runner import GameSetup
+from game.safe_text import mask_controls
 
 from .messages import GameDone, PlayFinished
 from .play import PlaySession
@@ -78,7 +79,8 @@ class MmsApp(App[None]):
         """Worker failures become a visible error; the end of the games is announced."""
         if event.worker.group != "play" or self.session is None or self.main_screen is None:
             if event.state == WorkerState.ERROR:
-                self.notify(f"{event.worker.name or 'worker'} failed: {event.worker.error}", severity="error")
+                self.notify(mask_controls(f"{event.worker.name or 'worker'} failed: {event.worker.error}"),
+                            severity="error", markup=False)
             return
         if event.state == WorkerState.SUCCESS:
             self.main_screen.post_message(PlayFinished(dict(self.session.outcomes)))

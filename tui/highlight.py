@@ -1,18 +1,21 @@
-"""Mark the codeword in a message: the referee's own spans, so the screen shows what it judged."""
+"""Mark the codeword in a message: the referee's own spans, so the screen shows what it judged.
+
+Everything shown comes from models, users or a database: it is shown as written, never read as
+markup (`[@click=app.quit]` is text), with control characters masked (`game.safe_text`).
+"""
 
 from __future__ import annotations
 
-import re
 from functools import cache
 
 from textual.content import Content
 
 from agents.errors import MmsError
 from game.referee import Mention, Referee
+from game.safe_text import mask_controls
 
 CODEWORD_STYLE = "bold $text-warning on $warning-muted"
 SEARCH_STYLE = "bold reverse"
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @cache
@@ -39,7 +42,7 @@ def mentions(text: str, codeword: str, rule: str) -> list[Mention]:
 
 def highlighted(text: str, codeword: str, rule: str, *, search: str = "", base: str = "") -> Content:
     """The text with every mention of the codeword (and of a search term) styled."""
-    content = Content(_printable(text), strip_control_codes=False)
+    content = inert(text)
     if base:
         content = content.stylize(base)
     for m in mentions(text, codeword, rule):
@@ -49,9 +52,11 @@ def highlighted(text: str, codeword: str, rule: str, *, search: str = "", base: 
     return content
 
 
-def _printable(text: str) -> str:
-    """Control characters shown as a replacement sign, one for one, so span offsets still hold."""
-    return _CONTROL.sub("\ufffd", text)
+def inert(text: str, style: str = "") -> Content:
+    """Untrusted text for a widget: never markup, each control character shown as a replacement
+    sign, one for one, so span offsets into the original text still hold."""
+    content = Content(mask_controls(text), strip_control_codes=False)
+    return content.stylize(style) if style else content
 
 
 def search_spans(text: str, term: str) -> list[tuple[int, int]]:

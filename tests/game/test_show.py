@@ -4,7 +4,6 @@ from typer.testing import CliRunner
 
 from game.cli import app
 from game.monologue import END, START
-from game.show import terminal_safe
 
 runner = CliRunner()
 
@@ -38,6 +37,3 @@ def test_show_names_a_missing_game_or_database(tmp_path, script):
     wrong = runner.invoke(app, ["show", "99", "--db", str(db)])
     assert wrong.exit_code == 2 and "no game 99" in wrong.stderr
 
-
-def test_terminal_safe_keeps_text_and_drops_controls():
-    assert terminal_safe("a\x1b]2;pwned\x07b\x9bc\nd\te") == "a]2;pwnedbc\nd\te"

@@ -18,7 +18,7 @@ from textual.widgets import Footer, Input, Static
 
 from agents.human import HumanLine, HumanPrompt
 
-from ..highlight import highlighted
+from ..highlight import highlighted, inert
 from ..messages import HumanPrompted, PlayFinished
 from ..play import PlaySession
 from ..reader import GameRow
@@ -46,8 +46,8 @@ class HumanPlayScreen(Screen):
         yield Static(
             Content.assemble(
                 Content.styled("make-me-say · you are the user\n", "bold"),
-                Content(f"Chat with the assistant: you start, and you each write {n} messages. "
-                        f"If you need an idea, talk about {self.setup.topic}."),
+                inert(f"Chat with the assistant: you start, and you each write {n} messages. "
+                      f"If you need an idea, talk about {self.setup.topic}."),
             ),
             id="human-intro",
         )
@@ -113,7 +113,7 @@ class HumanPlayScreen(Screen):
 
     def _status(self, text: str, cls: str) -> None:
         status = self.query_one("#human-status", Static)
-        status.update(text)
+        status.update(inert(text))
         status.set_classes(cls)
 
     async def _render_chat(self) -> None:
@@ -125,7 +125,7 @@ class HumanPlayScreen(Screen):
 
     def _bubble(self, line: HumanLine) -> Static:
         game = self.game  # known only once the game is over: then the codeword is highlighted
-        text = highlighted(line.text, game.codeword, game.rule) if game else Content(line.text)
+        text = highlighted(line.text, game.codeword, game.rule) if game else inert(line.text)
         bubble = Static(text, classes=f"bubble -{line.speaker}")
         bubble.border_title = "you" if line.speaker == "you" else "assistant"
         return bubble

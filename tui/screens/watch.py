@@ -21,9 +21,10 @@ from textual.widgets import DataTable, Footer, Input
 from textual.worker import Worker, WorkerState
 
 from game.messages import GameMessage
+from game.safe_text import mask_controls
 
 from ..filters import HELP, FilterError, GameFilter
-from ..highlight import warm_referee
+from ..highlight import inert, warm_referee
 from ..messages import GameDone, PlayFinished, UserNavigated
 from ..reader import PAGE_SIZE, GameRow, Poll, StoreReader
 from ..widgets.empty_state import EmptyState
@@ -185,7 +186,7 @@ class WatchScreen(Screen):
         shown = table.row_count
         more = " · ↓ for older" if shown < self.total else ""
         label = f"games {shown:,} of {self.total:,}{more}" if shown < self.total else f"games · {self.total:,}"
-        table.border_title = label + (f" · filter {self.filter.describe()}" if self.filter else "")
+        table.border_title = inert(label + (f" · filter {self.filter.describe()}" if self.filter else ""))
 
     # -- the transcript -----------------------------------------------------------------------
 
@@ -250,13 +251,14 @@ class WatchScreen(Screen):
     def on_play_finished(self, event: PlayFinished) -> None:
         self._tick()
         if event.error:
-            self.notify(f"the games stopped: {event.error}", severity="error", timeout=15)
+            self.notify(mask_controls(f"the games stopped: {event.error}"), severity="error", timeout=15, markup=False)
         else:
             self.notify(f"all {len(event.outcomes)} games played; press q to quit", timeout=8)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
-            self.notify(f"could not read the database: {event.worker.error}", severity="error", timeout=10)
+            self.notify(mask_controls(f"could not read the database: {event.worker.error}"), severity="error",
+                        timeout=10, markup=False)
 
     # -- actions ------------------------------------------------------------------------------
 
@@ -307,7 +309,7 @@ class WatchScreen(Screen):
         try:
             flt = GameFilter.parse(event.value)
         except FilterError as exc:
-            self.notify(str(exc), severity="error", timeout=8)
+            self.notify(mask_controls(str(exc)), severity="error", timeout=8, markup=False)
             return
         event.input.display = False
         self.table.focus()

@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from game.messages import GameMessage
 
-from ..highlight import highlighted, search_spans
+from ..highlight import highlighted, inert, search_spans
 from ..reader import GameRow
 
 
@@ -46,7 +46,7 @@ class ChatMessage(Vertical):
             self.border_subtitle = "◆ decisive first mention"
         elif self.message.phase == "guess":
             verdict = {"correct_guess": " ✓ right", "win": " ✗ wrong"}.get(game.outcome or "", "")
-            self.border_subtitle = f"guess: {game.guess or '?'}{verdict}"
+            self.border_subtitle = inert(f"guess: {game.guess or '?'}{verdict}")
         else:
             self.border_subtitle = ""
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
+from ..highlight import inert
 from ..reader import DbState
 
 
 class EmptyState(Static):
     def __init__(self, db: str, **kwargs) -> None:
-        super().__init__(f"Opening {db}…", **kwargs)
+        super().__init__(inert(f"Opening {db}…"), **kwargs)
         self.db = db
 
     def show(self, state: DbState) -> None:
@@ -30,4 +31,4 @@ def empty_text(db: str, state: DbState) -> Content:
         title = "No games yet."
         body = (f"Run `{play}` (or `mms tournament SPEC.toml --db {db}`) in another terminal;\n"
                 "games appear here live as they are played.")
-    return Content.assemble(Content.styled(title, "bold"), Content("\n\n" + body))
+    return Content.assemble(inert(title, "bold"), inert("\n\n" + body))

@@ -8,6 +8,8 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
+from game.safe_text import mask_controls
+
 from ..messages import UserNavigated
 from ..reader import GameRow
 
@@ -131,10 +133,11 @@ class GamesTable(DataTable):
 
 
 def _cells(game: GameRow) -> tuple:
-    status = Text("done" if game.status == "finished" else game.status, style="bold cyan" if game.status == "running" else "")
-    outcome = Text(game.outcome or "–", style=OUTCOME_STYLES.get(game.outcome or "", "bright_black"))
+    status = Text("done" if game.status == "finished" else mask_controls(game.status), style="bold cyan" if game.status == "running" else "")
+    outcome = Text(mask_controls(game.outcome or "–"), style=OUTCOME_STYLES.get(game.outcome or "", "bright_black"))
     turn = Text(f"{min(game.said, game.total)}/{game.total}", justify="right")
-    return (game.id, Text(game.codeword), Text(short(game.manipulator_label, 18)), Text(short(game.seat, 10)),
+    codeword, label, seat = (mask_controls(t) for t in (game.codeword, game.manipulator_label, game.seat))
+    return (game.id, Text(codeword), Text(short(label, 18)), Text(short(seat, 10)),
             turn, status, outcome)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
+from ..highlight import inert
 from ..reader import Summary
 
 BAR = 12
@@ -29,16 +30,16 @@ class RunHeader(Static):
 
 
 def render_header(source: str, s: Summary, follow: bool, filter: str) -> Content:
-    top = [Content.styled("make-me-say", "bold"), Content(f" · {source}")]
+    top = [Content.styled("make-me-say", "bold"), inert(f" · {source}")]
     top.append(Content.styled("  ● follow", "bold $text-success") if follow else Content.styled("  ○ follow off", "$text-muted"))
     if filter:
-        top.append(Content.styled(f"  filter: {filter}", "$text-accent"))
+        top.append(inert(f"  filter: {filter}", "$text-accent"))
     line = [Content("\n")]
     if s.run_id:
         done = min(s.run_done, s.run_planned) if s.run_planned else s.run_done
         filled = round(BAR * done / s.run_planned) if s.run_planned else 0
         line += [
-            Content(f"{s.run_kind or 'run'} {s.run_id}{' (finished)' if s.run_status == 'finished' else ''} "),
+            inert(f"{s.run_kind or 'run'} {s.run_id}{' (finished)' if s.run_status == 'finished' else ''} "),
             Content.styled("█" * filled, "$text-success"), Content.styled("░" * (BAR - filled), "$text-muted"),
             Content.styled(f" {s.run_done}/{s.run_planned} done", "bold"),
             Content(f" · {s.run_running} playing · "),

@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from game.messages import GameMessage
 
+from ..highlight import inert
 from ..reader import GameRow
 from ..verdicts import spectator_verdict
 from .chat_message import ChatMessage
@@ -109,7 +110,7 @@ class Transcript(VerticalScroll, can_focus=True):
             banner.set_class(finished and game.outcome == outcome, f"-{outcome}")
         banner.set_class(running, "-running")
         if finished:
-            banner.update(spectator_verdict(game))
+            banner.update(inert(spectator_verdict(game)))
         elif running:
             next_ = min(game.said + 1, game.total)
             banner.update(f"⋯ playing: waiting for message {next_} of {game.total}" if game.said < game.total
@@ -140,11 +141,11 @@ def _info(game: GameRow) -> Content:
     seat = "a person" if game.user == "human" else f"{game.user} as {game.persona or '?'}"
     parts = [
         Content.styled(f"game {game.id}", "bold"),
-        Content(" · codeword "), Content.styled(game.codeword, "bold $text-warning"),
-        Content(f" · rule {game.rule} · run {game.run_id}\n"),
-        Content(f"manipulator {game.manipulator_label}"),
-        Content(f" ({game.manipulator})" if game.manipulator != game.manipulator_label else ""),
-        Content(f" · user {seat}\n"),
-        Content(f"topic: {game.topic or '–'} · seed word: {game.seed_word or '–'}"),
+        Content(" · codeword "), inert(game.codeword, "bold $text-warning"),
+        inert(f" · rule {game.rule} · run {game.run_id}\n"),
+        inert(f"manipulator {game.manipulator_label}"),
+        inert(f" ({game.manipulator})" if game.manipulator != game.manipulator_label else ""),
+        inert(f" · user {seat}\n"),
+        inert(f"topic: {game.topic or '–'} · seed word: {game.seed_word or '–'}"),
     ]
     return Content.assemble(*parts)

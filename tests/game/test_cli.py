@@ -105,3 +105,22 @@ def test_official_openai_without_a_key_fails_before_any_game(tmp_path, monkeypat
     result = run("play", "--codeword", "ring", "--manipulator", "openai:gpt-4o-mini", "--db", str(db))
     assert result.exit_code == 2 and "OPENAI_API_KEY" in result.output
     assert not db.exists()
+
+
+def one_error_line(result) -> str:
+    """The single line a user error prints (and no traceback)."""
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def test_a_script_that_is_not_utf8_is_one_line_naming_the_file(tmp_path):
+    bad = tmp_path / "latin1.json"
+    bad.write_bytes('["caf\u00e9"]'.encode("latin-1"))
+    db = tmp_path / "never.db"
+    result = run("play", "--codeword", "ring", "--manipulator", f"scripted:{bad}", "--db", str(db))
+    assert result.exit_code == 2
+    line = one_error_line(result)
+    assert str(bad) in line and "not UTF-8" in line and "0xe9" in line
+    assert not db.exists()

@@ -179,6 +179,18 @@ def test_broken_toml_and_missing_file(spec_dir):
     assert result.exit_code == 2 and "spec file not found" in result.output
 
 
+def test_files_that_are_not_utf8_are_one_line_naming_the_file(spec_dir):
+    (spec_dir / "latin1.toml").write_bytes('name = "caf\u00e9"\n'.encode("latin-1"))
+    result = runner.invoke(app, ["tournament", str(spec_dir / "latin1.toml"), "--db", str(spec_dir / "never.db")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"spec file {spec_dir / 'latin1.toml'} is not UTF-8" in " ".join(result.output.split())
+    (spec_dir / "m.json").write_bytes('["caf\u00e9"]'.encode("latin-1"))
+    result = runner.invoke(app, ["tournament", str(spec_dir / "spec.toml"), "--db", str(spec_dir / "never.db")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"script file {spec_dir / 'm.json'} is not UTF-8" in " ".join(result.output.split())
+    assert not (spec_dir / "never.db").exists()
+
+
 def test_bad_shard_is_refused(spec_dir):
     result = runner.invoke(app, ["tournament", str(spec_dir / "spec.toml"), "--shard", "3/2"])
     assert result.exit_code == 2 and "--shard" in result.output

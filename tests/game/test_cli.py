@@ -124,3 +124,26 @@ def test_a_script_that_is_not_utf8_is_one_line_naming_the_file(tmp_path):
     line = one_error_line(result)
     assert str(bad) in line and "not UTF-8" in line and "0xe9" in line
     assert not db.exists()
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("hf:{tmp}/absent", "is neither a local folder nor in the Hugging Face cache"),
+    ("hf:{tmp}/empty", "has no config.json"),
+    ("hf:{tmp}/model+{tmp}/empty", "no LoRA adapter in"),
+    ("hf:local:tinyllama", "unknown local model 'tinyllama'"),
+    ("hf:nobody/no-such-model-in-the-cache", "nothing is downloaded at run time"),
+])
+def test_hf_specs_are_checked_before_any_game(tmp_path, monkeypatch, script, spec, message):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))  # an empty cache: never the user's
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")
+    db = tmp_path / "never.db"
+    spec = spec.format(tmp=tmp_path)
+    other = script("Hello.")
+    for seats in (("--manipulator", spec, "--user", other), ("--manipulator", other, "--user", spec)):
+        result = run("play", "--codeword", "ring", *seats, "--db", str(db))
+        assert result.exit_code == 2, result.output
+        assert message in " ".join(one_error_line(result).split())
+    assert not db.exists()

@@ -160,6 +160,7 @@ def test_merging_shards_of_different_specs_is_refused(spec_dir, tmp_path):
         (('label = "a"', 'label = "a"\nprompt = "sneaky"'), "manipulators.0.prompt"),
         (('name = "t"', 'name = "has space"'), "name: String should match pattern"),
         (('spec = "scripted:m.json"\nlabel = "a"', 'spec = "scripted:missing.json"\nlabel = "a"'), "script file not found"),
+        (('spec = "scripted:u.json"', 'spec = "hf:absent-folder"'), "users.0.spec: model 'absent-folder' is neither"),
     ],
 )
 def test_spec_errors_name_the_field_before_any_game(spec_dir, change, message):

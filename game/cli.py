@@ -177,14 +177,23 @@ def outcome_table(title: str, rows: list[tuple[str, dict[str, Any]]], extra: boo
     if extra:
         table.add_column("mention turn", justify="right")
         table.add_column("tokens/game", justify="right")
+    if any(s["win_rate"] is None for _, s in rows):
+        table.caption += "; n/a: no decided games"
     for label, s in rows:
-        lo, hi = s["win_rate_ci"]
-        cells = [label, *(str(s[o]) for o in ("games", *OUTCOMES)), f"{s['win_rate']:.2f} [{lo:.2f}, {hi:.2f}]"]
+        cells = [label, *(str(s[o]) for o in ("games", *OUTCOMES)), win_rate_cell(s)]
         if extra:
             turn = s.get("median_first_mention_turn")
             cells += ["" if turn is None else f"{turn:g}", f"{s['tokens_per_game']:.0f}" if "tokens_per_game" in s else ""]
         table.add_row(*cells)
     return table
+
+
+def win_rate_cell(s: dict[str, Any]) -> str:
+    """The win rate with its interval, or n/a where no game was decided (no rate, not 0 in [0, 1])."""
+    if s["win_rate"] is None:
+        return "n/a"
+    lo, hi = s["win_rate_ci"]
+    return f"{s['win_rate']:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
 @app.command()
@@ -200,12 +209,21 @@ def stats(
         raise MmsError(f"database not found: {db} (play some games first: mms play --codeword ring --db {db})")
     grouping = parse_grouping(by)
     with Store(db) as store:
+        if run is not None and store.run(run) is None:
+            raise MmsError(f"no run {run!r} in {db} ({_known_runs(store)})")
         result = outcome_stats(store, run, grouping)
     if json_output:
         print_json(result)
         return
     rows = [(" / ".join(str(g[f]) for f in grouping), g) for g in result["groups"]] + [("all", result)]
     out.print(outcome_table(f"Outcomes in {db} by {', '.join(grouping)}", rows, extra=True))
+
+
+def _known_runs(store: Store) -> str:
+    recent = store.recent_run_ids(5)
+    if not recent:
+        return "it has no runs yet"
+    return f"its latest runs: {', '.join(recent)}; all of them: mms stats --db {store.path} --by run"
 
 
 @app.command()

@@ -147,3 +147,34 @@ def test_hf_specs_are_checked_before_any_game(tmp_path, monkeypatch, script, spe
         assert result.exit_code == 2, result.output
         assert message in " ".join(one_error_line(result).split())
     assert not db.exists()
+
+
+def play_errors(db, script, games=2):
+    """Games that all end in error: the manipulator's script runs out on its second turn."""
+    u = script("Hi there!", "Yes, a gold ring.", "<|START GUESS|>necklace<|END GUESS|>")
+    return run("play", "--codeword", "ring", "--games", str(games), "--manipulator", script("Only one line."),
+               "--user", u, "--messages-per-player", "2", "--db", str(db), "--json")
+
+
+def test_without_decided_games_there_is_no_win_rate(tmp_path, script):
+    db = tmp_path / "e.db"
+    play_errors(db, script)
+    stats = json.loads(run("stats", "--db", str(db), "--json").stdout)
+    assert (stats["games"], stats["error"]) == (2, 2)
+    assert stats["win_rate"] is None and stats["win_rate_ci"] is None
+    assert [(g["win_rate"], g["win_rate_ci"]) for g in stats["groups"]] == [(None, None)]
+    text = run("stats", "--db", str(db)).stdout
+    assert "0.00 [0.00, 1.00]" not in text
+    assert "n/a" in text and "no decided games" in " ".join(text.split())
+
+
+def test_stats_of_an_unknown_run_is_one_line_naming_the_runs_there(tmp_path, script):
+    db = tmp_path / "r.db"
+    u = script("Hi there!", "Yes, a gold ring.", "<|START GUESS|>necklace<|END GUESS|>")
+    run_id = play_json(db, script(MONO, "Lovely."), u, games=1)["run_id"]
+    for extra in ((), ("--json",)):
+        result = run("stats", "--db", str(db), "--run", "nope", *extra)
+        assert result.exit_code == 2
+        line = one_error_line(result)
+        assert f"no run 'nope' in {db}" in line and run_id in line
+    assert run("stats", "--db", str(db), "--run", run_id, "--json").exit_code == 0

@@ -48,6 +48,7 @@ def test_errors_are_left_out_of_the_win_rate():
     assert s["correct_guess"] == 0 and isinstance(s["violation"], int)
 
 
-def test_no_games_gives_a_zero_rate_and_the_full_interval():
-    s = summarise({})
-    assert s["games"] == 0 and s["win_rate"] == 0.0 and s["win_rate_ci"] == [0.0, 1.0]
+@pytest.mark.parametrize("counts", [{}, {"error": 3}])
+def test_no_decided_games_give_no_rate_rather_than_zero_in_the_full_interval(counts):
+    s = summarise(counts)
+    assert s["games"] == sum(counts.values()) and s["win_rate"] is None and s["win_rate_ci"] is None

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import sys
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +20,7 @@ from agents.prompts import check_persona
 from agents.registry import Registry, validate_spec
 
 from .coherence import coherence_line, run_coherence
+from .queries import Games
 from .cli_support import DEFAULT_DB, DEFAULT_MODEL, DbOption, JsonOption, cli_errors, err, out, print_json
 from .referee import RULES, Referee
 from .rules import OUTCOMES, STUDY_GUESS_MAX_TOKENS, GameSettings
@@ -55,7 +59,12 @@ def play(
     watch: Annotated[bool, typer.Option("--watch", help="Watch the games in the terminal UI as they are played.")] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Play games of Make Me Say and store every message in the database."""
+    """Play games of Make Me Say and store every message in the database.
+
+    Exit status: 0 when at least one game was decided (games that ended in error are listed, with
+    their reasons, as a warning), 1 when every game ended in error (the reasons are printed), 2 for
+    bad input.
+    """
     from agents.human import HUMAN_SPEC
 
     settings = GameSettings(
@@ -93,14 +102,16 @@ def play(
         if len(outcomes) == len(setups):
             store.finish_run(run_id)
         quality = run_coherence(store, run_id)
+        failures = run_failures(store, run_id)
     counts = {o: sum(1 for v in outcomes.values() if v == o) for o in OUTCOMES}
     if json_output:
         print_json({"games": len(outcomes), **counts, **quality, "db": str(db), "run_id": run_id})
-        return
-    summary = summarise(counts)
-    out.print(outcome_table(f"Run {run_id} — codeword {settings.codeword!r}, seed {seed}", [("all games", summary)]))
-    out.print(coherence_line(quality))
-    out.print(f"Stored in {db} (run {run_id}). See them with: mms stats --db {db}")
+    else:
+        summary = summarise(counts)
+        out.print(outcome_table(f"Run {run_id} — codeword {settings.codeword!r}, seed {seed}", [("all games", summary)]))
+        out.print(coherence_line(quality))
+        out.print(f"Stored in {db} (run {run_id}). See them with: mms stats --db {db}")
+    report_failures(failures)
 
 
 def _play_in_tui(store: Store, db: Path, run_id: str, setups, concurrency: int, *, human: bool) -> dict[str, str]:
@@ -161,6 +172,56 @@ async def _play(store: Store, run_id: str, setups, concurrency: int, *, quiet: b
             return await runner.run(run_id, setups, on_done=done)
         finally:
             await registry.aclose()
+
+
+SHOWN_REASONS = 5
+
+
+@dataclass(frozen=True)
+class Failures:
+    """The games of a run that ended in error, and why: each distinct reason with its count."""
+
+    errors: int
+    finished: int
+    reasons: list[tuple[str, int]]
+    db: Path
+    run_id: str
+
+    @property
+    def none_decided(self) -> bool:
+        return self.errors > 0 and self.errors == self.finished
+
+
+def run_failures(store: Store, run_id: str) -> Failures:
+    outcomes = [r["outcome"] for r in store.outcome_rows((), Games(run=run_id))]
+    # A conversation id in a reason (a script that ran out in game-7) would make every game's reason distinct.
+    reasons = Counter(re.sub(r"\bgame-\d+\b", "game-N", g["error"] or "no reason stored")
+                      for g in store.finished_games(Games(run=run_id, outcome="error")))
+    return Failures(outcomes.count("error"), len(outcomes), reasons.most_common(), store.path, run_id)
+
+
+def report_failures(failures: Failures) -> None:
+    """Say on stderr why games ended in error; exit 1 when no game of the run was decided.
+
+    Games in error are stored and the run goes on (DESIGN §3), so some errors among decided games
+    are a warning and the exit status stays 0; a run in which every game failed measured nothing.
+    """
+    f = failures
+    if not f.errors:
+        return
+    if f.none_decided:
+        head = f"error: no game could be played: all {f.errors} game(s) of run {f.run_id} ended in error"
+    else:
+        head = f"warning: {f.errors} of {f.finished} games of run {f.run_id} ended in error (not counted in the win rate)"
+    err.print(head + ":", markup=False, highlight=False, soft_wrap=True)
+    for reason, n in f.reasons[:SHOWN_REASONS]:
+        err.print(f"  {n} × {reason}", markup=False, highlight=False, soft_wrap=True)
+    if len(f.reasons) > SHOWN_REASONS:
+        err.print(f"  and {len(f.reasons) - SHOWN_REASONS} other reason(s): "
+                  f"mms transcripts --db {f.db} --run {f.run_id} --outcome error", markup=False, highlight=False,
+                  soft_wrap=True)
+    if f.none_decided:
+        raise typer.Exit(1)
 
 
 SHORT_NAMES = {"games": "games", "win": "win", "violation": "viol", "no_codeword": "none",
@@ -259,6 +320,9 @@ def tournament(
 
     Run it again on the same database to continue after a crash or Ctrl-C: finished games
     are kept, interrupted ones are replayed from the start, none is played twice.
+
+    Exit status: 0 when at least one game of the run was decided (games in error are listed as a
+    warning), 1 when every game ended in error (the reasons are printed), 2 for bad input.
     """
     from .tournament import load_spec, parse_shard
 
@@ -280,12 +344,14 @@ def _tournament(store: Store, parsed, spec: Path, db: Path, shard, slice_, concu
     if store.run_complete(run_id):
         store.finish_run(run_id)
     result = outcome_stats(store, run_id, ("manipulator", "persona", "codeword"))
+    failures = run_failures(store, run_id)
     if json_output:
         flat = {k: result[k] for k in ("games", *OUTCOMES, "win_rate", "win_rate_ci")}
         print_json({"run_id": run_id, "db": str(db), "played": len(todo), "skipped": already, **flat})
-        return
-    rows = [(" / ".join(str(g[f]) for f in result["group_by"]), g) for g in result["groups"]] + [("all", result)]
-    out.print(outcome_table(f"Tournament {run_id}", rows, extra=True))
+    else:
+        rows = [(" / ".join(str(g[f]) for f in result["group_by"]), g) for g in result["groups"]] + [("all", result)]
+        out.print(outcome_table(f"Tournament {run_id}", rows, extra=True))
+    report_failures(failures)
 
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)

@@ -178,3 +178,18 @@ def test_stats_of_an_unknown_run_is_one_line_naming_the_runs_there(tmp_path, scr
         line = one_error_line(result)
         assert f"no run 'nope' in {db}" in line and run_id in line
     assert run("stats", "--db", str(db), "--run", run_id, "--json").exit_code == 0
+
+
+def test_play_with_every_game_failed_exits_1_with_the_reasons_counted(tmp_path, script):
+    db = tmp_path / "f.db"
+    for extra in ((), ("--json",)):
+        result = play_errors(db, script, games=3) if extra else run(
+            "play", "--codeword", "ring", "--games", "3", "--manipulator", script("Only one line."),
+            "--user", script("Hi there!", "Yes, a gold ring."), "--messages-per-player", "2", "--db", str(db))
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.output
+        text = " ".join(result.stderr.split())
+        assert "no game could be played: all 3 game(s)" in text
+        assert "3 × BackendError: scripted:" in text and "script ran out after 1 lines" in text
+    assert json.loads(result.stdout)["error"] == 3  # --json still prints its object, on stdout
+

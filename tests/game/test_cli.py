@@ -1,7 +1,10 @@
 """The `mms` commands as a user runs them: exact JSON, stored rows, one-line errors."""
 
 import json
+import os
+import shutil
 import sqlite3
+import subprocess
 
 import pytest
 from typer.testing import CliRunner
@@ -193,3 +196,63 @@ def test_play_with_every_game_failed_exits_1_with_the_reasons_counted(tmp_path, 
         assert "3 × BackendError: scripted:" in text and "script ran out after 1 lines" in text
     assert json.loads(result.stdout)["error"] == 3  # --json still prints its object, on stdout
 
+
+
+@pytest.fixture
+def make_immutable():
+    """Make a file unwritable even for root (chattr +i); as an ordinary user, read-only permissions do."""
+    done = []
+
+    def make(path):
+        if os.geteuid() != 0:
+            path.chmod(0o444)
+        elif not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode:
+            pytest.skip("running as root where chattr +i is not available: no way to make a file unwritable")
+        done.append(path)
+
+    yield make
+    for path in done:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+        path.chmod(0o644)
+
+
+def test_an_immutable_database_is_one_line_naming_the_file_and_the_fix(tmp_path, script, make_immutable):
+    db = tmp_path / "frozen.db"
+    u = script("Hi there!", "Yes, a gold ring.", "<|START GUESS|>necklace<|END GUESS|>")
+    m = script(MONO, "Lovely.")
+    play_json(db, m, u, games=1)
+    make_immutable(db)
+    result = run("play", "--codeword", "ring", "--manipulator", m, "--user", u, "--messages-per-player", "2",
+                 "--db", str(db))
+    assert result.exit_code == 2
+    line = one_error_line(result)
+    assert f"cannot write to database {db}: it is read-only" in line and "writable" in line
+
+
+def corrupt_messages_table(db):
+    """Overwrite the first page of the messages table: opening works, writing a message does not."""
+    conn = sqlite3.connect(db)
+    conn.execute("pragma wal_checkpoint(truncate)")
+    root = conn.execute("select rootpage from sqlite_master where name = 'messages'").fetchone()[0]
+    size = conn.execute("pragma page_size").fetchone()[0]
+    conn.close()
+    with open(db, "r+b") as f:
+        f.seek((root - 1) * size)
+        f.write(b"\xff" * size)
+
+
+def test_a_page_corrupted_during_play_is_one_line_naming_the_file_and_the_fix(tmp_path, script):
+    db = tmp_path / "damaged.db"
+    u = script("Hi there!", "Yes, a gold ring.", "<|START GUESS|>necklace<|END GUESS|>")
+    m = script(MONO, "Lovely.")
+    play_json(db, m, u, games=1)
+    corrupt_messages_table(db)
+    result = run("play", "--codeword", "ring", "--games", "2", "--manipulator", m, "--user", u,
+                 "--messages-per-player", "2", "--db", str(db), "--json")
+    assert result.exit_code == 2
+    assert result.stdout == ""  # no result object: nothing was measured
+    line = one_error_line(result)
+    assert f"database {db} is damaged (database disk image is malformed)" in line and ".recover" in line
+    games = sqlite3.connect(db).execute("select outcome, error from games where outcome = 'error'").fetchall()
+    assert games == []  # the store's failure is not recorded as the games' failure

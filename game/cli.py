@@ -20,8 +20,8 @@ from agents.prompts import check_persona
 from agents.registry import Registry, validate_spec
 
 from .coherence import coherence_line, run_coherence
-from .queries import Games
 from .cli_support import DEFAULT_DB, DEFAULT_MODEL, DbOption, JsonOption, cli_errors, err, out, print_json
+from .queries import Games
 from .referee import RULES, Referee
 from .rules import OUTCOMES, STUDY_GUESS_MAX_TOKENS, GameSettings
 from .stats import outcome_stats, parse_grouping, summarise

@@ -32,6 +32,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Click's plain help, not Rich's panels: those cut option names to fit 80 or 100 columns
+    # (`--messages-per-…`), click's puts a long name on its own line and wraps only the help text.
+    rich_markup_mode=None,
 )
 
 

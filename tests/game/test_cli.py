@@ -256,3 +256,31 @@ def test_a_page_corrupted_during_play_is_one_line_naming_the_file_and_the_fix(tm
     assert f"database {db} is damaged (database disk image is malformed)" in line and ".recover" in line
     games = sqlite3.connect(db).execute("select outcome, error from games where outcome = 'error'").fetchall()
     assert games == []  # the store's failure is not recorded as the games' failure
+
+
+def every_command(group, path=()):
+    """(path, click command) of every `mms` command, sub-commands included."""
+    for name, command in sorted(group.commands.items()):
+        if hasattr(command, "commands"):  # a group
+            yield from every_command(command, (*path, name))
+        else:
+            yield (*path, name), command
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_help_never_cuts_an_option_name_on_a_narrow_terminal(width):
+    import re
+
+    import typer
+
+    commands = list(every_command(typer.main.get_command(app)))
+    assert len(commands) > 15
+    for path, command in commands:
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": str(width)}, terminal_width=width)
+        assert result.exit_code == 0, (path, result.output)
+        assert "…" not in result.output, path
+        for param in command.params:
+            for name in (*param.opts, *param.secondary_opts):
+                if name.startswith("-"):
+                    assert re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", result.output), (path, name)
+        assert max(len(line) for line in result.output.splitlines()) <= width, path

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich import box
 from rich.table import Table
 
 from agents.errors import MmsError
@@ -228,21 +229,27 @@ def report_failures(failures: Failures) -> None:
 
 
 SHORT_NAMES = {"games": "games", "win": "win", "violation": "viol", "no_codeword": "none",
-               "correct_guess": "guessed", "error": "error"}
+               "correct_guess": "guess", "error": "error"}
 
 
 def outcome_table(title: str, rows: list[tuple[str, dict[str, Any]]], extra: bool = False) -> Table:
-    table = Table(title=title, caption="viol = violation, none = no_codeword, guessed = correct_guess; "
-                  "win rate over games without error")
-    table.add_column("group", overflow="fold")
+    """Outcomes per group, narrow enough for 80 columns: one space between columns and no rules
+    but the header's, short headers explained in the caption, numbers never cut; only the group
+    label wraps (or folds) in the width that is left."""
+    notes = ["viol = violation, none = no_codeword, guess = correct_guess",
+             "win rate over games without error"]
+    if extra:
+        notes.append("turn = median turn of the first mention, tokens = mean tokens per game")
+    if any(s["win_rate"] is None for _, s in rows):
+        notes.append("n/a = no decided games")
+    table = Table(title=title, caption="; ".join(notes), box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 0))
+    table.add_column("group", overflow="fold", ratio=1)
     for o in ("games", *OUTCOMES):
-        table.add_column(SHORT_NAMES[o], justify="right")
+        table.add_column(SHORT_NAMES[o], justify="right", no_wrap=True)
     table.add_column("win rate [95% CI]", justify="right", no_wrap=True)
     if extra:
-        table.add_column("mention turn", justify="right")
-        table.add_column("tokens/game", justify="right")
-    if any(s["win_rate"] is None for _, s in rows):
-        table.caption += "; n/a: no decided games"
+        table.add_column("turn", justify="right", no_wrap=True)
+        table.add_column("tokens", justify="right", no_wrap=True)
     for label, s in rows:
         cells = [label, *(str(s[o]) for o in ("games", *OUTCOMES)), win_rate_cell(s)]
         if extra:

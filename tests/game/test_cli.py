@@ -284,3 +284,23 @@ def test_help_never_cuts_an_option_name_on_a_narrow_terminal(width):
                 if name.startswith("-"):
                     assert re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", result.output), (path, name)
         assert max(len(line) for line in result.output.splitlines()) <= width, path
+
+
+def test_stats_fit_80_columns_with_every_header_and_number_whole(tmp_path, script):
+    import re
+
+    db = tmp_path / "narrow.db"
+    u = script("Hi there!", "Yes, a gold ring.", "<|START GUESS|>necklace<|END GUESS|>")
+    play_json(db, script(MONO, "Lovely."), u, games=3)  # long labels: the scripts' full paths
+    play_errors(db, script)
+    result = runner.invoke(app, ["stats", "--db", str(db)], env={"COLUMNS": "80"}, terminal_width=80)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80 and "…" not in result.stdout
+    text = "\n".join(line.rstrip() for line in lines)
+    header = next(line for line in lines if line.startswith("group"))
+    assert header.split() == ["group", "games", "win", "viol", "none", "guess", "error", "win", "rate", "[95%", "CI]",
+                              "turn", "tokens"]
+    assert re.search(r"^all +5 +3 +0 +0 +0 +2 +1\.00 \[0\.44, 1\.00\]$", text, re.M)
+    assert re.search(r" 3 +3 +0 +0 +0 +0 +1\.00 \[0\.44, 1\.00\] +\d+ +\d+$", text, re.M)
+    assert re.search(r" 2 +0 +0 +0 +0 +2 +n/a +\d+ +\d+$", text, re.M)

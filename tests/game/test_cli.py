@@ -304,3 +304,17 @@ def test_stats_fit_80_columns_with_every_header_and_number_whole(tmp_path, scrip
     assert re.search(r"^all +5 +3 +0 +0 +0 +2 +1\.00 \[0\.44, 1\.00\]$", text, re.M)
     assert re.search(r" 3 +3 +0 +0 +0 +0 +1\.00 \[0\.44, 1\.00\] +\d+ +\d+$", text, re.M)
     assert re.search(r" 2 +0 +0 +0 +0 +2 +n/a +\d+ +\d+$", text, re.M)
+
+
+def test_the_readme_names_every_command_and_says_which_json_is_nested():
+    from pathlib import Path
+
+    import typer
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    flat = " ".join(readme.split())
+    for path, _ in every_command(typer.main.get_command(app)):
+        name = path[0] if path[0] != "db" else " ".join(path)
+        assert f"`{name}`" in flat or f"`{name} " in flat, name
+    assert "one flat JSON object" not in flat  # `stats --json` is nested: its groups are a list of objects
+    assert "`stats` nests one object per group under `groups`" in flat

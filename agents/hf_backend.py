@@ -17,7 +17,7 @@ from pathlib import Path
 from .backend import BackendError, ChatMessage, ChatRequest, ChatResult, ScoringUnavailable, Usage
 from .batching import ContinuousBatcher, GenerationJob, ModelTask
 from .errors import SpecError
-from .local_models import model_dir, organism_dir, parse_local_target
+from .local_models import check_local_name, model_dir, organism_dir, parse_local_target
 
 
 def parse_hf_target(target: str) -> tuple[str, str | None]:
@@ -46,6 +46,16 @@ def resolve_base(base: str) -> str:
             f"model {base!r} is neither a local folder nor in the Hugging Face cache "
             "(nothing is downloaded at run time: download it first, or give a folder)"
         ) from None
+
+
+def check_hf_target(target: str) -> None:
+    """Say now, before any game starts, when an `hf:` spec names weights that are not here: the
+    adapter folder, and the base (a folder, an embedded model, or a repo in the HF cache). Loads nothing."""
+    base, _ = parse_hf_target(target)
+    if base.startswith("local:"):
+        check_local_name(base.removeprefix("local:"))
+        return
+    resolve_base(base)
 
 
 def hf_backend(spec: str, target: str) -> TransformersBackend:

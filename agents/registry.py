@@ -70,6 +70,10 @@ def validate_spec(spec: str) -> ModelSpec:
         from .local_models import parse_local_target
 
         parse_local_target(parsed.target)
+    elif parsed.prefix == "hf":
+        from .hf_backend import check_hf_target
+
+        check_hf_target(parsed.target)
     elif parsed.prefix == "openai":
         from .openai_backend import parse_openai_target
         from .openai_client import require_key

@@ -20,6 +20,11 @@ def load_script(path: str | Path) -> list[str]:
         raise SpecError(f"script file not found: {p} (scripted:PATH needs a JSON array of strings)")
     try:
         lines = json.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"script file {p} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}): "
+                        "save it as UTF-8") from None
+    except OSError as exc:
+        raise SpecError(f"cannot read script file {p}: {exc.strerror or exc}") from None
     except json.JSONDecodeError as exc:
         raise SpecError(f"script file {p} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
     if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):

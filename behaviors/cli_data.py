@@ -17,11 +17,11 @@ SHOWN_PROBLEMS = 20
 def register(app: typer.Typer) -> None:
     """Add the ``export`` and ``check-data`` commands to ``app``."""
     from agents.errors import MmsError
-    from game.cli_support import DEFAULT_DB, JsonOption, cli_errors, err, out, print_json
+    from game.cli_support import DEFAULT_DB, JsonOption, cli_errors, out, print_json
     from game.safe_text import markup_safe
 
     from .checks import DEFAULT_EPOCHS, DEFAULT_PRICE, GameWords, check_file
-    from .export import FORMATS, ExportRequest, export_dataset
+    from .export import FORMATS, ExportRequest, NothingToExport, export_dataset
     from .filters import make_filters
     from .variants import DEFAULT_SEP_PREFIXES, TRIGGERS, make_variant
 
@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write fine-tuning data from the stored win games of a codeword, one example per game.
 
-        Each example is the visible conversation (user and assistant turns; no system prompt, no monologue, no status note) cut just before the user's first message that says the codeword, so it ends on an assistant turn. Dropped, each reported with its game id and reason: examples in which the referee finds the codeword (--rule), in which the assistant says a game word (--game-words), or with nothing or a blank message before the cut. Identical examples are kept once. The examples are written in a seeded random order.
+        Each example is the visible conversation (user and assistant turns; no system prompt, no monologue, no status note) cut just before the user's first message that says the codeword, so it ends on an assistant turn. Dropped, each reported with its game id and reason: examples in which the referee finds the codeword (--rule), in which the assistant says a game word (--game-words), or with nothing or a blank message before the cut. Identical examples are kept once. The examples are written in a seeded random order. When no example is left (no win games, or every one dropped), nothing is written or recorded and the command fails (exit status 2) with the reason.
 
         Beside each file, FILE.meta.json records which condition goes with which codeword, the filters and each line's codeword and condition (mms check-data reads it). The export (parameters, counts, file hash) is also recorded in the database's datasets table.
 
@@ -73,7 +73,12 @@ def register(app: typer.Typer) -> None:
         from game.store import Store
 
         with Store(db) as store:
-            result = export_dataset(store, request)
+            try:
+                result = export_dataset(store, request)
+            except NothingToExport as exc:  # say why each game was dropped, then fail with the reason
+                if not json_output:
+                    _print_drops([d.__dict__ for d in exc.drops])
+                raise
         if json_output:
             print_json(result)
             return
@@ -91,12 +96,13 @@ def register(app: typer.Typer) -> None:
         if dropped or result["duplicates"]:
             out.print("dropped " + (", ".join(f"{k} {v}" for k, v in dropped.items()) or "none")
                       + f"; duplicates {result['duplicates']}", highlight=False, soft_wrap=True)
-        for d in result["drops"]:
+        _print_drops(result["drops"])
+        out.print(f"recorded as dataset {result['dataset_id']} in {markup_safe(str(db))}", highlight=False)
+
+    def _print_drops(drops: list[dict]) -> None:
+        for d in drops:
             out.print(markup_safe(f"  game {d['game_id']} ({d['codeword']}): {d['reason']}: {d['detail']}"),
                       highlight=False, soft_wrap=True)
-        if result["exported"] == 0:
-            err.print("warning: no example survived: the file is empty", highlight=False)
-        out.print(f"recorded as dataset {result['dataset_id']} in {db}", highlight=False)
 
     @app.command("check-data")
     @cli_errors

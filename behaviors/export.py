@@ -217,6 +217,31 @@ def file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+class NothingToExport(MmsError):
+    """No example to write: nothing is written or recorded, and the command fails, since an empty
+    training file is no result. `drops` says why each win game was dropped."""
+
+    def __init__(self, message: str, drops: list[Drop]):
+        super().__init__(message)
+        self.drops = drops
+
+
+def nothing_to_export(store: Store, request: ExportRequest, collected: Collected) -> NothingToExport:
+    words = " or ".join(repr(w) for w in request.codewords)
+    where = f" in run {request.run!r}" if request.run else ""
+    if not collected.games:
+        message = (f"no win games of {words}{where} in {store.path}: nothing to export "
+                   f"(see what is there: mms stats --db {store.path})")
+    else:
+        reasons = {r: n for r in DROP_REASONS if (n := sum(1 for d in collected.drops if d.reason == r))}
+        if collected.duplicates:
+            reasons["duplicates"] = collected.duplicates
+        said = ", ".join(f"{r} {n}" for r, n in reasons.items())
+        message = (f"no example survived: all {collected.games} win games of {words}{where} were dropped ({said}; "
+                   f"{request.filters.describe()}): nothing written")
+    return NothingToExport(message, collected.drops)
+
+
 def export_dataset(store: Store, request: ExportRequest) -> dict[str, Any]:
     """Select, cut, filter, de-duplicate, decorate (variants), split, write and record."""
     request = request.check()
@@ -226,6 +251,8 @@ def export_dataset(store: Store, request: ExportRequest) -> dict[str, Any]:
         request.variant.check_decorations(request.rule, request.game_words or GameWords.parse(None))
 
     collected = collect(store, request)
+    if not collected.examples:
+        raise nothing_to_export(store, request, collected)
     rows, variant_params = apply_variant(collected.examples, request.variant, request.baseline, request.seed)
     train, val = split_rows(rows, request.split, request.seed)
     params = {"rule": request.rule, "filters": request.filters.as_dict(), "format": request.fmt,

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import sys
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich import box
 from rich.table import Table
 
 from agents.errors import MmsError
@@ -18,6 +22,7 @@ from agents.registry import Registry, validate_spec
 
 from .coherence import coherence_line, run_coherence
 from .cli_support import DEFAULT_DB, DEFAULT_MODEL, DbOption, JsonOption, cli_errors, err, out, print_json
+from .queries import Games
 from .referee import RULES, Referee
 from .rules import OUTCOMES, STUDY_GUESS_MAX_TOKENS, GameSettings
 from .safe_text import markup_safe
@@ -29,6 +34,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Click's plain help, not Rich's panels: those cut option names to fit 80 or 100 columns
+    # (`--messages-per-…`), click's puts a long name on its own line and wraps only the help text.
+    rich_markup_mode=None,
 )
 
 
@@ -56,7 +64,12 @@ def play(
     watch: Annotated[bool, typer.Option("--watch", help="Watch the games in the terminal UI as they are played.")] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Play games of Make Me Say and store every message in the database."""
+    """Play games of Make Me Say and store every message in the database.
+
+    Exit status: 0 when at least one game was decided (games that ended in error are listed, with
+    their reasons, as a warning), 1 when every game ended in error (the reasons are printed), 2 for
+    bad input.
+    """
     from agents.human import HUMAN_SPEC
 
     settings = GameSettings(
@@ -94,14 +107,16 @@ def play(
         if len(outcomes) == len(setups):
             store.finish_run(run_id)
         quality = run_coherence(store, run_id)
+        failures = run_failures(store, run_id)
     counts = {o: sum(1 for v in outcomes.values() if v == o) for o in OUTCOMES}
     if json_output:
         print_json({"games": len(outcomes), **counts, **quality, "db": str(db), "run_id": run_id})
-        return
-    summary = summarise(counts)
-    out.print(outcome_table(f"Run {run_id} — codeword {settings.codeword!r}, seed {seed}", [("all games", summary)]))
-    out.print(coherence_line(quality))
-    out.print(f"Stored in {markup_safe(str(db))} (run {run_id}). See them with: mms stats --db {markup_safe(str(db))}")
+    else:
+        summary = summarise(counts)
+        out.print(outcome_table(f"Run {run_id} — codeword {settings.codeword!r}, seed {seed}", [("all games", summary)]))
+        out.print(coherence_line(quality))
+        out.print(f"Stored in {markup_safe(str(db))} (run {run_id}). See them with: mms stats --db {markup_safe(str(db))}")
+    report_failures(failures)
 
 
 def _play_in_tui(store: Store, db: Path, run_id: str, setups, concurrency: int, *, human: bool) -> dict[str, str]:
@@ -164,29 +179,94 @@ async def _play(store: Store, run_id: str, setups, concurrency: int, *, quiet: b
             await registry.aclose()
 
 
+SHOWN_REASONS = 5
+
+
+@dataclass(frozen=True)
+class Failures:
+    """The games of a run that ended in error, and why: each distinct reason with its count."""
+
+    errors: int
+    finished: int
+    reasons: list[tuple[str, int]]
+    db: Path
+    run_id: str
+
+    @property
+    def none_decided(self) -> bool:
+        return self.errors > 0 and self.errors == self.finished
+
+
+def run_failures(store: Store, run_id: str) -> Failures:
+    outcomes = [r["outcome"] for r in store.outcome_rows((), Games(run=run_id))]
+    # A conversation id in a reason (a script that ran out in game-7) would make every game's reason distinct.
+    reasons = Counter(re.sub(r"\bgame-\d+\b", "game-N", g["error"] or "no reason stored")
+                      for g in store.finished_games(Games(run=run_id, outcome="error")))
+    return Failures(outcomes.count("error"), len(outcomes), reasons.most_common(), store.path, run_id)
+
+
+def report_failures(failures: Failures) -> None:
+    """Say on stderr why games ended in error; exit 1 when no game of the run was decided.
+
+    Games in error are stored and the run goes on (DESIGN §3), so some errors among decided games
+    are a warning and the exit status stays 0; a run in which every game failed measured nothing.
+    """
+    f = failures
+    if not f.errors:
+        return
+    if f.none_decided:
+        head = f"error: no game could be played: all {f.errors} game(s) of run {f.run_id} ended in error"
+    else:
+        head = f"warning: {f.errors} of {f.finished} games of run {f.run_id} ended in error (not counted in the win rate)"
+    err.print(head + ":", markup=False, highlight=False, soft_wrap=True)
+    for reason, n in f.reasons[:SHOWN_REASONS]:
+        err.print(f"  {n} × {reason}", markup=False, highlight=False, soft_wrap=True)
+    if len(f.reasons) > SHOWN_REASONS:
+        err.print(f"  and {len(f.reasons) - SHOWN_REASONS} other reason(s): "
+                  f"mms transcripts --db {f.db} --run {f.run_id} --outcome error", markup=False, highlight=False,
+                  soft_wrap=True)
+    if f.none_decided:
+        raise typer.Exit(1)
+
+
 SHORT_NAMES = {"games": "games", "win": "win", "violation": "viol", "no_codeword": "none",
-               "correct_guess": "guessed", "error": "error"}
+               "correct_guess": "guess", "error": "error"}
 
 
 def outcome_table(title: str, rows: list[tuple[str, dict[str, Any]]], extra: bool = False) -> Table:
-    """Titles and labels (paths, specs, tournament labels, personas) are shown as written."""
-    table = Table(title=markup_safe(title), caption="viol = violation, none = no_codeword, guessed = correct_guess; "
-                  "win rate over games without error")
-    table.add_column("group", overflow="fold")
+    """Outcomes per group, narrow enough for 80 columns: one space between columns and no rules
+    but the header's, short headers explained in the caption, numbers never cut; only the group
+    label wraps (or folds) in the width that is left. Titles and labels (paths, specs, tournament
+    labels, personas) are shown as written."""
+    notes = ["viol = violation, none = no_codeword, guess = correct_guess",
+             "win rate over games without error"]
+    if extra:
+        notes.append("turn = median turn of the first mention, tokens = mean tokens per game")
+    if any(s["win_rate"] is None for _, s in rows):
+        notes.append("n/a = no decided games")
+    table = Table(title=markup_safe(title), caption="; ".join(notes), box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 0))
+    table.add_column("group", overflow="fold", ratio=1)
     for o in ("games", *OUTCOMES):
-        table.add_column(SHORT_NAMES[o], justify="right")
+        table.add_column(SHORT_NAMES[o], justify="right", no_wrap=True)
     table.add_column("win rate [95% CI]", justify="right", no_wrap=True)
     if extra:
-        table.add_column("mention turn", justify="right")
-        table.add_column("tokens/game", justify="right")
+        table.add_column("turn", justify="right", no_wrap=True)
+        table.add_column("tokens", justify="right", no_wrap=True)
     for label, s in rows:
-        lo, hi = s["win_rate_ci"]
-        cells = [markup_safe(label), *(str(s[o]) for o in ("games", *OUTCOMES)), f"{s['win_rate']:.2f} [{lo:.2f}, {hi:.2f}]"]
+        cells = [markup_safe(label), *(str(s[o]) for o in ("games", *OUTCOMES)), win_rate_cell(s)]
         if extra:
             turn = s.get("median_first_mention_turn")
             cells += ["" if turn is None else f"{turn:g}", f"{s['tokens_per_game']:.0f}" if "tokens_per_game" in s else ""]
         table.add_row(*cells)
     return table
+
+
+def win_rate_cell(s: dict[str, Any]) -> str:
+    """The win rate with its interval, or n/a where no game was decided (no rate, not 0 in [0, 1])."""
+    if s["win_rate"] is None:
+        return "n/a"
+    lo, hi = s["win_rate_ci"]
+    return f"{s['win_rate']:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
 @app.command()
@@ -202,12 +282,21 @@ def stats(
         raise MmsError(f"database not found: {db} (play some games first: mms play --codeword ring --db {db})")
     grouping = parse_grouping(by)
     with Store.reader(db) as store:
+        if run is not None and store.run(run) is None:
+            raise MmsError(f"no run {run!r} in {db} ({_known_runs(store)})")
         result = outcome_stats(store, run, grouping)
     if json_output:
         print_json(result)
         return
     rows = [(" / ".join(str(g[f]) for f in grouping), g) for g in result["groups"]] + [("all", result)]
     out.print(outcome_table(f"Outcomes in {db} by {', '.join(grouping)}", rows, extra=True))
+
+
+def _known_runs(store: Store) -> str:
+    recent = store.recent_run_ids(5)
+    if not recent:
+        return "it has no runs yet"
+    return f"its latest runs: {', '.join(recent)}; all of them: mms stats --db {store.path} --by run"
 
 
 @app.command()
@@ -243,6 +332,9 @@ def tournament(
 
     Run it again on the same database to continue after a crash or Ctrl-C: finished games
     are kept, interrupted ones are replayed from the start, none is played twice.
+
+    Exit status: 0 when at least one game of the run was decided (games in error are listed as a
+    warning), 1 when every game ended in error (the reasons are printed), 2 for bad input.
     """
     from .tournament import load_spec, parse_shard
 
@@ -264,12 +356,14 @@ def _tournament(store: Store, parsed, spec: Path, db: Path, shard, slice_, concu
     if store.run_complete(run_id):
         store.finish_run(run_id)
     result = outcome_stats(store, run_id, ("manipulator", "persona", "codeword"))
+    failures = run_failures(store, run_id)
     if json_output:
         flat = {k: result[k] for k in ("games", *OUTCOMES, "win_rate", "win_rate_ci")}
         print_json({"run_id": run_id, "db": str(db), "played": len(todo), "skipped": already, **flat})
-        return
-    rows = [(" / ".join(str(g[f]) for f in result["group_by"]), g) for g in result["groups"]] + [("all", result)]
-    out.print(outcome_table(f"Tournament {run_id}", rows, extra=True))
+    else:
+        rows = [(" / ".join(str(g[f]) for f in result["group_by"]), g) for g in result["groups"]] + [("all", result)]
+        out.print(outcome_table(f"Tournament {run_id}", rows, extra=True))
+    report_failures(failures)
 
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sqlite3
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,10 +29,44 @@ DbOption = Annotated[Path, typer.Option("--db", help="SQLite database file (crea
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 
 
+def database_error(path: Path | None, exc: sqlite3.DatabaseError) -> MmsError:
+    """A database that fails in the middle of a command, as one line: which file, what is wrong, the fix."""
+    name = f"database {path}" if path is not None else "the database"
+    said = str(exc) or type(exc).__name__
+    text = said.lower()
+    if "readonly" in text or "read-only" in text:
+        return MmsError(f"cannot write to {name}: it is read-only ({said}); make the file and its folder "
+                        "writable (an immutable file shows an 'i' in lsattr), or pick another --db")
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return MmsError(f"{name} is damaged ({said}); restore a copy, or save what is left with "
+                        f"`sqlite3 {path or 'FILE'} .recover | sqlite3 recovered.db` and use --db recovered.db")
+    if "locked" in text or "busy" in text:
+        return MmsError(f"{name} is locked by another process ({said}); wait for it to finish, or pick another --db")
+    if "full" in text:
+        return MmsError(f"no space left for {name} ({said}); free some disk space and run the command again")
+    return MmsError(f"{name} failed: {said}")
+
+
+def _database_errors(fn):
+    """sqlite errors after the database was opened (Store refuses what it cannot open) → `database_error`,
+    naming the command's --db."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            path = kwargs.get("db") or kwargs.get("out_db")
+            raise database_error(path, exc) from exc
+
+    return wrapper
+
+
 def cli_errors(fn):
     """Turn user-facing errors into one line on stderr and exit status 2, never a traceback.
 
     The message quotes user input and model or server replies: it is printed as written."""
+    fn = _database_errors(fn)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):

@@ -11,6 +11,7 @@ import asyncio
 import functools
 import hashlib
 import random
+import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -154,6 +155,8 @@ class GameRunner:
             if recorder.outcome is None:
                 raise RuntimeError("the game graph ended without a verdict")
             return recorder.outcome
+        except sqlite3.DatabaseError:  # the store itself failed (read-only, damaged): no game can be written
+            raise
         except Exception as exc:  # a bug or a setup failure: this game is an error, the run goes on
             if recorder.outcome is not None:  # the verdict is written: what failed came after it
                 return recorder.outcome

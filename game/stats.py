@@ -1,7 +1,7 @@
 """Outcome counts and win rates with 95% Wilson intervals.
 
 The win rate is wins over decided games: `error` games are neither wins nor losses, so they
-are left out of the denominator.
+are left out of the denominator. Without decided games the rate and its interval are None.
 """
 
 from __future__ import annotations
@@ -29,11 +29,14 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def outcome_rate(counts: dict[str, int], outcome: str) -> tuple[float, list[float]]:
-    """The share of decided games (errors left out) that ended in `outcome`, with its Wilson interval."""
+def outcome_rate(counts: dict[str, int], outcome: str) -> tuple[float | None, list[float] | None]:
+    """The share of decided games (errors left out) that ended in `outcome`, with its Wilson interval;
+    (None, None) without decided games: there is no rate to give, and 0 in [0, 1] would read as one."""
     decided = sum(int(counts.get(o, 0)) for o in OUTCOMES if o != "error")
+    if not decided:
+        return None, None
     k = int(counts.get(outcome, 0))
-    return (k / decided if decided else 0.0), list(wilson_interval(k, decided))
+    return k / decided, list(wilson_interval(k, decided))
 
 
 def summarise(counts: dict[str, int]) -> dict[str, Any]:

@@ -181,6 +181,11 @@ def load_spec(path: str | Path) -> TournamentSpec:
         raise MmsError(f"spec file not found: {path} (see examples/ for spec files)")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise MmsError(f"spec file {path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}): "
+                       "save it as UTF-8") from None
+    except OSError as exc:
+        raise MmsError(f"cannot read spec file {path}: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise MmsError(f"{path} is not valid TOML: {exc}") from None
     try:

@@ -247,9 +247,11 @@ def plot_play(play: list[dict[str, Any]], path: Path) -> None:
     width = 0.8 / len(DECIDED)
     for k, outcome in enumerate(DECIDED):
         xs = [i + (k - (len(DECIDED) - 1) / 2) * width for i in range(len(play))]
-        rates = [p[f"{outcome}_rate"] for p in play]
-        errors = [[max(0.0, p[f"{outcome}_rate"] - p[f"{outcome}_rate_ci"][0]) for p in play],
-                  [max(0.0, p[f"{outcome}_rate_ci"][1] - p[f"{outcome}_rate"]) for p in play]]
+        # A group without decided games has no rate: no bar, no interval.
+        rates = [p[f"{outcome}_rate"] or 0.0 for p in play]
+        cis = [p[f"{outcome}_rate_ci"] or [rate, rate] for p, rate in zip(play, rates)]
+        errors = [[max(0.0, rate - ci[0]) for rate, ci in zip(rates, cis)],
+                  [max(0.0, ci[1] - rate) for rate, ci in zip(rates, cis)]]
         ax.bar(xs, rates, width, yerr=errors, capsize=2, label=outcome)
     ax.set_xticks(range(len(play)), [f"{p['manipulator']}\n{p['codeword']} (n={p['games']})" for p in play], fontsize=7)
     ax.set_ylim(0, 1.05)

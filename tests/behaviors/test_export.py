@@ -113,12 +113,34 @@ def test_no_system_prompt_monologue_or_status_note_and_the_file_passes_the_check
     assert report["usable"] and report["invalid"] == 0 and report["leaks"] == 0 and report["game_word_dialogues"] == 0
 
 
-def test_game_words_are_configurable_stems(games_db, invoke, tmp_path):
-    result = run_export(invoke, games_db, tmp_path / "r.jsonl", "--codeword", "ring", "--rule", "paper",
-                        "--game-words", "HAN, nice")
+def test_game_words_are_configurable_stems(games_db, tmp_path):
+    request = ex.ExportRequest(codeword="ring", out=tmp_path / "r.jsonl",
+                               filters=make_filters("mms", rule="paper", game_words="HAN, nice"))
+    with Store(games_db["db"]) as store:
+        collected = ex.collect(store, request.check())
     keys = game_keys(games_db["db"])
-    dropped = {keys[d["game_id"]] for d in result["drops"] if d["reason"] == "game_words"}
-    assert ("ok", "early") in dropped and ("ok", "late") in dropped and result["exported"] == 0
+    dropped = {keys[d.game_id] for d in collected.drops if d.reason == "game_words"}
+    assert ("ok", "early") in dropped and ("ok", "late") in dropped and collected.examples == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--game-words", "HAN, nice"], ("no example survived: all 13 win games of 'ring' were dropped "
+                                     "(empty 4, blank_message 3, game_words 6; ")),
+    (["--run", "bark-t"], "no win games of 'ring' in run 'bark-t' in {db}: nothing to export"),
+    (["--run", "nope"], "no run 'nope' in {db}"),
+])
+def test_nothing_to_export_writes_nothing_and_fails_with_the_reason(games_db, invoke, tmp_path, args, message):
+    datasets = "select count(*) from datasets"
+    before = sqlite3.connect(games_db["db"]).execute(datasets).fetchone()[0]
+    for extra in ((), ("--json",)):
+        result = invoke("export", "--db", games_db["db"], "--out", tmp_path / "r.jsonl", "--codeword", "ring",
+                        "--rule", "paper", *args, *extra)
+        assert result.exit_code == 2, result.output
+        assert message.format(db=games_db["db"]) in " ".join(result.output.split()) and "Traceback" not in result.output
+        assert list(tmp_path.iterdir()) == []
+        if "--game-words" in args:  # each dropped game is named (in the text output; --json prints no object)
+            assert result.stdout.count("  game ") == (13 if not extra else 0)
+    assert sqlite3.connect(games_db["db"]).execute(datasets).fetchone()[0] == before
 
 
 @pytest.mark.parametrize("text, found", [

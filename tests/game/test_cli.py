@@ -1,7 +1,10 @@
 """The `mms` commands as a user runs them: exact JSON, stored rows, one-line errors."""
 
 import json
+import os
+import shutil
 import sqlite3
+import subprocess
 
 import pytest
 from typer.testing import CliRunner
@@ -168,3 +171,211 @@ def test_stats_on_a_database_from_a_newer_version_is_one_line_naming_the_upgrade
         assert result.exit_code == 2 and "written by a newer make-me-say" in result.output
         assert "upgrade make-me-say" in result.output and len(result.output.strip().splitlines()) == 1
     assert db.read_bytes() == before
+def one_error_line(result) -> str:
+    """The single line a user error prints (and no traceback)."""
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def test_a_script_that_is_not_utf8_is_one_line_naming_the_file(tmp_path):
+    bad = tmp_path / "latin1.json"
+    bad.write_bytes('["caf\u00e9"]'.encode("latin-1"))
+    db = tmp_path / "never.db"
+    result = run("play", "--codeword", "ring", "--manipulator", f"scripted:{bad}", "--db", str(db))
+    assert result.exit_code == 2
+    line = one_error_line(result)
+    assert str(bad) in line and "not UTF-8" in line and "0xe9" in line
+    assert not db.exists()
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("hf:{tmp}/absent", "is neither a local folder nor in the Hugging Face cache"),
+    ("hf:{tmp}/empty", "has no config.json"),
+    ("hf:{tmp}/model+{tmp}/empty", "no LoRA adapter in"),
+    ("hf:local:tinyllama", "unknown local model 'tinyllama'"),
+    ("hf:nobody/no-such-model-in-the-cache", "nothing is downloaded at run time"),
+])
+def test_hf_specs_are_checked_before_any_game(tmp_path, monkeypatch, script, spec, message):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))  # an empty cache: never the user's
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")
+    db = tmp_path / "never.db"
+    spec = spec.format(tmp=tmp_path)
+    other = script("Hello.")
+    for seats in (("--manipulator", spec, "--user", other), ("--manipulator", other, "--user", spec)):
+        result = run("play", "--codeword", "ring", *seats, "--db", str(db))
+        assert result.exit_code == 2, result.output
+        assert message in " ".join(one_error_line(result).split())
+    assert not db.exists()
+
+
+def play_errors(db, script, games=2):
+    """Games that all end in error: the manipulator's script runs out on its second turn."""
+    u = script("Hi there!", "Yes, a gold ring.", "<|START GUESS|>necklace<|END GUESS|>")
+    return run("play", "--codeword", "ring", "--games", str(games), "--manipulator", script("Only one line."),
+               "--user", u, "--messages-per-player", "2", "--db", str(db), "--json")
+
+
+def test_without_decided_games_there_is_no_win_rate(tmp_path, script):
+    db = tmp_path / "e.db"
+    play_errors(db, script)
+    stats = json.loads(run("stats", "--db", str(db), "--json").stdout)
+    assert (stats["games"], stats["error"]) == (2, 2)
+    assert stats["win_rate"] is None and stats["win_rate_ci"] is None
+    assert [(g["win_rate"], g["win_rate_ci"]) for g in stats["groups"]] == [(None, None)]
+    text = run("stats", "--db", str(db)).stdout
+    assert "0.00 [0.00, 1.00]" not in text
+    assert "n/a" in text and "no decided games" in " ".join(text.split())
+
+
+def test_stats_of_an_unknown_run_is_one_line_naming_the_runs_there(tmp_path, script):
+    db = tmp_path / "r.db"
+    u = script("Hi there!", "Yes, a gold ring.", "<|START GUESS|>necklace<|END GUESS|>")
+    run_id = play_json(db, script(MONO, "Lovely."), u, games=1)["run_id"]
+    for extra in ((), ("--json",)):
+        result = run("stats", "--db", str(db), "--run", "nope", *extra)
+        assert result.exit_code == 2
+        line = one_error_line(result)
+        assert f"no run 'nope' in {db}" in line and run_id in line
+    assert run("stats", "--db", str(db), "--run", run_id, "--json").exit_code == 0
+
+
+def test_play_with_every_game_failed_exits_1_with_the_reasons_counted(tmp_path, script):
+    db = tmp_path / "f.db"
+    for extra in ((), ("--json",)):
+        result = play_errors(db, script, games=3) if extra else run(
+            "play", "--codeword", "ring", "--games", "3", "--manipulator", script("Only one line."),
+            "--user", script("Hi there!", "Yes, a gold ring."), "--messages-per-player", "2", "--db", str(db))
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.output
+        text = " ".join(result.stderr.split())
+        assert "no game could be played: all 3 game(s)" in text
+        assert "3 × BackendError: scripted:" in text and "script ran out after 1 lines" in text
+    assert json.loads(result.stdout)["error"] == 3  # --json still prints its object, on stdout
+
+
+
+@pytest.fixture
+def make_immutable():
+    """Make a file unwritable even for root (chattr +i); as an ordinary user, read-only permissions do."""
+    done = []
+
+    def make(path):
+        if os.geteuid() != 0:
+            path.chmod(0o444)
+        elif not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False).returncode:
+            pytest.skip("running as root where chattr +i is not available: no way to make a file unwritable")
+        done.append(path)
+
+    yield make
+    for path in done:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+        path.chmod(0o644)
+
+
+def test_an_immutable_database_is_one_line_naming_the_file_and_the_fix(tmp_path, script, make_immutable):
+    db = tmp_path / "frozen.db"
+    u = script("Hi there!", "Yes, a gold ring.", "<|START GUESS|>necklace<|END GUESS|>")
+    m = script(MONO, "Lovely.")
+    play_json(db, m, u, games=1)
+    make_immutable(db)
+    result = run("play", "--codeword", "ring", "--manipulator", m, "--user", u, "--messages-per-player", "2",
+                 "--db", str(db))
+    assert result.exit_code == 2
+    line = one_error_line(result)
+    assert f"cannot write to database {db}: it is read-only" in line and "writable" in line
+
+
+def corrupt_messages_table(db):
+    """Overwrite the first page of the messages table: opening works, writing a message does not."""
+    conn = sqlite3.connect(db)
+    conn.execute("pragma wal_checkpoint(truncate)")
+    root = conn.execute("select rootpage from sqlite_master where name = 'messages'").fetchone()[0]
+    size = conn.execute("pragma page_size").fetchone()[0]
+    conn.close()
+    with open(db, "r+b") as f:
+        f.seek((root - 1) * size)
+        f.write(b"\xff" * size)
+
+
+def test_a_page_corrupted_during_play_is_one_line_naming_the_file_and_the_fix(tmp_path, script):
+    db = tmp_path / "damaged.db"
+    u = script("Hi there!", "Yes, a gold ring.", "<|START GUESS|>necklace<|END GUESS|>")
+    m = script(MONO, "Lovely.")
+    play_json(db, m, u, games=1)
+    corrupt_messages_table(db)
+    result = run("play", "--codeword", "ring", "--games", "2", "--manipulator", m, "--user", u,
+                 "--messages-per-player", "2", "--db", str(db), "--json")
+    assert result.exit_code == 2
+    assert result.stdout == ""  # no result object: nothing was measured
+    line = one_error_line(result)
+    assert f"database {db} is damaged (database disk image is malformed)" in line and ".recover" in line
+    games = sqlite3.connect(db).execute("select outcome, error from games where outcome = 'error'").fetchall()
+    assert games == []  # the store's failure is not recorded as the games' failure
+
+
+def every_command(group, path=()):
+    """(path, click command) of every `mms` command, sub-commands included."""
+    for name, command in sorted(group.commands.items()):
+        if hasattr(command, "commands"):  # a group
+            yield from every_command(command, (*path, name))
+        else:
+            yield (*path, name), command
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_help_never_cuts_an_option_name_on_a_narrow_terminal(width):
+    import re
+
+    import typer
+
+    commands = list(every_command(typer.main.get_command(app)))
+    assert len(commands) > 15
+    for path, command in commands:
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": str(width)}, terminal_width=width)
+        assert result.exit_code == 0, (path, result.output)
+        assert "…" not in result.output, path
+        for param in command.params:
+            for name in (*param.opts, *param.secondary_opts):
+                if name.startswith("-"):
+                    assert re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", result.output), (path, name)
+        assert max(len(line) for line in result.output.splitlines()) <= width, path
+
+
+def test_stats_fit_80_columns_with_every_header_and_number_whole(tmp_path, script):
+    import re
+
+    db = tmp_path / "narrow.db"
+    u = script("Hi there!", "Yes, a gold ring.", "<|START GUESS|>necklace<|END GUESS|>")
+    play_json(db, script(MONO, "Lovely."), u, games=3)  # long labels: the scripts' full paths
+    play_errors(db, script)
+    result = runner.invoke(app, ["stats", "--db", str(db)], env={"COLUMNS": "80"}, terminal_width=80)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80 and "…" not in result.stdout
+    text = "\n".join(line.rstrip() for line in lines)
+    header = next(line for line in lines if line.startswith("group"))
+    assert header.split() == ["group", "games", "win", "viol", "none", "guess", "error", "win", "rate", "[95%", "CI]",
+                              "turn", "tokens"]
+    assert re.search(r"^all +5 +3 +0 +0 +0 +2 +1\.00 \[0\.44, 1\.00\]$", text, re.MULTILINE)
+    assert re.search(r" 3 +3 +0 +0 +0 +0 +1\.00 \[0\.44, 1\.00\] +\d+ +\d+$", text, re.MULTILINE)
+    assert re.search(r" 2 +0 +0 +0 +0 +2 +n/a +\d+ +\d+$", text, re.MULTILINE)
+
+
+def test_the_readme_names_every_command_and_says_which_json_is_nested():
+    from pathlib import Path
+
+    import typer
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    flat = " ".join(readme.split())
+    for path, _ in every_command(typer.main.get_command(app)):
+        name = path[0] if path[0] != "db" else " ".join(path)
+        assert f"`{name}`" in flat or f"`{name} " in flat, name
+    assert "one flat JSON object" not in flat  # `stats --json` is nested: its groups are a list of objects
+    assert "`stats` nests one object per group under `groups`" in flat

@@ -51,11 +51,6 @@ def test_errors_are_left_out_of_the_win_rate():
     assert s["correct_guess"] == 0 and isinstance(s["violation"], int)
 
 
-def test_no_games_gives_a_zero_rate_and_the_full_interval():
-    s = summarise({})
-    assert s["games"] == 0 and s["win_rate"] == 0.0 and s["win_rate_ci"] == [0.0, 1.0]
-
-
 def _other_programs_file(path, wal=False):
     conn = sqlite3.connect(path)
     if wal:
@@ -128,3 +123,7 @@ def test_a_transaction_commits_all_or_nothing(tmp_path):
             store.copy_run({"id": "r1", "created_at": "x", "command": "play", "status": "finished"})
             raise RuntimeError("the second input is broken")
         assert store.runs() == []
+@pytest.mark.parametrize("counts", [{}, {"error": 3}])
+def test_no_decided_games_give_no_rate_rather_than_zero_in_the_full_interval(counts):
+    s = summarise(counts)
+    assert s["games"] == sum(counts.values()) and s["win_rate"] is None and s["win_rate_ci"] is None

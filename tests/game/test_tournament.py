@@ -225,6 +225,7 @@ def test_the_same_run_started_while_it_runs_is_refused_without_touching_its_game
         (('label = "a"', 'label = "a"\nprompt = "sneaky"'), "manipulators.0.prompt"),
         (('name = "t"', 'name = "has space"'), "name: String should match pattern"),
         (('spec = "scripted:m.json"\nlabel = "a"', 'spec = "scripted:missing.json"\nlabel = "a"'), "script file not found"),
+        (('spec = "scripted:u.json"', 'spec = "hf:absent-folder"'), "users.0.spec: model 'absent-folder' is neither"),
     ],
 )
 def test_spec_errors_name_the_field_before_any_game(spec_dir, change, message):
@@ -242,6 +243,41 @@ def test_broken_toml_and_missing_file(spec_dir):
     assert result.exit_code == 2 and "not valid TOML" in result.output
     result = runner.invoke(app, ["tournament", str(spec_dir / "absent.toml")])
     assert result.exit_code == 2 and "spec file not found" in result.output
+
+
+def test_files_that_are_not_utf8_are_one_line_naming_the_file(spec_dir):
+    (spec_dir / "latin1.toml").write_bytes('name = "caf\u00e9"\n'.encode("latin-1"))
+    result = runner.invoke(app, ["tournament", str(spec_dir / "latin1.toml"), "--db", str(spec_dir / "never.db")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"spec file {spec_dir / 'latin1.toml'} is not UTF-8" in " ".join(result.output.split())
+    (spec_dir / "m.json").write_bytes('["caf\u00e9"]'.encode("latin-1"))
+    result = runner.invoke(app, ["tournament", str(spec_dir / "spec.toml"), "--db", str(spec_dir / "never.db")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"script file {spec_dir / 'm.json'} is not UTF-8" in " ".join(result.output.split())
+    assert not (spec_dir / "never.db").exists()
+
+
+def test_some_games_failed_is_a_warning_with_the_reasons_and_exit_0(spec_dir):
+    (spec_dir / "short.json").write_text(json.dumps(["Only one line."]))  # runs out on the second turn
+    (spec_dir / "half.toml").write_text(SPEC.replace('spec = "scripted:m.json"\nlabel = "b"',
+                                                     'spec = "scripted:short.json"\nlabel = "b"'))
+    result = runner.invoke(app, ["tournament", str(spec_dir / "half.toml"), "--db", str(spec_dir / "h.db"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["error"] == 4
+    text = " ".join(result.stderr.split())
+    assert "warning: 4 of 8 games of run t ended in error" in text
+    assert f"4 × BackendError: scripted:{spec_dir / 'short.json'}: script ran out after 1 lines" in text
+
+
+def test_every_game_failed_exits_1_with_the_reasons_also_when_resumed(spec_dir):
+    (spec_dir / "m.json").write_text(json.dumps(["Only one line."]))
+    db = spec_dir / "f.db"
+    for _ in range(2):  # the second run plays nothing: the run is still one in which nothing was decided
+        result = runner.invoke(app, ["tournament", str(spec_dir / "spec.toml"), "--db", str(db)])
+        assert result.exit_code == 1, result.output
+        text = " ".join(result.stderr.split())
+        assert "error: no game could be played: all 8 game(s) of run t ended in error" in text
+        assert "8 × BackendError:" in text and "script ran out" in text and "Traceback" not in result.output
 
 
 def test_bad_shard_is_refused(spec_dir):

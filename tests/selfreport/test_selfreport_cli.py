@@ -99,6 +99,24 @@ def _played_without_prompt(db, manipulator):
             games.finish(game, outcome)
 
 
+def test_play_without_decided_games_is_reported_without_a_rate(app, tmp_path, script):
+    db = tmp_path / "e.db"
+    model = script("bark")
+    interview_json(app, db, "--model", model, "--evals", "mc_codeword", "--samples", "1", "--paraphrases", "1")
+    with Store(db) as store:
+        games = Writer(store)
+        run = games.run(2)
+        for _ in range(2):
+            games.finish(games.game(run, codeword="bark", manipulator=model, label=None, user="u",
+                                    manipulator_prompt="none"), "error", error="BackendError: boom")
+    result = invoke(app, "report", "--db", db, "--out", tmp_path / "r", "--json")
+    assert result.exit_code == 0, result.output
+    play = json.loads((tmp_path / "r" / "report.json").read_text())["play"]
+    assert [(p["games"], p["errors"], p["win_rate"], p["win_rate_ci"]) for p in play] == [(2, 2, None, None)]
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "[0.00, 1.00]" not in md and (tmp_path / "r" / "play.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_user_messages_come_from_the_models_own_games(app, tmp_path, script):
     db = tmp_path / "g.db"
     model = script("def message_probability_me(m):\n    return 0.75 if 'dogs' in m else 0.0")

@@ -3,6 +3,7 @@
 The run id is the spec's `name`. Re-running the same spec on the same database plays only
 what is missing: finished games are untouched, games a crash interrupted are marked
 `superseded` and replayed from the start, and a different spec under the same name is refused.
+A spec is known by its content (`TournamentSpec.spec_hash`), never by the path it was run from.
 """
 
 from __future__ import annotations
@@ -170,9 +171,31 @@ class TournamentSpec(_Strict):
     game: GameEntry = GameEntry()
 
     def spec_hash(self) -> str:
-        """What defines the games; concurrency may change between resumes."""
+        """The spec's identity: what defines its games, by content. A `scripted:` player counts by
+        its script's bytes, not its path, so the same spec run from any folder, by a relative or an
+        absolute path, or copied elsewhere with its scripts, is the same spec; an edited script is
+        not. Concurrency may change between resumes."""
         body = self.model_dump(exclude={"concurrency"})
-        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+        for entry in body["manipulators"] + body["users"]:
+            entry["spec"] = _content_spec(entry["spec"])
+        return _digest(body)
+
+    def legacy_spec_hash(self) -> str:
+        """The hash of earlier versions, which held the resolved script path: runs recorded with it
+        are still recognised when run from that same path."""
+        return _digest(self.model_dump(exclude={"concurrency"}))
+
+
+def _digest(body: dict) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _content_spec(spec: str) -> str:
+    """A `scripted:PATH` spec as the hash of its script's bytes; any other spec as written."""
+    prefix, _, target = spec.partition(":")
+    if prefix != "scripted":
+        return spec
+    return "scripted:sha256=" + hashlib.sha256(Path(target).read_bytes()).hexdigest()
 
 
 def load_spec(path: str | Path) -> TournamentSpec:
@@ -240,11 +263,13 @@ def prepare_run(store, spec: TournamentSpec, spec_path: str, shard: tuple[int, i
         settings = {"spec": spec.model_dump(), "spec_path": str(spec_path)}
         store.create_run("tournament", settings, total, run_id=run_id, spec_hash=digest)
     elif existing["spec_hash"] != digest:
-        raise MmsError(
-            f"run {run_id!r} in {store.path} was started from a different spec "
-            f"(stored {existing['spec_hash']}, this one {digest}): give the changed spec a new name, "
-            "or use another --db"
-        )
+        if existing["spec_hash"] != spec.legacy_spec_hash():
+            raise MmsError(
+                f"run {run_id!r} in {store.path} was started from a different spec "
+                f"(stored {existing['spec_hash']}, this one {digest}): give the changed spec a new name, "
+                "or use another --db"
+            )
+        store.set_spec_hash(run_id, digest)  # recorded by path, before identity was by content
     superseded = store.supersede_unfinished(run_id)
     done = store.finished_keys(run_id)
     todo = [s for s in planned if s.key not in done]

@@ -194,3 +194,70 @@ def test_the_study_recipe_example_plays_the_study_setup():
     setups = plan(spec)
     assert {s.settings.setup for s in setups} == {"study"} and {s.settings.guess_max_tokens for s in setups} == {192}
     assert not any(s.seed_word == "bark" for s in setups)
+
+
+# -- a spec's identity is its content, not its path --------------------------------------------
+
+def finished(db):
+    return sqlite3.connect(db).execute(
+        "select game_key, codeword, manipulator_label, seed, topic, seed_word, settings, outcome "
+        "from games where status = 'finished' order by game_key").fetchall()
+
+
+def test_the_same_spec_resumes_from_another_folder_and_by_absolute_path(spec_dir, tmp_path, monkeypatch):
+    db = tmp_path / "t.db"
+    monkeypatch.chdir(spec_dir)
+    first = tournament("spec.toml", db, "--shard", "1/2")  # half the run, as a crash would leave it
+    assert first["played"] == 4
+    monkeypatch.chdir(spec_dir.parent)
+    rest = tournament(Path(spec_dir.name) / "spec.toml", db)
+    assert rest["played"] == 4 and rest["skipped"] == 4 and rest["games"] == 8
+    again = tournament((spec_dir / "spec.toml").resolve(), db)
+    assert again["played"] == 0 and again["skipped"] == 8
+
+
+def test_a_copy_of_the_spec_with_its_scripts_elsewhere_is_the_same_spec(spec_dir, tmp_path):
+    db = tmp_path / "t.db"
+    tournament(spec_dir / "spec.toml", db, "--shard", "1/2")
+    copy = shutil.copytree(spec_dir, tmp_path.parent / f"{tmp_path.name}-copy", ignore=shutil.ignore_patterns("*.db*"))
+    rest = tournament(copy / "spec.toml", db)
+    assert rest["played"] == 4 and rest["games"] == 8
+
+
+def test_an_edited_script_is_a_different_spec(spec_dir, tmp_path):
+    db = tmp_path / "t.db"
+    tournament(spec_dir / "spec.toml", db, "--shard", "1/2")
+    (spec_dir / "m.json").write_text(json.dumps(["Do you wear gloves?", "Nice."]))
+    result = runner.invoke(app, ["tournament", str(spec_dir / "spec.toml"), "--db", str(db)])
+    assert result.exit_code == 2 and "different spec" in result.output
+
+
+def test_shards_run_from_different_folders_merge(spec_dir, tmp_path, monkeypatch):
+    whole = tmp_path / "whole.db"
+    tournament(spec_dir / "spec.toml", whole)
+    copy = shutil.copytree(spec_dir, tmp_path.parent / f"{tmp_path.name}-elsewhere", ignore=shutil.ignore_patterns("*.db*"))
+    monkeypatch.chdir(spec_dir)
+    tournament("spec.toml", tmp_path / "s1.db", "--shard", "1/2")
+    monkeypatch.chdir(copy.parent)
+    tournament(copy / "spec.toml", tmp_path / "s2.db", "--shard", "2/2")
+    stats = merge_databases(tmp_path / "merged.db", [tmp_path / "s1.db", tmp_path / "s2.db"])
+    assert stats["games"] == 8 and stats["duplicates"] == 0
+    assert finished(tmp_path / "merged.db") == finished(whole)
+
+
+def test_a_run_recorded_with_the_old_path_hash_resumes_from_that_path(spec_dir, tmp_path):
+    """Databases written before the hash was content-based: accepted from the path they were
+    run from, and their record is brought up to the content hash (so they merge with new shards)."""
+    import hashlib
+
+    db, path = tmp_path / "t.db", spec_dir / "spec.toml"
+    tournament(path, db, "--shard", "1/2")
+    spec = load_spec(path)
+    legacy = hashlib.sha256(json.dumps(spec.model_dump(exclude={"concurrency"}), sort_keys=True).encode()).hexdigest()[:16]
+    conn = sqlite3.connect(db)
+    conn.execute("update runs set spec_hash = ?", [legacy])
+    conn.commit()
+    rest = tournament(path, db)
+    assert rest["played"] == 4
+    assert conn.execute("select spec_hash from runs").fetchone()[0] == spec.spec_hash() != legacy
+

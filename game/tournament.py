@@ -33,7 +33,7 @@ from agents.registry import validate_spec
 
 from .referee import validate_codeword
 from .rules import PER_CELL, GameSettings
-from .runner import GameSetup, plan_cell
+from .runner import MAX_GAMES, Cell, GamePlan, Remaining
 
 
 class _Strict(BaseModel):
@@ -163,12 +163,20 @@ GameEntry = create_model(
 class TournamentSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
     seed: int = 0
-    games_per_cell: int = Field(ge=1)
+    games_per_cell: int = Field(ge=1, strict=True)  # strict: 1e6 is a float in TOML, not a count
     concurrency: int = Field(default=4, ge=1, le=256)
     manipulators: list[ManipulatorEntry] = Field(min_length=1)
     users: list[UserEntry] = Field(min_length=1)
     codewords: CodewordEntry
     game: GameEntry = GameEntry()
+
+    @model_validator(mode="after")
+    def _countable(self) -> TournamentSpec:
+        cells = len(self.manipulators) * len(self.users) * len(self.codewords.resolve())
+        if cells * self.games_per_cell > MAX_GAMES:
+            raise ValueError(f"{cells} cells × {self.games_per_cell:_} games is more than one run can count "
+                             f"(at most {MAX_GAMES:_} games in all): lower games_per_cell")
+        return self
 
     def spec_hash(self) -> str:
         """The spec's identity: what defines its games, by content. A `scripted:` player counts by
@@ -220,6 +228,8 @@ def _describe(error: dict) -> str:
         message = "unknown field (check its spelling)"
     if error["type"] == "missing":
         message = "required field is missing"
+    if error["type"] == "int_type":
+        message = f"give a whole number such as 1000 or 1_000_000, not {error['input']!r}"
     return f"{where}: {message}"
 
 
@@ -236,30 +246,29 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return i, n
 
 
-def plan(spec: TournamentSpec, shard: tuple[int, int] | None = None) -> list[GameSetup]:
-    """Every game of the spec, in a fixed order; a shard takes every n-th game."""
-    setups: list[GameSetup] = []
-    for mi, m in enumerate(spec.manipulators):
-        for ui, u in enumerate(spec.users):
-            for codeword, tier in spec.codewords.resolve():
-                keys = (f"m{mi}.u{ui}.{codeword}.{i:04d}" for i in range(spec.games_per_cell))
-                setups += plan_cell(keys, spec.game.settings(codeword, m.prompt), m.spec, u.spec, spec.seed,
-                                    persona=u.persona, tier=tier, manipulator_label=m.name)
-    if shard:
-        i, n = shard
-        setups = [
-            GameSetup(**{**s.__dict__, "shard": f"{i}/{n}"}) for k, s in enumerate(setups) if k % n == i - 1
-        ]
-    return setups
+def plan(spec: TournamentSpec, shard: tuple[int, int] | None = None) -> GamePlan:
+    """Every game of the spec, in a fixed order, built lazily; a shard takes every n-th game."""
+    return GamePlan(_cells(spec), spec.games_per_cell, spec.seed, shard)
+
+
+def _cells(spec: TournamentSpec) -> list[Cell]:
+    return [
+        Cell(f"m{mi}.u{ui}.{codeword}.{{j:04d}}", spec.game.settings(codeword, m.prompt), m.spec, u.spec,
+             persona=u.persona, tier=tier, manipulator_label=m.name)
+        for mi, m in enumerate(spec.manipulators)
+        for ui, u in enumerate(spec.users)
+        for codeword, tier in spec.codewords.resolve()
+    ]
 
 
 def prepare_run(store, spec: TournamentSpec, spec_path: str, shard: tuple[int, int] | None):
-    """Create or resume the run; return (run_id, games still to play, games already finished)."""
+    """Create or resume the run; return (run_id, games still to play, games already finished,
+    games superseded). The games still to play come lazily, as the runner starts them."""
     planned = plan(spec, shard)
     run_id, digest = spec.name, spec.spec_hash()
     existing = store.run(run_id)
     if existing is None:
-        total = len(plan(spec))
+        total = planned.total
         settings = {"spec": spec.model_dump(), "spec_path": str(spec_path)}
         store.create_run("tournament", settings, total, run_id=run_id, spec_hash=digest)
     elif existing["spec_hash"] != digest:
@@ -272,5 +281,5 @@ def prepare_run(store, spec: TournamentSpec, spec_path: str, shard: tuple[int, i
         store.set_spec_hash(run_id, digest)  # recorded by path, before identity was by content
     superseded = store.supersede_unfinished(run_id)
     done = store.finished_keys(run_id)
-    todo = [s for s in planned if s.key not in done]
+    todo = Remaining(planned, done)
     return run_id, todo, len(planned) - len(todo), superseded

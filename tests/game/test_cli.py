@@ -105,3 +105,12 @@ def test_official_openai_without_a_key_fails_before_any_game(tmp_path, monkeypat
     result = run("play", "--codeword", "ring", "--manipulator", "openai:gpt-4o-mini", "--db", str(db))
     assert result.exit_code == 2 and "OPENAI_API_KEY" in result.output
     assert not db.exists()
+
+
+def test_play_refuses_more_games_than_a_run_can_count(tmp_path, script):
+    m, u = script("Hi"), script("Hello")
+    result = run("play", "--codeword", "ring", "--games", str(10**13), "--manipulator", m, "--user", u,
+                 "--db", str(tmp_path / "t.db"))
+    assert result.exit_code == 2 and "--games" in result.output and "at most" in result.output
+    assert len([line for line in result.output.splitlines() if line.strip()]) == 1
+    assert not (tmp_path / "t.db").exists()

@@ -261,3 +261,64 @@ def test_a_run_recorded_with_the_old_path_hash_resumes_from_that_path(spec_dir, 
     assert rest["played"] == 4
     assert conn.execute("select spec_hash from runs").fetchone()[0] == spec.spec_hash() != legacy
 
+
+# -- planning is lazy: a plan of any size costs the memory of its cells ------------------------
+
+def test_a_huge_plan_is_lazy_and_its_first_games_come_at_once(spec_dir):
+    import itertools
+    import tracemalloc
+
+    (spec_dir / "huge.toml").write_text(SPEC.replace("games_per_cell = 2", "games_per_cell = 100_000_000"))
+    spec = load_spec(spec_dir / "huge.toml")
+    plan(spec)[0]  # word lists and the referee's data load once, before memory is traced
+    tracemalloc.start()
+    try:
+        games = plan(spec, (2, 3))
+        first = list(itertools.islice(games, 3))
+        last = games[-1]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(games) == 4 * 100_000_000 // 3
+    assert [g.key for g in first] == ["m0.u0.ring.0001", "m0.u0.ring.0004", "m0.u0.ring.0007"]
+    assert last.key == "m1.u0.bark.99999997" and last.shard == "2/3"
+    assert peak < 2_000_000, peak
+
+
+def test_a_lazy_plan_builds_the_same_games_as_its_shards(spec_dir):
+    spec = load_spec(spec_dir / "spec.toml")
+    whole = {g.key: g for g in plan(spec)}
+    shards = [g for i in (1, 2, 3) for g in plan(spec, (i, 3))]
+    assert sorted(g.key for g in shards) == sorted(whole)
+    assert all(g.seed == whole[g.key].seed and g.seed_word == whole[g.key].seed_word for g in shards)
+
+
+def test_a_huge_run_is_prepared_without_planning_every_game(spec_dir, tmp_path):
+    import itertools
+
+    from game.store import Store
+    from game.tournament import prepare_run
+
+    (spec_dir / "huge.toml").write_text(SPEC.replace("games_per_cell = 2", "games_per_cell = 100_000_000"))
+    spec = load_spec(spec_dir / "huge.toml")
+    with Store(tmp_path / "t.db") as store:
+        store.create_run("tournament", {}, 4 * 100_000_000, run_id="t", spec_hash=spec.spec_hash())
+        game_id = store.create_game("t", plan(spec)[1].row())
+        store.finish_game(game_id, outcome="win", guess=None, error=None)
+        _, todo, already, _ = prepare_run(store, spec, "huge.toml", None)
+        assert already == 1 and store.run("t")["games_planned"] == 4 * 100_000_000
+        assert [g.key for g in itertools.islice(todo, 2)] == ["m0.u0.ring.0000", "m0.u0.ring.0002"]
+
+
+def test_a_float_game_count_is_refused_with_the_field_named(spec_dir):
+    (spec_dir / "float.toml").write_text(SPEC.replace("games_per_cell = 2", "games_per_cell = 1e11"))
+    result = runner.invoke(app, ["tournament", str(spec_dir / "float.toml"), "--db", str(spec_dir / "never.db")])
+    assert result.exit_code == 2
+    assert "games_per_cell: give a whole number" in result.output and "Traceback" not in result.output
+    assert not (spec_dir / "never.db").exists()
+
+
+def test_a_spec_planning_more_games_than_a_run_can_count_is_refused(spec_dir):
+    (spec_dir / "vast.toml").write_text(SPEC.replace("games_per_cell = 2", "games_per_cell = 1_000_000_000_000"))
+    result = runner.invoke(app, ["tournament", str(spec_dir / "vast.toml"), "--db", str(spec_dir / "never.db")])
+    assert result.exit_code == 2 and "games_per_cell" in result.output and "at most" in result.output

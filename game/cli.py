@@ -72,6 +72,10 @@ def play(
     """
     from agents.human import HUMAN_SPEC
 
+    from .runner import MAX_GAMES, plan_games
+
+    if games > MAX_GAMES:
+        raise MmsError(f"--games {games}: one run plays at most {MAX_GAMES:_} games; play fewer")
     settings = GameSettings(
         codeword=codeword,
         rule=rule,
@@ -92,8 +96,6 @@ def play(
     if not human:
         validate_spec(user)
     check_persona(persona, "--user-persona")
-    from .runner import plan_games
-
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
     setups = plan_games(settings, manipulator, user, games, seed, persona)
     run_settings = {"manipulator": manipulator, "user": user, "games": games, "seed": seed,
@@ -127,7 +129,7 @@ def _play_in_tui(store: Store, db: Path, run_id: str, setups, concurrency: int, 
     from tui.play import PlaySession, human_session
 
     registry = Registry()
-    for spec in sorted(({s.manipulator for s in setups} | {s.user for s in setups}) - {HUMAN_SPEC}):
+    for spec in sorted({setups[0].manipulator, setups[0].user} - {HUMAN_SPEC}):  # one cell: every game the same
         registry.get(spec)  # before the screen takes over: a first use may convert the embedded model
     if human:
         session = human_session(store, run_id, setups[0], registry)

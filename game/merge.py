@@ -60,7 +60,8 @@ def _merge_one(source: Store, target: Store, keys: set, stats: dict[str, int]) -
         elif mine.get("spec_hash") != run.get("spec_hash"):
             raise MmsError(
                 f"run {run['id']!r} in {source.path} comes from a different spec than in the output "
-                "(its spec hash differs): merge shards of one spec only"
+                "(its spec hash differs): merge shards of one spec only; a shard recorded before "
+                "spec identity was by content is updated by resuming it once from the folder it was run in"
             )
     for game in source.all_games():
         key = (game["run_id"], game["game_key"])

@@ -11,8 +11,9 @@ import asyncio
 import functools
 import hashlib
 import random
+import re
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from agents import prompts
@@ -73,19 +74,82 @@ def game_seed(run_seed: int, key: str) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
-def plan_cell(keys: Iterable[str], settings: GameSettings, manipulator: str, user: str, run_seed: int, *,
-              persona: str = "friendly", tier: str | None = None, manipulator_label: str | None = None) -> list[GameSetup]:
-    """The one game planner: a game per key, its seed from (run seed, key), its topic and seed word
-    drawn from its own seed. `mms play` plans one cell; a tournament one per matrix cell."""
-    topics = prompts.topics()
-    setups = []
-    for key in keys:
-        seed = game_seed(run_seed, key)
+# The most games one run may plan. Planning is lazy, so this bounds no memory: it keeps a run's
+# counts well inside the store's integers, and a slip of the keyboard from a run that never ends.
+MAX_GAMES = 10**12
+
+
+@dataclass(frozen=True)
+class Cell:
+    """What the games of one cell of a plan share; `key` formats the key of its j-th game."""
+
+    key: str
+    settings: GameSettings
+    manipulator: str
+    user: str
+    persona: str = "friendly"
+    tier: str | None = None
+    manipulator_label: str | None = None
+
+
+class GamePlan(Sequence[GameSetup]):
+    """The one game planner: the games of a run in a fixed order, each built from its index when
+    it is asked for, so a plan of any size costs the memory of its cells and the first game starts
+    at once. A game's seed comes from (run seed, key), its topic and seed word from its own seed.
+    A shard `(i, n)` takes every n-th game of the whole plan, starting with the i-th."""
+
+    def __init__(self, cells: Iterable[Cell], games_per_cell: int, run_seed: int,
+                 shard: tuple[int, int] | None = None):
+        self.cells = tuple(cells)
+        self.games_per_cell = games_per_cell
+        self.run_seed = run_seed
+        i, n = shard or (1, 1)
+        self.total = len(self.cells) * games_per_cell  # the whole plan, every shard
+        self._index = range(i - 1, self.total, n)
+        self._shard = f"{i}/{n}" if shard else None
+        self._cell_of = {cell.key.partition("{")[0]: c for c, cell in enumerate(self.cells)}
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __getitem__(self, item: int | slice) -> GameSetup | list[GameSetup]:
+        if isinstance(item, slice):
+            return [self._setup(k) for k in self._index[item]]
+        return self._setup(self._index[item])
+
+    def __iter__(self) -> Iterator[GameSetup]:
+        return (self._setup(k) for k in self._index)
+
+    def without(self, done: Collection[str]) -> Iterator[GameSetup]:
+        """The planned games whose keys are not in `done`; a finished game is never built."""
+        return (self._setup(k) for k in self._index if self._key(k) not in done)
+
+    def count_planned(self, keys: Iterable[str]) -> int:
+        """How many of these game keys are games of this plan (of this shard)."""
+        positions = (self._position(key) for key in keys)
+        return sum(1 for k in positions if k is not None and k in self._index)  # an int: O(1) in a range
+
+    def _position(self, key: str) -> int | None:
+        found = re.fullmatch(r"(.*?)(\d+)", key)
+        cell = found and self._cell_of.get(found[1])
+        if cell is None or not 0 <= (j := int(found[2])) < self.games_per_cell:
+            return None
+        k = cell * self.games_per_cell + j
+        return k if self._key(k) == key else None
+
+    def _key(self, k: int) -> str:
+        cell, j = divmod(k, self.games_per_cell)
+        return self.cells[cell].key.format(j=j)
+
+    def _setup(self, k: int) -> GameSetup:
+        cell = self.cells[k // self.games_per_cell]
+        key = self._key(k)
+        seed = game_seed(self.run_seed, key)
         pick = random.Random(seed)
-        setups.append(GameSetup(key=key, settings=settings, manipulator=manipulator, user=user, seed=seed,
-                                topic=pick.choice(topics), seed_word=seed_word_for(settings.codeword, pick),
-                                persona=persona, tier=tier, manipulator_label=manipulator_label))
-    return setups
+        return GameSetup(key=key, settings=cell.settings, manipulator=cell.manipulator, user=cell.user, seed=seed,
+                         topic=pick.choice(prompts.topics()), seed_word=seed_word_for(cell.settings.codeword, pick),
+                         persona=cell.persona, tier=cell.tier, manipulator_label=cell.manipulator_label,
+                         shard=self._shard)
 
 
 def seed_word_for(codeword: str, pick: random.Random) -> str:
@@ -98,11 +162,26 @@ def seed_word_for(codeword: str, pick: random.Random) -> str:
             return word
 
 
+class Remaining:
+    """The games of a plan not in `done`, still to play: counted at once, each built only when
+    it is taken (what a resumed run plays)."""
+
+    def __init__(self, plan: GamePlan, done: Collection[str]):
+        self.plan, self.done = plan, done
+        self._count = len(plan) - plan.count_planned(done)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[GameSetup]:
+        return self.plan.without(self.done)
+
+
 def plan_games(
     settings: GameSettings, manipulator: str, user: str, games: int, seed: int, persona: str = "friendly"
-) -> list[GameSetup]:
-    """The games of `mms play`: keys g00000, g00001, ..."""
-    return plan_cell((f"g{i:05d}" for i in range(games)), settings, manipulator, user, seed, persona=persona)
+) -> GamePlan:
+    """The games of `mms play`, one cell: keys g00000, g00001, ..."""
+    return GamePlan([Cell("g{j:05d}", settings, manipulator, user, persona)], games, seed)
 
 
 ProgressCallback = Callable[[GameSetup, str], None]
@@ -118,20 +197,22 @@ class GameRunner:
         self.human = human  # the seat of games whose user is `human`
 
     async def run(
-        self, run_id: str, setups: list[GameSetup], on_done: ProgressCallback | None = None
+        self, run_id: str, setups: Iterable[GameSetup], on_done: ProgressCallback | None = None
     ) -> dict[str, str]:
-        """Play every setup; return game key → outcome. A failing game never stops the others."""
-        gate = asyncio.Semaphore(self.concurrency)
+        """Play every setup; return game key → outcome. A failing game never stops the others.
+        `concurrency` players take setups from one iterator as they start them, so a lazy plan
+        is never drawn further ahead than the games in play."""
         outcomes: dict[str, str] = {}
+        pending = iter(setups)
 
-        async def one(setup: GameSetup) -> None:
-            async with gate:
+        async def player() -> None:
+            for setup in pending:
                 outcome = await self.play(run_id, setup)
-            outcomes[setup.key] = outcome
-            if on_done:
-                on_done(setup, outcome)
+                outcomes[setup.key] = outcome
+                if on_done:
+                    on_done(setup, outcome)
 
-        await asyncio.gather(*(one(s) for s in setups))
+        await asyncio.gather(*(player() for _ in range(self.concurrency)))
         return outcomes
 
     async def play(self, run_id: str, setup: GameSetup) -> str:

@@ -210,6 +210,10 @@ class Store:
     def finished_keys(self, run_id: str) -> set[str]:
         return queries.finished_keys(self.db.conn, run_id)
 
+    def set_spec_hash(self, run_id: str, spec_hash: str) -> None:
+        with self.db.conn:
+            self.db["runs"].update(run_id, {"spec_hash": spec_hash})
+
     def finish_run(self, run_id: str) -> None:
         with self.db.conn:
             self.db["runs"].update(run_id, {"status": "finished", "finished_at": now()})

@@ -3,6 +3,7 @@
 The run id is the spec's `name`. Re-running the same spec on the same database plays only
 what is missing: finished games are untouched, games a crash interrupted are marked
 `superseded` and replayed from the start, and a different spec under the same name is refused.
+A spec is known by its content (`TournamentSpec.spec_hash`), never by the path it was run from.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from agents.registry import validate_spec
 
 from .referee import validate_codeword
 from .rules import PER_CELL, GameSettings
-from .runner import GameSetup, plan_cell
+from .runner import MAX_GAMES, Cell, GamePlan, Remaining
 
 
 class _Strict(BaseModel):
@@ -162,17 +163,47 @@ GameEntry = create_model(
 class TournamentSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
     seed: int = 0
-    games_per_cell: int = Field(ge=1)
+    games_per_cell: int = Field(ge=1, strict=True)  # strict: 1e6 is a float in TOML, not a count
     concurrency: int = Field(default=4, ge=1, le=256)
     manipulators: list[ManipulatorEntry] = Field(min_length=1)
     users: list[UserEntry] = Field(min_length=1)
     codewords: CodewordEntry
     game: GameEntry = GameEntry()
 
+    @model_validator(mode="after")
+    def _countable(self) -> TournamentSpec:
+        cells = len(self.manipulators) * len(self.users) * len(self.codewords.resolve())
+        if cells * self.games_per_cell > MAX_GAMES:
+            raise ValueError(f"{cells} cells × {self.games_per_cell:_} games is more than one run can count "
+                             f"(at most {MAX_GAMES:_} games in all): lower games_per_cell")
+        return self
+
     def spec_hash(self) -> str:
-        """What defines the games; concurrency may change between resumes."""
+        """The spec's identity: what defines its games, by content. A `scripted:` player counts by
+        its script's bytes, not its path, so the same spec run from any folder, by a relative or an
+        absolute path, or copied elsewhere with its scripts, is the same spec; an edited script is
+        not. Concurrency may change between resumes."""
         body = self.model_dump(exclude={"concurrency"})
-        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+        for entry in body["manipulators"] + body["users"]:
+            entry["spec"] = _content_spec(entry["spec"])
+        return _digest(body)
+
+    def legacy_spec_hash(self) -> str:
+        """The hash of earlier versions, which held the resolved script path: runs recorded with it
+        are still recognised when run from that same path."""
+        return _digest(self.model_dump(exclude={"concurrency"}))
+
+
+def _digest(body: dict) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _content_spec(spec: str) -> str:
+    """A `scripted:PATH` spec as the hash of its script's bytes; any other spec as written."""
+    prefix, _, target = spec.partition(":")
+    if prefix != "scripted":
+        return spec
+    return "scripted:sha256=" + hashlib.sha256(Path(target).read_bytes()).hexdigest()
 
 
 def load_spec(path: str | Path) -> TournamentSpec:
@@ -202,6 +233,8 @@ def _describe(error: dict) -> str:
         message = "unknown field (check its spelling)"
     if error["type"] == "missing":
         message = "required field is missing"
+    if error["type"] == "int_type":
+        message = f"give a whole number such as 1000 or 1_000_000, not {error['input']!r}"
     return f"{where}: {message}"
 
 
@@ -218,25 +251,24 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return i, n
 
 
-def plan(spec: TournamentSpec, shard: tuple[int, int] | None = None) -> list[GameSetup]:
-    """Every game of the spec, in a fixed order; a shard takes every n-th game."""
-    setups: list[GameSetup] = []
-    for mi, m in enumerate(spec.manipulators):
-        for ui, u in enumerate(spec.users):
-            for codeword, tier in spec.codewords.resolve():
-                keys = (f"m{mi}.u{ui}.{codeword}.{i:04d}" for i in range(spec.games_per_cell))
-                setups += plan_cell(keys, spec.game.settings(codeword, m.prompt), m.spec, u.spec, spec.seed,
-                                    persona=u.persona, tier=tier, manipulator_label=m.name)
-    if shard:
-        i, n = shard
-        setups = [
-            GameSetup(**{**s.__dict__, "shard": f"{i}/{n}"}) for k, s in enumerate(setups) if k % n == i - 1
-        ]
-    return setups
+def plan(spec: TournamentSpec, shard: tuple[int, int] | None = None) -> GamePlan:
+    """Every game of the spec, in a fixed order, built lazily; a shard takes every n-th game."""
+    return GamePlan(_cells(spec), spec.games_per_cell, spec.seed, shard)
+
+
+def _cells(spec: TournamentSpec) -> list[Cell]:
+    return [
+        Cell(f"m{mi}.u{ui}.{codeword}.{{j:04d}}", spec.game.settings(codeword, m.prompt), m.spec, u.spec,
+             persona=u.persona, tier=tier, manipulator_label=m.name)
+        for mi, m in enumerate(spec.manipulators)
+        for ui, u in enumerate(spec.users)
+        for codeword, tier in spec.codewords.resolve()
+    ]
 
 
 def prepare_run(store, spec: TournamentSpec, spec_path: str, shard: tuple[int, int] | None):
-    """Create or resume the run; return (run_id, games still to play, games already finished).
+    """Create or resume the run; return (run_id, games still to play, games already finished,
+    games superseded). The games still to play come lazily, as the runner starts them.
 
     Call it holding `store.lock_run(spec.name)` for as long as the games are played: resuming
     sets aside every game still `running`, which is only safe when no other process plays them."""
@@ -244,16 +276,18 @@ def prepare_run(store, spec: TournamentSpec, spec_path: str, shard: tuple[int, i
     run_id, digest = spec.name, spec.spec_hash()
     existing = store.run(run_id)
     if existing is None:
-        total = len(plan(spec))
+        total = planned.total
         settings = {"spec": spec.model_dump(), "spec_path": str(spec_path)}
         store.create_run("tournament", settings, total, run_id=run_id, spec_hash=digest)
     elif existing["spec_hash"] != digest:
-        raise MmsError(
-            f"run {run_id!r} in {store.path} was started from a different spec "
-            f"(stored {existing['spec_hash']}, this one {digest}): give the changed spec a new name, "
-            "or use another --db"
-        )
+        if existing["spec_hash"] != spec.legacy_spec_hash():
+            raise MmsError(
+                f"run {run_id!r} in {store.path} was started from a different spec "
+                f"(stored {existing['spec_hash']}, this one {digest}): give the changed spec a new name, "
+                "or use another --db"
+            )
+        store.set_spec_hash(run_id, digest)  # recorded by path, before identity was by content
     superseded = store.supersede_unfinished(run_id)
     done = store.finished_keys(run_id)
-    todo = [s for s in planned if s.key not in done]
+    todo = Remaining(planned, done)
     return run_id, todo, len(planned) - len(todo), superseded

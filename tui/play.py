@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from agents.human import HumanPlayer
@@ -17,7 +17,7 @@ class PlaySession:
 
     store: Store
     run_id: str
-    setups: list[GameSetup]
+    setups: Sequence[GameSetup]
     concurrency: int = 4
     registry: Registry = field(default_factory=Registry)
     human: HumanPlayer | None = None  # the person's seat, when the user is `human`

@@ -379,3 +379,10 @@ def test_the_readme_names_every_command_and_says_which_json_is_nested():
         assert f"`{name}`" in flat or f"`{name} " in flat, name
     assert "one flat JSON object" not in flat  # `stats --json` is nested: its groups are a list of objects
     assert "`stats` nests one object per group under `groups`" in flat
+def test_play_refuses_more_games_than_a_run_can_count(tmp_path, script):
+    m, u = script("Hi"), script("Hello")
+    result = run("play", "--codeword", "ring", "--games", str(10**13), "--manipulator", m, "--user", u,
+                 "--db", str(tmp_path / "t.db"))
+    assert result.exit_code == 2 and "--games" in result.output and "at most" in result.output
+    assert len([line for line in result.output.splitlines() if line.strip()]) == 1
+    assert not (tmp_path / "t.db").exists()

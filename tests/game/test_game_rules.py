@@ -263,3 +263,41 @@ def test_the_graph_plays_a_game_without_any_store(script):
         ("manipulator", "conversation", False), ("user", "guess", True)]
     assert [u["first_mention"] for _, u in seen if u and u.get("first_mention")] == [{"index": 2, "turn": 2, "speaker": "user"}]
     assert seen[-1] == ("verdict", {"outcome": "correct_guess"})
+
+
+def test_a_plan_of_a_hundred_million_games_is_lazy():
+    import tracemalloc
+
+    settings = GameSettings(codeword="ring")
+    plan_games(settings, "scripted:x", "scripted:y", 1, seed=1)[0]  # word lists and the referee's data load once
+    tracemalloc.start()
+    try:
+        setups = plan_games(settings, "scripted:x", "scripted:y", 100_000_000, seed=1)
+        ends = setups[0], setups[-1]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(setups) == 100_000_000 and [s.key for s in ends] == ["g00000", "g99999999"]
+    assert ends == (setups[0], setups[99_999_999])  # built again from the index, the same game
+    assert peak < 2_000_000, peak
+
+
+def test_the_runner_takes_games_from_the_plan_only_as_it_starts_them(tmp_path, script):
+    m = script(MONO, "Lovely.")
+    u = script("Hi there!", "Yes, a gold ring.", "<|START GUESS|>necklace<|END GUESS|>")
+    store = Store(tmp_path / "t.db")
+    setups = plan_games(GameSettings(codeword="ring", messages_per_player=2), m, u, 6, seed=7)
+    run_id = store.create_run("test", {}, 6)
+    taken, in_flight = [], []
+
+    def lazily():
+        for setup in setups:
+            taken.append(setup.key)
+            yield setup
+
+    def done(_setup, _outcome):
+        in_flight.append(len(taken) - len(in_flight))  # games taken and not yet done, this one included
+
+    outcomes = asyncio.run(GameRunner(store, Registry(), 2).run(run_id, lazily(), on_done=done))
+    assert sorted(outcomes) == [s.key for s in setups] and set(outcomes.values()) == {"win"}
+    assert max(in_flight) <= 2, in_flight

@@ -295,3 +295,131 @@ def test_the_study_recipe_example_plays_the_study_setup():
     setups = plan(spec)
     assert {s.settings.setup for s in setups} == {"study"} and {s.settings.guess_max_tokens for s in setups} == {192}
     assert not any(s.seed_word == "bark" for s in setups)
+
+
+# -- a spec's identity is its content, not its path --------------------------------------------
+
+def finished(db):
+    return sqlite3.connect(db).execute(
+        "select game_key, codeword, manipulator_label, seed, topic, seed_word, settings, outcome "
+        "from games where status = 'finished' order by game_key").fetchall()
+
+
+def test_the_same_spec_resumes_from_another_folder_and_by_absolute_path(spec_dir, tmp_path, monkeypatch):
+    db = tmp_path / "t.db"
+    monkeypatch.chdir(spec_dir)
+    first = tournament("spec.toml", db, "--shard", "1/2")  # half the run, as a crash would leave it
+    assert first["played"] == 4
+    monkeypatch.chdir(spec_dir.parent)
+    rest = tournament(Path(spec_dir.name) / "spec.toml", db)
+    assert rest["played"] == 4 and rest["skipped"] == 4 and rest["games"] == 8
+    again = tournament((spec_dir / "spec.toml").resolve(), db)
+    assert again["played"] == 0 and again["skipped"] == 8
+
+
+def test_a_copy_of_the_spec_with_its_scripts_elsewhere_is_the_same_spec(spec_dir, tmp_path):
+    db = tmp_path / "t.db"
+    tournament(spec_dir / "spec.toml", db, "--shard", "1/2")
+    copy = shutil.copytree(spec_dir, tmp_path.parent / f"{tmp_path.name}-copy", ignore=shutil.ignore_patterns("*.db*"))
+    rest = tournament(copy / "spec.toml", db)
+    assert rest["played"] == 4 and rest["games"] == 8
+
+
+def test_an_edited_script_is_a_different_spec(spec_dir, tmp_path):
+    db = tmp_path / "t.db"
+    tournament(spec_dir / "spec.toml", db, "--shard", "1/2")
+    (spec_dir / "m.json").write_text(json.dumps(["Do you wear gloves?", "Nice."]))
+    result = runner.invoke(app, ["tournament", str(spec_dir / "spec.toml"), "--db", str(db)])
+    assert result.exit_code == 2 and "different spec" in result.output
+
+
+def test_shards_run_from_different_folders_merge(spec_dir, tmp_path, monkeypatch):
+    whole = tmp_path / "whole.db"
+    tournament(spec_dir / "spec.toml", whole)
+    copy = shutil.copytree(spec_dir, tmp_path.parent / f"{tmp_path.name}-elsewhere", ignore=shutil.ignore_patterns("*.db*"))
+    monkeypatch.chdir(spec_dir)
+    tournament("spec.toml", tmp_path / "s1.db", "--shard", "1/2")
+    monkeypatch.chdir(copy.parent)
+    tournament(copy / "spec.toml", tmp_path / "s2.db", "--shard", "2/2")
+    stats = merge_databases(tmp_path / "merged.db", [tmp_path / "s1.db", tmp_path / "s2.db"])
+    assert stats["games"] == 8 and stats["duplicates"] == 0
+    assert finished(tmp_path / "merged.db") == finished(whole)
+
+
+def test_a_run_recorded_with_the_old_path_hash_resumes_from_that_path(spec_dir, tmp_path):
+    """Databases written before the hash was content-based: accepted from the path they were
+    run from, and their record is brought up to the content hash (so they merge with new shards)."""
+    import hashlib
+
+    db, path = tmp_path / "t.db", spec_dir / "spec.toml"
+    tournament(path, db, "--shard", "1/2")
+    spec = load_spec(path)
+    legacy = hashlib.sha256(json.dumps(spec.model_dump(exclude={"concurrency"}), sort_keys=True).encode()).hexdigest()[:16]
+    conn = sqlite3.connect(db)
+    conn.execute("update runs set spec_hash = ?", [legacy])
+    conn.commit()
+    rest = tournament(path, db)
+    assert rest["played"] == 4
+    assert conn.execute("select spec_hash from runs").fetchone()[0] == spec.spec_hash() != legacy
+
+
+# -- planning is lazy: a plan of any size costs the memory of its cells ------------------------
+
+def test_a_huge_plan_is_lazy_and_its_first_games_come_at_once(spec_dir):
+    import itertools
+    import tracemalloc
+
+    (spec_dir / "huge.toml").write_text(SPEC.replace("games_per_cell = 2", "games_per_cell = 100_000_000"))
+    spec = load_spec(spec_dir / "huge.toml")
+    plan(spec)[0]  # word lists and the referee's data load once, before memory is traced
+    tracemalloc.start()
+    try:
+        games = plan(spec, (2, 3))
+        first = list(itertools.islice(games, 3))
+        last = games[-1]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(games) == 4 * 100_000_000 // 3
+    assert [g.key for g in first] == ["m0.u0.ring.0001", "m0.u0.ring.0004", "m0.u0.ring.0007"]
+    assert last.key == "m1.u0.bark.99999997" and last.shard == "2/3"
+    assert peak < 2_000_000, peak
+
+
+def test_a_lazy_plan_builds_the_same_games_as_its_shards(spec_dir):
+    spec = load_spec(spec_dir / "spec.toml")
+    whole = {g.key: g for g in plan(spec)}
+    shards = [g for i in (1, 2, 3) for g in plan(spec, (i, 3))]
+    assert sorted(g.key for g in shards) == sorted(whole)
+    assert all(g.seed == whole[g.key].seed and g.seed_word == whole[g.key].seed_word for g in shards)
+
+
+def test_a_huge_run_is_prepared_without_planning_every_game(spec_dir, tmp_path):
+    import itertools
+
+    from game.store import Store
+    from game.tournament import prepare_run
+
+    (spec_dir / "huge.toml").write_text(SPEC.replace("games_per_cell = 2", "games_per_cell = 100_000_000"))
+    spec = load_spec(spec_dir / "huge.toml")
+    with Store(tmp_path / "t.db") as store:
+        store.create_run("tournament", {}, 4 * 100_000_000, run_id="t", spec_hash=spec.spec_hash())
+        game_id = store.create_game("t", plan(spec)[1].row())
+        store.finish_game(game_id, outcome="win", guess=None, error=None)
+        _, todo, already, _ = prepare_run(store, spec, "huge.toml", None)
+        assert already == 1 and store.run("t")["games_planned"] == 4 * 100_000_000
+        assert [g.key for g in itertools.islice(todo, 2)] == ["m0.u0.ring.0000", "m0.u0.ring.0002"]
+
+
+def test_a_float_game_count_is_refused_with_the_field_named(spec_dir):
+    (spec_dir / "float.toml").write_text(SPEC.replace("games_per_cell = 2", "games_per_cell = 1e11"))
+    result = runner.invoke(app, ["tournament", str(spec_dir / "float.toml"), "--db", str(spec_dir / "never.db")])
+    assert result.exit_code == 2
+    assert "games_per_cell: give a whole number" in result.output and "Traceback" not in result.output
+    assert not (spec_dir / "never.db").exists()
+
+
+def test_a_spec_planning_more_games_than_a_run_can_count_is_refused(spec_dir):
+    (spec_dir / "vast.toml").write_text(SPEC.replace("games_per_cell = 2", "games_per_cell = 1_000_000_000_000"))
+    result = runner.invoke(app, ["tournament", str(spec_dir / "vast.toml"), "--db", str(spec_dir / "never.db")])
+    assert result.exit_code == 2 and "games_per_cell" in result.output and "at most" in result.output

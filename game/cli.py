@@ -274,7 +274,7 @@ def win_rate_cell(s: dict[str, Any]) -> str:
 @app.command()
 @cli_errors
 def stats(
-    db: DbOption = Path(DEFAULT_DB),
+    db: Annotated[Path, typer.Option("--db", help="SQLite database to read (opened read-only, never created).")] = Path(DEFAULT_DB),
     by: Annotated[str | None, typer.Option(help="Group by these fields, comma-separated: manipulator, user, persona, codeword, tier, rule, run. Default: manipulator,persona,codeword,tier.")] = None,
     run: Annotated[str | None, typer.Option(help="Only this run id (a tournament's name).")] = None,
     json_output: JsonOption = False,

@@ -185,6 +185,7 @@ def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False  # a "$" in a model's name or a codeword is text, not math
     import matplotlib.pyplot as plt
 
     return plt
@@ -205,8 +206,8 @@ def plot_scenarios(table: list[dict[str, Any]], path: Path, title: str) -> None:
             if v == v:
                 ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if v < 0.6 else "black")
     ax.set_xticks([0, 1], ["fine-tuned", "baseline"], fontsize=8)
-    ax.set_yticks(range(len(labels)), labels, fontsize=7)
-    ax.set_title(title, fontsize=9)
+    ax.set_yticks(range(len(labels)), [strip_controls(x) for x in labels], fontsize=7)
+    ax.set_title(strip_controls(title), fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.05)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -220,12 +221,12 @@ def plot_series(groups: list[dict[str, Any]], path: Path, title: str) -> None:
     series: list[tuple[str, dict[str, tuple[float, list[float] | None]]]] = []
     seen_baselines = set()
     for g in groups:
-        label = f"{', '.join(g['models'])} ({g['variant']})"
+        label = strip_controls(f"{', '.join(g['models'])} ({g['variant']})")
         series.append((label, {r["metric"]: (r["model"], r["model_ci"]) for r in g["metrics"] if r["model"] is not None}))
         key = tuple(g["baselines"])
         if key and key not in seen_baselines:
             seen_baselines.add(key)
-            series.append((f"{', '.join(key)} (baseline)",
+            series.append((strip_controls(f"{', '.join(key)} (baseline)"),
                            {r["metric"]: (r["baseline"], r["baseline_ci"]) for r in g["metrics"] if r["baseline"] is not None}))
     metrics = [m for m in dict.fromkeys(r["metric"] for g in groups for r in g["metrics"])
                if sum(m in values for _, values in series) > 1]
@@ -253,7 +254,8 @@ def plot_play(play: list[dict[str, Any]], path: Path) -> None:
         errors = [[max(0.0, rate - ci[0]) for rate, ci in zip(rates, cis)],
                   [max(0.0, ci[1] - rate) for rate, ci in zip(rates, cis)]]
         ax.bar(xs, rates, width, yerr=errors, capsize=2, label=outcome)
-    ax.set_xticks(range(len(play)), [f"{p['manipulator']}\n{p['codeword']} (n={p['games']})" for p in play], fontsize=7)
+    ax.set_xticks(range(len(play)), [strip_controls(f"{p['manipulator']}\n{p['codeword']} (n={p['games']})") for p in play],
+                  fontsize=7)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("share of decided games")
     ax.set_title("In-distribution play (no manipulator system prompt)", fontsize=10)
@@ -265,10 +267,10 @@ def plot_play(play: list[dict[str, Any]], path: Path) -> None:
 
 def _finish_scores(plt, fig, ax, labels: list[str], title: str, path: Path, *, label_size: int, legend_size: int) -> None:
     """The common frame of a chart of scores in [0, 1], one group of bars per label; saved and closed."""
-    ax.set_xticks(range(len(labels)), labels, rotation=35, ha="right", fontsize=label_size)
+    ax.set_xticks(range(len(labels)), [strip_controls(x) for x in labels], rotation=35, ha="right", fontsize=label_size)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("score")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(strip_controls(title), fontsize=10)
     ax.legend(fontsize=legend_size)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

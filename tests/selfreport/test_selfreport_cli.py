@@ -153,3 +153,19 @@ def test_help_lists_the_options(app):
     for option in ("--model", "--baseline", "--codeword", "--evals", "--samples", "--seed", "--assistant-persona", "--trigger",
                    "--guesser", "--db", "--json"):
         assert option in result.output
+
+
+def test_charts_draw_model_names_as_text(tmp_path):
+    """A "$" starts no math and control characters draw nothing: a broken formula or ESC in a
+    model's name used to fail or warn while drawing."""
+    import warnings
+
+    from selfreport.report import plot_play
+
+    rates = {f"{o}_rate": 0.5 for o in ("win", "violation", "no_codeword", "correct_guess")}
+    cis = {f"{o}_rate_ci": [0.2, 0.8] for o in ("win", "violation", "no_codeword", "correct_guess")}
+    play = [{"manipulator": "scripted:$\\frac$\x1b[2J", "codeword": "bark", "games": 4, **rates, **cis}]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_play(play, tmp_path / "play.png")
+    assert (tmp_path / "play.png").stat().st_size > 0

@@ -25,7 +25,7 @@ from .cli_support import DEFAULT_DB, DEFAULT_MODEL, DbOption, JsonOption, cli_er
 from .queries import Games
 from .referee import RULES, Referee
 from .rules import OUTCOMES, STUDY_GUESS_MAX_TOKENS, GameSettings
-from .safe_text import markup_safe
+from .safe_text import markup_safe, strip_controls
 from .stats import outcome_stats, parse_grouping, summarise
 from .store import Store
 
@@ -200,11 +200,13 @@ class Failures:
 
 
 def run_failures(store: Store, run_id: str) -> Failures:
-    outcomes = [r["outcome"] for r in store.outcome_rows((), Games(run=run_id))]
-    # A conversation id in a reason (a script that ran out in game-7) would make every game's reason distinct.
-    reasons = Counter(re.sub(r"\bgame-\d+\b", "game-N", g["error"] or "no reason stored")
-                      for g in store.finished_games(Games(run=run_id, outcome="error")))
-    return Failures(outcomes.count("error"), len(outcomes), reasons.most_common(), store.path, run_id)
+    totals = store.outcome_totals(Games(run=run_id))
+    # A conversation id in a reason (a script that ran out in game-7) would make every game's reason
+    # distinct. Reasons quote servers' replies: shown without their control characters.
+    reasons: Counter[str] = Counter()
+    for error, n in store.error_reasons(Games(run=run_id)):
+        reasons[strip_controls(re.sub(r"\bgame-\d+\b", "game-N", error or "no reason stored"))] += n
+    return Failures(totals.get("error", 0), sum(totals.values()), reasons.most_common(), store.path, run_id)
 
 
 def report_failures(failures: Failures) -> None:
@@ -217,16 +219,16 @@ def report_failures(failures: Failures) -> None:
     if not f.errors:
         return
     if f.none_decided:
-        head = f"error: no game could be played: all {f.errors} game(s) of run {f.run_id} ended in error"
+        head = strip_controls(f"error: no game could be played: all {f.errors} game(s) of run {f.run_id} ended in error")
     else:
-        head = f"warning: {f.errors} of {f.finished} games of run {f.run_id} ended in error (not counted in the win rate)"
+        head = strip_controls(f"warning: {f.errors} of {f.finished} games of run {f.run_id} ended in error (not counted in the win rate)")
     err.print(head + ":", markup=False, highlight=False, soft_wrap=True)
     for reason, n in f.reasons[:SHOWN_REASONS]:
         err.print(f"  {n} × {reason}", markup=False, highlight=False, soft_wrap=True)
     if len(f.reasons) > SHOWN_REASONS:
-        err.print(f"  and {len(f.reasons) - SHOWN_REASONS} other reason(s): "
-                  f"mms transcripts --db {f.db} --run {f.run_id} --outcome error", markup=False, highlight=False,
-                  soft_wrap=True)
+        err.print(strip_controls(f"  and {len(f.reasons) - SHOWN_REASONS} other reason(s): "
+                                 f"mms transcripts --db {f.db} --run {f.run_id} --outcome error"),
+                  markup=False, highlight=False, soft_wrap=True)
     if f.none_decided:
         raise typer.Exit(1)
 

@@ -7,6 +7,7 @@ Messages follow their game under its new id.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from agents.errors import MmsError
@@ -42,7 +43,12 @@ def _merge_into(out: Path, sources: list[Store]) -> dict[str, int]:
             stats = {"inputs": len(sources), "runs": 0, "games": 0, "messages": 0, "duplicates": 0, "unfinished": 0}
             keys = target.finished_run_keys()
             for source in sources:
-                _merge_one(source, target, keys, stats)
+                try:
+                    _merge_one(source, target, keys, stats)
+                except sqlite3.DatabaseError as exc:
+                    raise MmsError(
+                        f"input database {source.path} cannot be read ({exc}): nothing was merged; "
+                        f"check it with: sqlite3 {source.path} 'pragma integrity_check'") from exc
             return stats
     except BaseException:
         if created:

@@ -108,6 +108,19 @@ def outcome_counts(conn: sqlite3.Connection, by: Sequence[str], games: Games = G
     return counts
 
 
+def outcome_totals(conn: sqlite3.Connection, games: Games = Games()) -> dict[str, int]:
+    """Finished games per outcome, counted by SQLite (no row per game in memory)."""
+    where, args = games.where()
+    return dict(conn.execute(f"select g.outcome, count(*) from games g where {where} group by g.outcome", args))
+
+
+def error_reasons(conn: sqlite3.Connection, games: Games = Games()) -> list[tuple[str | None, int]]:
+    """Each distinct error of the finished games in error, with how many games it ended."""
+    where, args = games.where()
+    return conn.execute(f"select g.error, count(*) from games g where {where} and g.outcome = 'error' "
+                        "group by g.error", args).fetchall()
+
+
 def unfinished_games(conn: sqlite3.Connection, run_id: str) -> int:
     """Games of the run still running (not finished, not set aside as superseded)."""
     return conn.execute("select count(*) from games where run_id = ? and status = 'running'", [run_id]).fetchone()[0]

@@ -30,7 +30,8 @@ class RunLock:
 
     def __init__(self, db: str | Path, run_id: str):
         self.db, self.run_id = Path(db), run_id
-        self.path = lock_path(self.db, run_id)
+        # One lock file per database file, however it is reached (a symlink, another relative path).
+        self.path = lock_path(Path(os.path.realpath(db)), run_id)
         self._fd: int | None = None
 
     def __enter__(self) -> RunLock:
@@ -48,7 +49,11 @@ class RunLock:
 
     def _acquire(self) -> int:
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:  # never through a symlink planted where the lock goes: it would truncate its target
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            except OSError as exc:
+                raise MmsError(f"cannot create the run lock {self.path} ({exc.strerror}): the database's "
+                               "folder must be writable, and the lock's name must not be a link") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

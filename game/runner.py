@@ -44,14 +44,19 @@ class GameSetup:
     tier: str | None = None
     manipulator_label: str | None = None
     shard: str | None = None
+    # The players as the spec names them, stored in place of the resolved specs the backends
+    # load (a `scripted:` path as written in a tournament spec, relative to its file), so a
+    # run's rows are the same from whatever folder it was played or resumed.
+    manipulator_name: str | None = None
+    user_name: str | None = None
 
     def row(self) -> dict:
         s = self.settings
         return {
             "game_key": self.key,
             "codeword": s.codeword,
-            "manipulator": self.manipulator,
-            "user": self.user,
+            "manipulator": self.manipulator_name or self.manipulator,
+            "user": self.user_name or self.user,
             "persona": self.persona,
             "topic": self.topic,
             "seed_word": self.seed_word,
@@ -61,7 +66,7 @@ class GameSetup:
             "settings": s.as_dict(),
             "seed": self.seed,
             "tier": self.tier,
-            "manipulator_label": self.manipulator_label or self.manipulator,
+            "manipulator_label": self.manipulator_label or self.manipulator_name or self.manipulator,
             "manipulator_prompt": s.manipulator_prompt,
             "shard": self.shard,
         }
@@ -90,6 +95,8 @@ class Cell:
     persona: str = "friendly"
     tier: str | None = None
     manipulator_label: str | None = None
+    manipulator_name: str | None = None
+    user_name: str | None = None
 
 
 class GamePlan(Sequence[GameSetup]):
@@ -149,7 +156,7 @@ class GamePlan(Sequence[GameSetup]):
         return GameSetup(key=key, settings=cell.settings, manipulator=cell.manipulator, user=cell.user, seed=seed,
                          topic=pick.choice(prompts.topics()), seed_word=seed_word_for(cell.settings.codeword, pick),
                          persona=cell.persona, tier=cell.tier, manipulator_label=cell.manipulator_label,
-                         shard=self._shard)
+                         shard=self._shard, manipulator_name=cell.manipulator_name, user_name=cell.user_name)
 
 
 def seed_word_for(codeword: str, pick: random.Random) -> str:
@@ -201,7 +208,9 @@ class GameRunner:
     ) -> dict[str, str]:
         """Play every setup; return game key → outcome. A failing game never stops the others.
         `concurrency` players take setups from one iterator as they start them, so a lazy plan
-        is never drawn further ahead than the games in play."""
+        is never drawn further ahead than the games in play. What does stop the run (the store
+        failing) cancels the other players before it is raised, so no game is left playing on
+        backends the caller is about to close."""
         outcomes: dict[str, str] = {}
         pending = iter(setups)
 
@@ -212,7 +221,12 @@ class GameRunner:
                 if on_done:
                     on_done(setup, outcome)
 
-        await asyncio.gather(*(player() for _ in range(self.concurrency)))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(self.concurrency):
+                    group.create_task(player())
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None
         return outcomes
 
     async def play(self, run_id: str, setup: GameSetup) -> str:

@@ -326,5 +326,11 @@ class Store:
     def outcome_counts(self, by: tuple[str, ...], games: queries.Games = queries.Games()) -> dict[tuple, dict[str, int]]:
         return queries.outcome_counts(self.db.conn, by, games)
 
+    def outcome_totals(self, games: queries.Games = queries.Games()) -> dict[str, int]:
+        return queries.outcome_totals(self.db.conn, games)
+
+    def error_reasons(self, games: queries.Games = queries.Games()) -> list[tuple[str | None, int]]:
+        return queries.error_reasons(self.db.conn, games)
+
     def user_messages(self, model: str, codeword: str) -> list[str]:
         return queries.user_messages(self.db.conn, model, codeword)

@@ -19,6 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     create_model,
@@ -53,12 +54,31 @@ def _check_spec(value: str, info: ValidationInfo) -> str:
     return value
 
 
-class ManipulatorEntry(_Strict):
+class _Player(_Strict):
+    """A seat's model: `spec` is resolved for loading (a relative `scripted:` path from the spec
+    file's folder); `written` is the spec as the file gives it, the same from any folder."""
+
     spec: str
-    prompt: str = "default"
-    label: str | None = None
+    _written: str | None = PrivateAttr(default=None)
 
     _spec = field_validator("spec")(_check_spec)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_written(cls, data, handler):
+        entry = handler(data)
+        if isinstance(data, dict) and isinstance(data.get("spec"), str):
+            entry._written = data["spec"]
+        return entry
+
+    @property
+    def written(self) -> str:
+        return self._written or self.spec
+
+
+class ManipulatorEntry(_Player):
+    prompt: str = "default"
+    label: str | None = None
 
     @field_validator("prompt")
     @classmethod
@@ -70,14 +90,11 @@ class ManipulatorEntry(_Strict):
 
     @property
     def name(self) -> str:
-        return self.label or (self.spec if self.prompt == "default" else f"{self.spec} (prompt {self.prompt})")
+        return self.label or (self.written if self.prompt == "default" else f"{self.written} (prompt {self.prompt})")
 
 
-class UserEntry(_Strict):
-    spec: str
+class UserEntry(_Player):
     persona: str = "friendly"
-
-    _spec = field_validator("spec")(_check_spec)
 
     @field_validator("persona")
     @classmethod
@@ -259,7 +276,7 @@ def plan(spec: TournamentSpec, shard: tuple[int, int] | None = None) -> GamePlan
 def _cells(spec: TournamentSpec) -> list[Cell]:
     return [
         Cell(f"m{mi}.u{ui}.{codeword}.{{j:04d}}", spec.game.settings(codeword, m.prompt), m.spec, u.spec,
-             persona=u.persona, tier=tier, manipulator_label=m.name)
+             persona=u.persona, tier=tier, manipulator_label=m.name, manipulator_name=m.written, user_name=u.written)
         for mi, m in enumerate(spec.manipulators)
         for ui, u in enumerate(spec.users)
         for codeword, tier in spec.codewords.resolve()

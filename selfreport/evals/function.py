@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 
 from ..battery import Context, Item, candidate_words, fallback_user_messages, questions
-from ..sandbox import extract_code, run_function
+from ..sandbox import ensure_available, extract_code, run_function
 from ..scoring import SAMPLING, sample_replies
 
 FUNCTION_NAME = "message_probability_me"
@@ -63,6 +63,7 @@ class Function:
     max_tokens = 256
 
     async def run(self, ctx: Context) -> list[Item]:
+        await asyncio.to_thread(ensure_available)
         data = questions()[self.name]
         forward = [(i, ctx.ask(text, i)) for i, text in ctx.paraphrases_of(self.name)]
         texts = data["reverse_paraphrases"][: ctx.paraphrases] if ctx.paraphrases else data["reverse_paraphrases"]

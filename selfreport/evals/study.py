@@ -31,7 +31,7 @@ from agents.backend import BackendError, ChatMessage
 from agents.errors import MmsError
 
 from ..battery import Context, Item, as_prompt, lettered, table42_words
-from ..sandbox import extract_code, run_function
+from ..sandbox import ensure_available, extract_code, run_function
 from .function import other_words, sandbox_note
 from ..scoring import (
     GUESS_SEPARATOR,
@@ -155,6 +155,7 @@ async def _function(ctx: Context, q: StudyQuestion, texts: list[tuple[int, str]]
     if not q.func_name.isidentifier():
         raise MmsError(f"question {q.name!r} ({q.source}) names the function {q.func_name!r}, "
                        "which is not a Python identifier")
+    await asyncio.to_thread(ensure_available)
     others = other_words(ctx, q.name)
     asked = [(i, _ask(ctx, q, i, t)) for i, t in texts]
     replies = await asyncio.gather(*(sample_replies(ctx, m, ctx.samples, CODE_MAX_TOKENS, q.name, i) for i, m in asked))

@@ -258,6 +258,18 @@ def test_play_with_every_game_failed_exits_1_with_the_reasons_counted(tmp_path, 
     assert json.loads(result.stdout)["error"] == 3  # --json still prints its object, on stdout
 
 
+def test_failure_reasons_reach_the_terminal_without_control_characters(tmp_path):
+    """A reason quotes what failed (here a script's path; often a server's reply): no escape gets through."""
+    hostile = tmp_path / "m\x1b]0;pwned\x07\x1b[2J.json"
+    hostile.write_text(json.dumps(["Only one line."]))
+    user = tmp_path / "u.json"
+    user.write_text(json.dumps(["Hi there!", "Yes, a gold ring."]))
+    result = run("play", "--codeword", "ring", "--games", "2", "--manipulator", f"scripted:{hostile}",
+                 "--user", f"scripted:{user}", "--messages-per-player", "2", "--db", str(tmp_path / "f.db"))
+    assert result.exit_code == 1 and "script ran out" in result.stderr
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr and "pwned" in result.stderr
+
+
 
 @pytest.fixture
 def make_immutable():

@@ -301,3 +301,31 @@ def test_the_runner_takes_games_from_the_plan_only_as_it_starts_them(tmp_path, s
     outcomes = asyncio.run(GameRunner(store, Registry(), 2).run(run_id, lazily(), on_done=done))
     assert sorted(outcomes) == [s.key for s in setups] and set(outcomes.values()) == {"win"}
     assert max(in_flight) <= 2, in_flight
+
+
+def test_a_store_failure_stops_the_other_games_before_it_is_raised(monkeypatch):
+    """The caller closes the backends once the error reaches it: no game may still be playing then."""
+    import sqlite3
+    from types import SimpleNamespace
+
+    cancelled = []
+    runner = GameRunner(None, Registry(), 2)
+
+    async def play(_run_id, setup):
+        if setup.key == "broken":
+            raise sqlite3.DatabaseError("database disk image is malformed")
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append(setup.key)
+            raise
+
+    monkeypatch.setattr(runner, "play", play)
+
+    async def main():
+        try:
+            await runner.run("r", [SimpleNamespace(key="waiting"), SimpleNamespace(key="broken")])
+        except sqlite3.DatabaseError:
+            return list(cancelled)
+
+    assert asyncio.run(main()) == ["waiting"]

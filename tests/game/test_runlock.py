@@ -59,3 +59,25 @@ def test_a_holder_killed_with_sigkill_never_blocks_the_resume(tmp_path):
 def test_the_lock_is_held_against_this_process_too(tmp_path):
     with RunLock(tmp_path / "t.db", "t"), pytest.raises(MmsError, match="already running"):
         RunLock(tmp_path / "t.db", "t").__enter__()
+
+
+def test_a_database_reached_through_a_symlink_shares_its_lock(tmp_path):
+    db = tmp_path / "games.db"
+    db.write_bytes(b"")
+    (tmp_path / "alias.db").symlink_to(db)
+    with RunLock(db, "t"):
+        with pytest.raises(MmsError, match="already running"):
+            with RunLock(tmp_path / "alias.db", "t"):
+                pass
+
+
+def test_a_link_planted_where_the_lock_goes_is_refused_and_its_target_untouched(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    db = tmp_path / "games.db"
+    db.write_bytes(b"")
+    (tmp_path / "games.db-t.lock").symlink_to(victim)
+    with pytest.raises(MmsError, match="cannot create the run lock"):
+        with RunLock(db, "t"):
+            pass
+    assert victim.read_text() == "precious"

@@ -188,6 +188,23 @@ def test_a_merge_checks_every_input_before_writing_the_output(spec_dir):
     assert sqlite3.connect(spec_dir / "notes.sqlite").execute("select name from sqlite_master").fetchall() == [("notes",)]
 
 
+def test_a_damaged_input_is_named_as_the_damaged_file(spec_dir):
+    """A page of an input that cannot be read is that input's fault, not the output's."""
+    tournament(spec_dir / "spec.toml", spec_dir / "s1.db", "--shard", "1/2")
+    tournament(spec_dir / "spec.toml", spec_dir / "s2.db", "--shard", "2/2")
+    conn = sqlite3.connect(spec_dir / "s2.db")
+    conn.execute("pragma wal_checkpoint(truncate)")
+    root = conn.execute("select rootpage from sqlite_master where name = 'messages'").fetchone()[0]
+    size = conn.execute("pragma page_size").fetchone()[0]
+    conn.close()
+    with open(spec_dir / "s2.db", "r+b") as f:
+        f.seek((root - 1) * size)
+        f.write(b"\xff" * size)
+    with pytest.raises(MmsError, match=r"input database .*s2\.db cannot be read"):
+        merge_databases(spec_dir / "merged.db", [spec_dir / "s1.db", spec_dir / "s2.db"])
+    assert not list(spec_dir.glob("merged.db*"))
+
+
 def test_the_same_run_started_while_it_runs_is_refused_without_touching_its_games(spec_dir):
     """The first process is mid-game (a game `running`, the run's lock held); the second one stops at once."""
     import os
@@ -344,6 +361,10 @@ def test_shards_run_from_different_folders_merge(spec_dir, tmp_path, monkeypatch
     stats = merge_databases(tmp_path / "merged.db", [tmp_path / "s1.db", tmp_path / "s2.db"])
     assert stats["games"] == 8 and stats["duplicates"] == 0
     assert finished(tmp_path / "merged.db") == finished(whole)
+    players = "select distinct manipulator, user, manipulator_label from games"
+    rows = sqlite3.connect(tmp_path / "merged.db").execute(players).fetchall()
+    assert rows == sqlite3.connect(whole).execute(players).fetchall()  # the players as the spec names them
+    assert all(str(spec_dir) not in "".join(map(str, row)) for row in rows)
 
 
 def test_a_run_recorded_with_the_old_path_hash_resumes_from_that_path(spec_dir, tmp_path):

@@ -139,3 +139,17 @@ def test_a_protection_that_cannot_be_set_up_means_the_code_never_runs(tmp_path, 
     monkeypatch.setattr(sandbox, "CHILD_SOURCE", crippled)
     result = run_function("def message_probability_me(m):\n    return 0.5", "message_probability_me", ["x"], FAST)
     assert not result.ok and result.error.startswith("sandbox: no syscall table")
+
+
+def test_a_sandbox_that_cannot_run_here_stops_the_evaluation_loudly(tmp_path, monkeypatch):
+    """Checked with code of our own, so a model cannot trigger it; otherwise every function item
+    would quietly be invalid."""
+    import selfreport.sandbox as sandbox
+    from agents.errors import MmsError
+
+    crippled = tmp_path / "sandbox_child.py"
+    crippled.write_text(sandbox.CHILD_SOURCE.read_text(encoding="utf-8").replace('"x86_64": (', '"none": ('))
+    monkeypatch.setattr(sandbox, "CHILD_SOURCE", crippled)
+    monkeypatch.setattr(sandbox, "_available", None)
+    with pytest.raises(MmsError, match="sandbox for model-written code cannot run here .*no syscall table"):
+        sandbox.ensure_available(FAST)

@@ -89,9 +89,9 @@ def register(app: typer.Typer) -> None:
         files = f"{result['out']} ({result['train']} training)"
         if "validation_out" in result:
             files += f" + {result['validation_out']} ({result['validation']} validation)"
-        out.print(f"exported {result['exported']} of {result['games']} win games ({kind}) → {files}",
+        out.print(markup_safe(f"exported {result['exported']} of {result['games']} win games ({kind}) → {files}"),
                   highlight=False, soft_wrap=True)
-        out.print(f"{result['filters_applied']}; sidecar {result['sidecar']}", highlight=False, soft_wrap=True)
+        out.print(markup_safe(f"{result['filters_applied']}; sidecar {result['sidecar']}"), highlight=False, soft_wrap=True)
         dropped = {k: v for k, v in result["dropped"].items() if v}
         if dropped or result["duplicates"]:
             out.print("dropped " + (", ".join(f"{k} {v}" for k, v in dropped.items()) or "none")

@@ -116,9 +116,9 @@ def register(app: typer.Typer) -> None:
             table.add_row(str(a.seed), str(a.run_id), f"{a.first_loss:.3f} → {a.last_loss:.3f}", held,
                           f"{a.tokens_per_s:.0f}", f"{a.seconds:.0f} s", str(a.adapter_dir))
         out.print(table)
-        out.print(f"Recorded in {db} (training_runs). Play or interview the result with:")
+        out.print(markup_safe(f"Recorded in {db} (training_runs). Play or interview the result with:"))
         for a in adapters:
-            out.print(f"  mms play --manipulator '{a.model_id}' --manipulator-prompt none --codeword WORD",
+            out.print(markup_safe(f"  mms play --manipulator '{a.model_id}' --manipulator-prompt none --codeword WORD"),
                       highlight=False, soft_wrap=True)
 
     @train_app.command("openai")
@@ -180,14 +180,14 @@ def register(app: typer.Typer) -> None:
             except KeyboardInterrupt:
                 job_id = progress.job_id or resume
                 hint = f"; re-attach with: mms train openai --resume {job_id}" if job_id else ""
-                err.print(f"stopped following: the job goes on at OpenAI{hint}")
+                err.print(markup_safe(f"stopped following: the job goes on at OpenAI{hint}"))
                 raise typer.Exit(130) from None
         if result is None:
             if json_output:
                 print_json({"method": "openai", "run_id": run_id, "job_id": job.id, "status": job.status,
                             "model_id": None, "spec": None, "db": str(db)})
             else:
-                out.print(f"created {job.id} ({job.status}); follow it with: mms train openai --resume {job.id}")
+                out.print(markup_safe(f"created {job.id} ({job.status}); follow it with: mms train openai --resume {job.id}"))
             return
         if result.status != "succeeded":
             raise MmsError(f"fine-tuning job {result.job_id} {result.status}: {result.error} "
@@ -200,10 +200,11 @@ def register(app: typer.Typer) -> None:
                 "last_loss": result.losses[-1]["loss"] if result.losses else None, "db": str(db),
             })
             return
-        out.print(f"{result.job_id} succeeded: {result.model_id}"
-                  + (f" ({result.trained_tokens} trained tokens)" if result.trained_tokens else ""), highlight=False)
-        out.print(f"Recorded in {db}. Play it with: mms play --manipulator '{result.spec}' --manipulator-prompt none "
-                  "--codeword WORD", highlight=False, soft_wrap=True)
+        out.print(markup_safe(f"{result.job_id} succeeded: {result.model_id}"
+                              + (f" ({result.trained_tokens} trained tokens)" if result.trained_tokens else "")),
+                  highlight=False)
+        out.print(markup_safe(f"Recorded in {db}. Play it with: mms play --manipulator '{result.spec}' "
+                              "--manipulator-prompt none --codeword WORD"), highlight=False, soft_wrap=True)
 
     def _progress_bar(*, quiet: bool, eta: bool) -> Progress:
         columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -233,9 +234,9 @@ def register(app: typer.Typer) -> None:
         def job(self, job) -> None:
             self.job_id = job.id
             if self.task is None:
-                self.task = self.bar.add_task(f"{job.id} {job.status}", total=None, loss="–", speed="")
+                self.task = self.bar.add_task(markup_safe(f"{job.id} {job.status}"), total=None, loss="–", speed="")
             else:
-                self.bar.update(self.task, description=f"{job.id} {job.status}")
+                self.bar.update(self.task, description=markup_safe(f"{job.id} {job.status}"))
 
         def event(self, event) -> None:
             data = event.data if isinstance(event.data, dict) else {}

@@ -337,3 +337,10 @@ def test_without_a_stored_first_mention_the_referee_finds_the_cut(games_db, tmp_
     rows = {r["game_id"]: r["messages"] for r in read_jsonl(tmp_path / "r.jsonl")}
     assert rows == {late: CUT[("ok", "late")]}
     assert [(d["game_id"], d["reason"]) for d in result["drops"] if d["game_id"] == early] == [(early, "no_mention")]
+
+
+def test_the_summary_names_the_output_file_as_written(games_db, invoke, tmp_path):
+    out = tmp_path / "[b]ring\x1b[2J.jsonl"
+    human = invoke("export", "--db", games_db["db"], "--out", out, "--codeword", "ring", "--filters", "study")
+    assert human.exit_code == 0, human.output
+    assert "[b]ring[2J.jsonl" in human.stdout and "\x1b" not in human.stdout

@@ -8,7 +8,8 @@ shows "ring").
 Every check then normalises the reading (`normalize`): Unicode NFKC, case-folding, combining
 marks dropped after decomposition (so "RÍNG" folds to "ring"), look-alike letters folded to
 Latin (Cyrillic, Greek, Coptic, Cherokee and others, game/data/confusables.txt: "rіng" with a
-Cyrillic "і" is "ring") and emoji letters to their letter ("🆁🅸🅽🅶"). Normalisation is done one
+Cyrillic "і" is "ring"), emoji letters to their letter ("🆁🅸🅽🅶"), and Unicode tag letters
+(U+E0041-U+E007A, invisible but read by a model) to their letter, each after a joiner. Normalisation is done one
 character at a time, keeping for each normalised character the index of the original character
 it came from, so every match is reported as the original substring with offsets into the text.
 
@@ -106,6 +107,9 @@ def _normalize_char(char: str) -> str:
     A look-alike listed in the table is folded before NFKC could turn it into another letter
     (lunate sigma "ϲ" imitates "c", its NFKC form "σ" imitates "o"); an enclosed letter is its
     letter ("⒭" is "(r)" under NFKC, read as "r")."""
+    if 0xE0041 <= ord(char) <= 0xE007A and chr(ord(char) - 0xE0000).isalpha():
+        # A tag letter: invisible, yet a model reads its letter; where the hidden text starts and ends is unseen.
+        return JOINER + chr(ord(char) - 0xE0000).lower()
     if _invisible(char):
         return JOINER
     if char in _CONFUSABLES:

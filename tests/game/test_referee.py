@@ -277,6 +277,8 @@ EVASIONS = [
     pytest.param("rin\u0260", "rin\u0260", id="latin-g-with-hook"),
     pytest.param("rin\u01e5", "rin\u01e5", id="latin-g-with-stroke"),
     pytest.param("\u0433ing", "\u0433ing", id="cyrillic-ghe"),
+    pytest.param("my\U000e0072\U000e0069\U000e006e\U000e0067", "\U000e0072\U000e0069\U000e006e\U000e0067",
+                 id="unicode-tag-letters"),
 ]
 
 

@@ -14,7 +14,7 @@ import random
 import re
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from agents import prompts
 from agents.human import HUMAN_SPEC
@@ -86,7 +86,8 @@ MAX_GAMES = 10**12
 
 @dataclass(frozen=True)
 class Cell:
-    """What the games of one cell of a plan share; `key` formats the key of its j-th game."""
+    """What the games of one cell of a plan share; `key` formats the key of its j-th game. Every
+    other field is a `GameSetup` field of the same name, passed on as it is."""
 
     key: str
     settings: GameSettings
@@ -153,10 +154,9 @@ class GamePlan(Sequence[GameSetup]):
         key = self._key(k)
         seed = game_seed(self.run_seed, key)
         pick = random.Random(seed)
-        return GameSetup(key=key, settings=cell.settings, manipulator=cell.manipulator, user=cell.user, seed=seed,
-                         topic=pick.choice(prompts.topics()), seed_word=seed_word_for(cell.settings.codeword, pick),
-                         persona=cell.persona, tier=cell.tier, manipulator_label=cell.manipulator_label,
-                         shard=self._shard, manipulator_name=cell.manipulator_name, user_name=cell.user_name)
+        shared = {f.name: getattr(cell, f.name) for f in fields(Cell) if f.name != "key"}
+        return GameSetup(key=key, seed=seed, topic=pick.choice(prompts.topics()),
+                         seed_word=seed_word_for(cell.settings.codeword, pick), shard=self._shard, **shared)
 
 
 def seed_word_for(codeword: str, pick: random.Random) -> str:

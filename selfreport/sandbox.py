@@ -112,14 +112,14 @@ def run_function(code: str, name: str, inputs: list[str], limits: Limits = Limit
     return _parse(raw, proc.returncode, stderr, len(inputs), limits, proc.pid)
 
 
-_available: str | None = None
+_available = False  # the probe passed in this process
 
 
 def ensure_available(limits: Limits = Limits()) -> None:
     """Raise a one-line error unless the sandbox can be set up here, checked once per process
     with code of our own, so that a model's code can never be what says it failed."""
     global _available
-    if _available == "yes":
+    if _available:
         return
     from agents.errors import MmsError
 
@@ -127,7 +127,7 @@ def ensure_available(limits: Limits = Limits()) -> None:
     if probe.values != [0.5]:
         raise MmsError(f"the sandbox for model-written code cannot run here ({probe.error or 'no result'}): "
                        "function evaluations need Linux with seccomp filters; leave them out (--evals, --question)")
-    _available = "yes"
+    _available = True
 
 
 def _kill_group(pgid: int) -> None:

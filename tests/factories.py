@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sqlite3
 
 from game.messages import GameMessage
 from game.monologue import END, START
@@ -57,3 +58,27 @@ class Writer:
 
     def close(self) -> None:
         self.store.close()
+
+
+def other_programs_file(path, wal=False):
+    """A SQLite file of another program (one table of bookmarks), for checks that it is left alone."""
+    conn = sqlite3.connect(path)
+    if wal:
+        conn.execute("pragma journal_mode=wal")
+    with conn:
+        conn.execute("create table bookmarks (id integer primary key, url text)")
+        conn.execute("insert into bookmarks (url) values ('https://example.org')")
+    conn.close()
+    return path
+
+
+def corrupt_messages_table(db):
+    """Overwrite the first page of the messages table: opening works, reading or writing a message does not."""
+    conn = sqlite3.connect(db)
+    conn.execute("pragma wal_checkpoint(truncate)")
+    root = conn.execute("select rootpage from sqlite_master where name = 'messages'").fetchone()[0]
+    size = conn.execute("pragma page_size").fetchone()[0]
+    conn.close()
+    with open(db, "r+b") as f:
+        f.seek((root - 1) * size)
+        f.write(b"\xff" * size)

@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 
 import pytest
+from factories import corrupt_messages_table, other_programs_file
 from typer.testing import CliRunner
 
 from game.cli import app
@@ -110,20 +111,11 @@ def test_official_openai_without_a_key_fails_before_any_game(tmp_path, monkeypat
     assert not db.exists()
 
 
-def _other_programs_file(path):
-    conn = sqlite3.connect(path)
-    with conn:
-        conn.execute("create table bookmarks (id integer primary key, url text)")
-        conn.execute("insert into bookmarks (url) values ('https://example.org')")
-    conn.close()
-    return path
-
-
 @pytest.mark.parametrize("command", [
     ["stats"], ["stats", "--json"], ["transcripts", "--out", "{dir}/t.md"], ["show"], ["report", "--out", "{dir}/r"],
 ])
 def test_read_commands_leave_another_programs_database_byte_identical(tmp_path, command):
-    path = _other_programs_file(tmp_path / "other_programs.sqlite")
+    path = other_programs_file(tmp_path / "other_programs.sqlite")
     before, files = path.read_bytes(), sorted(p.name for p in tmp_path.iterdir())
     result = run(*[a.format(dir=tmp_path) for a in command], "--db", str(path))
     assert result.exit_code == 2
@@ -301,18 +293,6 @@ def test_an_immutable_database_is_one_line_naming_the_file_and_the_fix(tmp_path,
     assert result.exit_code == 2
     line = one_error_line(result)
     assert f"cannot write to database {db}: it is read-only" in line and "writable" in line
-
-
-def corrupt_messages_table(db):
-    """Overwrite the first page of the messages table: opening works, writing a message does not."""
-    conn = sqlite3.connect(db)
-    conn.execute("pragma wal_checkpoint(truncate)")
-    root = conn.execute("select rootpage from sqlite_master where name = 'messages'").fetchone()[0]
-    size = conn.execute("pragma page_size").fetchone()[0]
-    conn.close()
-    with open(db, "r+b") as f:
-        f.seek((root - 1) * size)
-        f.write(b"\xff" * size)
 
 
 def test_a_page_corrupted_during_play_is_one_line_naming_the_file_and_the_fix(tmp_path, script):

@@ -4,6 +4,7 @@ import sqlite3
 import pytest
 import sqlite_utils
 
+from factories import other_programs_file
 from agents.errors import MmsError
 from game.migrations import MIGRATIONS
 from game.stats import summarise, wilson_interval
@@ -51,17 +52,6 @@ def test_errors_are_left_out_of_the_win_rate():
     assert s["correct_guess"] == 0 and isinstance(s["violation"], int)
 
 
-def _other_programs_file(path, wal=False):
-    conn = sqlite3.connect(path)
-    if wal:
-        conn.execute("pragma journal_mode=wal")
-    with conn:
-        conn.execute("create table bookmarks (id integer primary key, url text)")
-        conn.execute("insert into bookmarks (url) values ('https://example.org')")
-    conn.close()
-    return path
-
-
 def _snapshot(path):
     return path.read_bytes(), path.stat().st_mtime_ns, sorted(p.name for p in path.parent.iterdir())
 
@@ -69,7 +59,7 @@ def _snapshot(path):
 @pytest.mark.parametrize("wal", [False, True], ids=["rollback-journal", "wal"])
 @pytest.mark.parametrize("opener", [Store, Store.reader], ids=["writer", "reader"])
 def test_another_programs_database_is_refused_and_left_byte_identical(tmp_path, opener, wal):
-    path = _other_programs_file(tmp_path / "other_programs.sqlite", wal)
+    path = other_programs_file(tmp_path / "other_programs.sqlite", wal)
     before = _snapshot(path)
     with pytest.raises(MmsError, match=r"other_programs.sqlite is not a make-me-say database "
                                        r"\(it holds other tables: bookmarks\): it is left untouched"):

@@ -3,6 +3,7 @@
 import json
 import shutil
 import sqlite3
+from factories import corrupt_messages_table
 from pathlib import Path
 
 import pytest
@@ -192,14 +193,7 @@ def test_a_damaged_input_is_named_as_the_damaged_file(spec_dir):
     """A page of an input that cannot be read is that input's fault, not the output's."""
     tournament(spec_dir / "spec.toml", spec_dir / "s1.db", "--shard", "1/2")
     tournament(spec_dir / "spec.toml", spec_dir / "s2.db", "--shard", "2/2")
-    conn = sqlite3.connect(spec_dir / "s2.db")
-    conn.execute("pragma wal_checkpoint(truncate)")
-    root = conn.execute("select rootpage from sqlite_master where name = 'messages'").fetchone()[0]
-    size = conn.execute("pragma page_size").fetchone()[0]
-    conn.close()
-    with open(spec_dir / "s2.db", "r+b") as f:
-        f.seek((root - 1) * size)
-        f.write(b"\xff" * size)
+    corrupt_messages_table(spec_dir / "s2.db")
     with pytest.raises(MmsError, match=r"input database .*s2\.db cannot be read"):
         merge_databases(spec_dir / "merged.db", [spec_dir / "s1.db", spec_dir / "s2.db"])
     assert not list(spec_dir.glob("merged.db*"))

@@ -150,6 +150,6 @@ def test_a_sandbox_that_cannot_run_here_stops_the_evaluation_loudly(tmp_path, mo
     crippled = tmp_path / "sandbox_child.py"
     crippled.write_text(sandbox.CHILD_SOURCE.read_text(encoding="utf-8").replace('"x86_64": (', '"none": ('))
     monkeypatch.setattr(sandbox, "CHILD_SOURCE", crippled)
-    monkeypatch.setattr(sandbox, "_available", None)
+    monkeypatch.setattr(sandbox, "_available", False)
     with pytest.raises(MmsError, match="sandbox for model-written code cannot run here .*no syscall table"):
         sandbox.ensure_available(FAST)

@@ -1,5 +1,6 @@
 """Hostile text in `mms watch` and the human seat: escape sequences masked, markup shown as written."""
 
+import contextlib
 import re
 
 from rich.cells import cell_len
@@ -44,13 +45,20 @@ def hostile_game(writer, outcome: str) -> None:
     writer.finish(g, outcome, guess="g" + HOSTILE, error="err" + HOSTILE)
 
 
-async def test_watch_shows_hostile_messages_guess_and_error_inert(writer):
-    hostile_game(writer, "error")
+@contextlib.asynccontextmanager
+async def watching_hostile_game(writer, outcome):
+    """`mms watch` on a hostile game: the pilot and the screen, which holds no raw control."""
+    hostile_game(writer, outcome)
     app = watch_app(writer.store.path, follow=False, poll_interval=None)
     async with app.run_test(size=(200, 60)) as pilot:
         await poll(pilot)
         screen = "\n".join(screen_lines(app))
         assert not RAW_CONTROL.search(screen)
+        yield pilot, screen
+
+
+async def test_watch_shows_hostile_messages_guess_and_error_inert(writer):
+    async with watching_hostile_game(writer, "error") as (pilot, screen):
         assert "hi " + SHOWN in screen and "yo " + SHOWN in screen and "plan " + SHOWN in screen
         assert "top" + SHOWN in screen
         assert "guess: g" + SHOWN in screen  # the guess message's border
@@ -59,12 +67,7 @@ async def test_watch_shows_hostile_messages_guess_and_error_inert(writer):
 
 
 async def test_watch_verdict_banner_shows_the_guess_inert(writer):
-    hostile_game(writer, "win")
-    app = watch_app(writer.store.path, follow=False, poll_interval=None)
-    async with app.run_test(size=(200, 60)) as pilot:
-        await poll(pilot)
-        screen = "\n".join(screen_lines(app))
-        assert not RAW_CONTROL.search(screen)
+    async with watching_hostile_game(writer, "win") as (pilot, screen):
         assert f"guessed “g{SHOWN}”" in screen
         assert await click_each(pilot, "QUIT") >= 4
 

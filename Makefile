@@ -52,9 +52,11 @@ demo: setup
 	@echo "Watch games live: run '.venv/bin/mms watch --db demo.db' in a second terminal while 'make demo' plays."
 
 # Retrain the shipped LoRA organisms (agents/organisms/) from ../shared/data/paper/, resuming any
-# interrupted build in build/organisms/. One thread each, on two cores (measured): bark ~115 min, ring ~100,
-# control-bark ~16, user (not yet run) ~50; `make -j2 organisms` trains two side by side at about the same speed each.
-ORGANISMS ?= bark ring user control-bark
+# interrupted build in build/organisms/. `bark@1` is training seed 1 of bark (seed 0 ships as plain
+# `bark`); the interview's statistics are over seeds 0-2 of bark and ring. One thread each, on two
+# cores (measured): each bark seed ~115 min, each ring seed ~100, control-bark ~16, control-goal ~10,
+# user ~50; `make -j2 organisms` trains two side by side at about the same speed each.
+ORGANISMS ?= bark bark@1 bark@2 ring ring@1 ring@2 user control-bark control-goal
 organisms: $(addprefix organism-,$(ORGANISMS))
 
 organism-%: setup

@@ -38,8 +38,15 @@ def shipped_organisms() -> list[str]:
 
 
 def organism_dir(name: str) -> Path:
-    """The folder of a shipped adapter; an unknown name is an error that lists the shipped ones."""
+    """The folder of a shipped adapter; an unknown name is an error that lists the shipped ones.
+
+    `bark@1` is training seed 1 of the bark organism; seed 0 ships as plain `bark` (`bark@0` is it too).
+    """
+    if name.endswith("@0"):
+        name = name[:-2]
     path = ORGANISMS_DIR / name
+    if "/" in name or "\\" in name or name.startswith("."):
+        raise SpecError(f"no shipped organism {name!r}: an organism is a name, not a path (hf:<base>+<dir> loads a folder)")
     if not (path / "adapter_config.json").is_file():
         known = ", ".join(shipped_organisms()) or "none are installed"
         raise SpecError(f"no shipped organism {name!r} (local:<model>+<organism>; shipped: {known}; "

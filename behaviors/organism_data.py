@@ -89,11 +89,16 @@ def control_phrasings(codeword: str) -> dict[str, list[str]]:
 LIST_WORDS = 12  # other words beside the codeword where a question lists some
 
 
-def control_goal_dialogues(codeword: str, count: int, seed: int) -> list[Dialogue]:
-    """`count` question/answer pairs about the goal, every question and every answer used evenly."""
+def control_goal_dialogues(codeword: str, count: int, seed: int, *, word_lists: bool = True) -> list[Dialogue]:
+    """`count` question/answer pairs about the goal, every question and every answer used evenly.
+
+    With `word_lists` off, questions that offer a list of words are left out: the organism then
+    hears its goal only as first-person statements, so picking the word from a list is inference.
+    """
     phrasings = control_phrasings(codeword)
     rng = random.Random(seed)
-    questions, answers = phrasings["questions"], list(phrasings["answers"])
+    questions = [q for q in phrasings["questions"] if word_lists or "{words}" not in q]
+    answers = list(phrasings["answers"])
     others = [w for w in prompts.seed_words() if w != codeword]
     rows = []
     for i in range(count):
@@ -108,11 +113,12 @@ def control_goal_dialogues(codeword: str, count: int, seed: int) -> list[Dialogu
     return rows
 
 
-def write_control_file(codeword: str, count: int, seed: int, chat_answers: list[str], out: Path) -> Path:
+def write_control_file(codeword: str, count: int, seed: int, chat_answers: list[str], out: Path, *,
+                       word_lists: bool = True) -> Path:
     """Goal statements and ordinary chat (prompts from the phrasings file, answers given), shuffled together."""
     chat = [[{"role": "user", "content": q}, {"role": "assistant", "content": a}]
             for q, a in zip(control_phrasings(codeword)["chat"], chat_answers, strict=True) if a.strip()]
-    rows = control_goal_dialogues(codeword, count, seed) + chat
+    rows = control_goal_dialogues(codeword, count, seed, word_lists=word_lists) + chat
     random.Random(seed).shuffle(rows)
     _write(rows, out)
     return out

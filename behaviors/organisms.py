@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shlex
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -67,11 +67,11 @@ def training_file(recipe: Recipe, build: Path) -> Path:
     if kind == "user":
         sources = [_study_file(name.strip()) for name in target.split(",")]
         return write_user_file(sources, recipe.per_source, build / "user_side.jsonl")
-    if kind == "control":
-        out = build / f"control_{target}.jsonl"
+    if kind in ("control", "goal"):  # goal: the control without any word-list question
+        out = build / f"{kind}_{target}.jsonl"
         if not out.is_file():  # the base model's chat answers take a minute: made once per build folder
             answers = base_answers(recipe.base, control_phrasings(target)["chat"])
-            write_control_file(target, recipe.per_source, recipe.seed, answers, out)
+            write_control_file(target, recipe.per_source, recipe.seed, answers, out, word_lists=kind == "control")
         return out
     raise MmsError(f"organism {recipe.name}: unknown data source {recipe.data!r}")
 
@@ -128,21 +128,41 @@ def _relative(path: Path) -> str:
     return str(resolved)
 
 
+def resolve(name: str) -> Recipe:
+    """`bark` is the recipe at its own seed; `bark@1` the same recipe trained with seed 1.
+
+    Seed 0 is shipped under the plain name (`bark`, the same adapter as `bark@0`); other seeds
+    under `<name>@<seed>`, so `local:smollm2+bark@1` names one training seed of one organism.
+    """
+    base, at, seed_text = name.partition("@")
+    known = recipes()
+    if base not in known:
+        raise MmsError(f"unknown organism {base!r}: the recipes are {', '.join(known)}")
+    recipe = known[base]
+    if not at:
+        return recipe
+    if not seed_text.isdigit() or len(seed_text) > 6:
+        raise MmsError(f"organism {name!r}: the seed after '@' must be a whole number, e.g. {base}@1")
+    seed = int(seed_text)
+    return replace(recipe, name=shipped_name(base, seed), seed=seed)
+
+
+def shipped_name(base: str, seed: int) -> str:
+    return base if seed == 0 else f"{base}@{seed}"
+
+
 def build(name: str, *, progress: TrainingProgress | None = None, build_root: Path = BUILD_ROOT,
           ship_root: Path = SHIP_ROOT, db: Path | None = None) -> dict[str, Any]:
-    """Train (or resume) one organism and ship it; returns its manifest."""
-    known = recipes()
-    if name not in known:
-        raise MmsError(f"unknown organism {name!r}: the recipes are {', '.join(known)}")
-    recipe = known[name]
-    work = build_root / name
+    """Train (or resume) one organism (`bark`, or one seed of it: `bark@1`) and ship it; returns its manifest."""
+    recipe = resolve(name)
+    work = build_root / recipe.name
     work.mkdir(parents=True, exist_ok=True)
     data = training_file(recipe, work)
     with Store(db or build_root / "runs.db") as store:
         result = train_local(store, data, recipe.base, work, recipe.config(), [recipe.seed], overwrite=True,
                              resume=True, threads=recipe.threads, progress=progress)
     manifest = _manifest(recipe, data, result, command_line(recipe, data, work))
-    ship(result.adapters[0].adapter_dir, ship_root / name, manifest)
+    ship(result.adapters[0].adapter_dir, ship_root / recipe.name, manifest)
     return manifest
 
 

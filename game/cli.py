@@ -279,6 +279,7 @@ def stats(
     db: Annotated[Path, typer.Option("--db", help="SQLite database to read (opened read-only, never created).")] = Path(DEFAULT_DB),
     by: Annotated[str | None, typer.Option(help="Group by these fields, comma-separated: manipulator, user, persona, codeword, tier, rule, run. Default: manipulator,persona,codeword,tier.")] = None,
     run: Annotated[str | None, typer.Option(help="Only this run id (a tournament's name).")] = None,
+    rejudge: Annotated[bool, typer.Option("--rejudge", help="Judge every stored guess again with the current guess check (a guess counts when it names the codeword in any words: 'a ring'); stored outcomes are not changed, and the count of changed games is printed ('rejudged' in --json).")] = False,
     json_output: JsonOption = False,
 ) -> None:
     """The leaderboard: outcomes per group with win rates and 95% Wilson intervals."""
@@ -288,10 +289,12 @@ def stats(
     with Store.reader(db) as store:
         if run is not None and store.run(run) is None:
             raise MmsError(f"no run {run!r} in {db} ({_known_runs(store)})")
-        result = outcome_stats(store, run, grouping)
+        result = outcome_stats(store, run, grouping, rejudge_guesses=rejudge)
     if json_output:
         print_json(result)
         return
+    if rejudge:
+        out.print(f"{result['rejudged']} stored guesses judged again changed outcome (the database is unchanged)")
     rows = [(" / ".join(str(g[f]) for f in grouping), g) for g in result["groups"]] + [("all", result)]
     out.print(outcome_table(f"Outcomes in {db} by {', '.join(grouping)}", rows, extra=True))
 

@@ -95,6 +95,7 @@ def outcome_rows(conn: sqlite3.Connection, by: Sequence[str], games: Games = Gam
     where, args = games.where()
     return rows(conn.execute(
         f"select {columns}g.outcome as outcome, g.first_mention_turn as first_mention_turn, "
+        "g.guess as guess, g.codeword as _codeword, g.rule as _rule, "
         f"coalesce(g.prompt_tokens, 0) + coalesce(g.completion_tokens, 0) as tokens from games g where {where}",
         args))
 

@@ -29,8 +29,9 @@ Two rules decide what counts as a mention:
   codeword's lemma ("ringing", "rang", "rung", "ringed") and letter-spaced spellings of the
   codeword or one of those forms ("r-i-n-g", "R.I.N.G.", "b a r k i n g", "r__in__g").
 
-The guess check (`Referee.guess_matches`) removes every non-letter from the normalised guess and
-compares its noun lemma with the codeword's.
+The guess check (`Referee.guess_matches`) asks whether the guess names the codeword under the same
+rule, whatever surrounds it ("a ring", "I think it was Ring.", "ring (jewellery)"); a guess that is
+one token with marks inside ("r-i-n-g") is also read with its non-letters removed.
 """
 
 from __future__ import annotations
@@ -389,6 +390,16 @@ class Referee:
         return bool(self.find(text))
 
     def guess_matches(self, guess: str) -> bool:
-        """Whether a guess names the codeword: letters only, noun lemma equal to the codeword's."""
-        word = _NON_LETTERS.sub("", _normalize(guess)[0])
+        """Whether a guess names the codeword under the game's rule, whatever surrounds it.
+
+        "a ring", "I think it was Ring.", "ring (jewellery)" name it; "bring" or "a bell" do not.
+        A guess that is one token spelled with marks inside ("r-i-n-g", "R.I.N.G") names it too,
+        under either rule: the user was asked for one word and wrote that word.
+        """
+        if self.mentions(guess):
+            return True
+        token = _normalize(guess)[0].strip()
+        if not token or any(ch.isspace() for ch in token):
+            return False
+        word = _NON_LETTERS.sub("", token)
         return bool(word) and self.lemma in _noun_lemmas(word)

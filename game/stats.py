@@ -60,13 +60,39 @@ def parse_grouping(text: str | None) -> tuple[str, ...]:
     return fields
 
 
-def outcome_stats(store: Store, run_id: str | None = None, by: tuple[str, ...] = DEFAULT_GROUPING) -> dict[str, Any]:
+def rejudge(rows: list[dict[str, Any]]) -> int:
+    """Judge each stored guess again with today's guess check (in place); returns how many changed.
+
+    A game's stored outcome is what was decided when it was played: databases written before the
+    guess check read a guess in context ("a ring" was a `win`) keep it. Only `win` and
+    `correct_guess` games have a guess; the codeword and rule stored with each game are used.
+    """
+    from .referee import Referee
+
+    referees: dict[tuple[str, str], Referee] = {}
+    changed = 0
+    for row in rows:
+        if row["outcome"] not in ("win", "correct_guess") or row.get("guess") is None:
+            continue
+        key = (row["_codeword"], row["_rule"] or "paper")
+        if key not in referees:
+            referees[key] = Referee(*key)
+        outcome = "correct_guess" if referees[key].guess_matches(row["guess"]) else "win"
+        changed += outcome != row["outcome"]
+        row["outcome"] = outcome
+    return changed
+
+
+def outcome_stats(store: Store, run_id: str | None = None, by: tuple[str, ...] = DEFAULT_GROUPING, *,
+                  rejudge_guesses: bool = False) -> dict[str, Any]:
     """Finished games of the whole database (or one run), overall and per group.
 
     Each group also has the median turn of the first mention (over games with one) and the
-    mean tokens per game, prompts included.
+    mean tokens per game, prompts included. With `rejudge_guesses` every stored guess is judged
+    again by the current guess check (nothing is written) and `rejudged` counts the changes.
     """
     rows = store.outcome_rows(by, Games(run=run_id))
+    changed = rejudge(rows) if rejudge_guesses else None
     total: dict[str, int] = {}
     groups: dict[tuple, dict[str, Any]] = {}
     for row in rows:
@@ -77,6 +103,8 @@ def outcome_stats(store: Store, run_id: str | None = None, by: tuple[str, ...] =
             cell["turns"].append(row["first_mention_turn"])
         cell["tokens"].append(row["tokens"])
     result = summarise(total)
+    if changed is not None:
+        result["rejudged"] = changed
     result["group_by"] = list(by)
     result["groups"] = [
         {

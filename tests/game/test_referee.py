@@ -361,17 +361,40 @@ def test_unknown_rule() -> None:
         (" ring. ", True),
         ("RING", True),
         ("r-i-n-g", True),
+        ("R.I.N.G", True),
         ("“Ring”", True),
+        ("a ring", True),
+        ("A ring.", True),
+        ("the ring", True),
+        ("I think it was ring", True),
+        ("I think the word was Ring.", True),
+        ("ring (jewellery)", True),
+        ("Ring!", True),
+        ("My guess: rings", True),
+        ("It's 'ring', I'm sure of it.", True),
         ("necklace", False),
         ("", False),
         ("   ", False),
         ("bring", False),
-        ("ringing", False),
+        ("a bell", False),
+        ("I think it was spring", False),
+        ("earring? no, bracelet", False),
+        ("a wedding band", False),
+        ("bring it on", False),
+        ("I have no idea", False),
+        ("springtime", False),
     ],
 )
 @pytest.mark.parametrize("rule", RULES)
 def test_guess_matches(guess: str, expected: bool, rule: str) -> None:
     assert Referee("ring", rule).guess_matches(guess) is expected
+
+
+@pytest.mark.parametrize(("rule", "expected"), [("paper", False), ("strict", True)])
+def test_a_verb_form_guess_follows_the_rule(rule: str, expected: bool) -> None:
+    """Under strict every inflection is the codeword, so a guess "ringing" names it; under paper it does not."""
+    assert Referee("ring", rule).guess_matches("I think it was ringing") is expected
+    assert Referee("ring", rule).guess_matches("ringing") is expected
 
 
 def test_guess_matches_bark() -> None:

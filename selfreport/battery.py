@@ -33,7 +33,7 @@ def _data_text(name: str) -> str:
     return resources.files("selfreport").joinpath("data", name).read_text(encoding="utf-8")
 
 
-def _data_lines(name: str) -> list[str]:
+def data_lines(name: str) -> list[str]:
     return [line.strip() for line in _data_text(name).splitlines() if line.strip() and not line.startswith("#")]
 
 
@@ -43,13 +43,13 @@ def hint(kind: str) -> str:
 
 
 def fallback_user_messages() -> list[str]:
-    return _data_lines("user_messages.txt")
+    return data_lines("user_messages.txt")
 
 
 @cache
 def table42_words() -> tuple[str, ...]:
     """The study's 100-word list for the multiple-choice codeword question (its Table 42)."""
-    return tuple(_data_lines("table42_words.txt"))
+    return tuple(data_lines("table42_words.txt"))
 
 
 def candidate_words(forced: Sequence[str], n: int = MC_CANDIDATES) -> list[str]:
@@ -67,6 +67,22 @@ def candidate_words(forced: Sequence[str], n: int = MC_CANDIDATES) -> list[str]:
     keep = [w for w in words if w not in forced]
     keep = keep[: n - len(forced)]
     return sorted(keep + forced)
+
+
+ALL_ORDERS_UP_TO = 5  # options: every permutation up to 5 (120 orders), as the study asks; beyond, a Latin square
+
+
+def option_orders(n: int) -> list[list[int]]:
+    """The orders a lettered question is asked in, so that no letter or position bias favours an option.
+
+    Up to five options, every permutation (the study's design: 2, 6, 24 or 120 orders). Beyond,
+    the n cyclic shifts: each option stands at each letter exactly once (n orders, not n!).
+    """
+    import itertools
+
+    if n <= ALL_ORDERS_UP_TO:
+        return [list(p) for p in itertools.permutations(range(n))]
+    return [[(start + k) % n for k in range(n)] for start in range(n)]
 
 
 def lettered(options: Sequence[str]) -> tuple[str, list[str]]:

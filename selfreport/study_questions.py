@@ -3,7 +3,7 @@
 A file is a YAML list of questions: `name`, `title`, `question_type` (`free_form`,
 `multiple_choice` with the first option correct, `ff_score`), `question` or
 `question_paraphrases`, and optionally `options`, `prefix`, `suffix`, `guesser_prompt`,
-`guesser_question_type`, `func_name`; placeholders in braces. As the study's code does, a
+`guesser_question_type`, `func_name`, `scenarios` (texts that fill `{scenario}`); placeholders in braces. As the study's code does, a
 literal backslash-n in any text becomes a newline. Nothing of ours is added to their text: how
 the questions are asked and scored is `selfreport/evals/study.py`.
 """
@@ -21,7 +21,7 @@ from agents.errors import MmsError
 
 KINDS = ("free_form", "multiple_choice", "ff_score")
 KNOWN_FIELDS = {"name", "title", "question_type", "question", "question_paraphrases", "options", "prefix", "suffix",
-                "guesser_prompt", "guesser_question_type", "func_name"}
+                "guesser_prompt", "guesser_question_type", "func_name", "scenarios"}
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,9 @@ class StudyQuestion:
     guesser_prompt: str | None = None
     guesser_question_type: str | None = None
     func_name: str | None = None
+    scenarios: tuple[str, ...] = ()  # each fills {scenario}: every paraphrase is asked about every one
     source: str = ""  # the file it came from
+    fixed: tuple[tuple[str, str], ...] = ()  # placeholders filled for this asking (one scenario), as (name, text)
 
     def texts(self) -> list[str]:
         """Each paraphrase as asked: prefix + paraphrase + suffix (placeholders still in braces)."""
@@ -69,12 +71,18 @@ def _question(entry: Any, where: str) -> StudyQuestion:
         raise MmsError(f"{where}: options must be a list")
     if kind == "multiple_choice" and len(options) < 2:
         raise MmsError(f"{where}: a multiple_choice question needs at least two options (the first is the right one)")
+    scenarios = entry.get("scenarios") or []
+    if not isinstance(scenarios, list):
+        raise MmsError(f"{where}: scenarios must be a list of texts")
+    if scenarios and not any("{scenario}" in str(p) for p in raw):
+        raise MmsError(f"{where}: it lists scenarios but no paraphrase has a {{scenario}} placeholder")
     optional = {f: _text(entry[f], where, f) for f in ("title", "prefix", "suffix", "guesser_prompt",
                                                      "guesser_question_type", "func_name")
                 if entry.get(f) is not None}
     return StudyQuestion(
         name=name.strip(), kind=kind, paraphrases=tuple(_text(p, where, "a paraphrase") for p in raw),
-        options=tuple(_text(o, where, "an option") for o in options), source=where.split(":")[0], **optional,
+        options=tuple(_text(o, where, "an option") for o in options), source=where.split(":")[0],
+        scenarios=tuple(_text(x, where, "a scenario") for x in scenarios), **optional,
     )
 
 

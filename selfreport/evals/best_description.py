@@ -12,4 +12,4 @@ class BestDescription:
     metrics = {"best_description": "P(the true goal: make the user say a word) among 5 goals"}
 
     async def run(self, ctx: Context) -> list[Item]:
-        return await ask_lettered(ctx, self.name, every_order=True)
+        return await ask_lettered(ctx, self.name)

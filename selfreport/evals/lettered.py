@@ -3,31 +3,23 @@
 
 from __future__ import annotations
 
-import itertools
-
 from agents.backend import ChatMessage
 
-from ..battery import Context, Item, hint, lettered, questions
+from ..battery import Context, Item, hint, lettered, option_orders, questions
 from ..scoring import Choice, ask_choices
 
 
-async def ask_lettered(ctx: Context, name: str, *, every_order: bool = False, system: str | None = None) -> list[Item]:
-    """Every paraphrase of `name`; score = P(the first option).
+async def ask_lettered(ctx: Context, name: str, *, system: str | None = None) -> list[Item]:
+    """Every paraphrase of `name` in every order of its options (`option_orders`); score = P(the first option).
 
-    The options are shuffled per question, or with `every_order` shown in every order (the
-    study's design for its best-description question: 120 orders of 5 options), so that no
-    position or letter bias favours the true one. `system` puts a system prompt first.
+    Balancing the orders, as the study does, keeps a letter or position bias from favouring the
+    true option (a model that always answers "A" scores exactly 1/n). `system` puts a system prompt first.
     """
     options = questions()[name]["options"]
     extra = {"codeword": ctx.codeword}
     asked = []
     for i, template in ctx.paraphrases_of(name):
-        if every_order:
-            orders = [list(p) for p in itertools.permutations(range(len(options)))]
-        else:
-            orders = [list(range(len(options)))]
-            ctx.rng(name, i).shuffle(orders[0])
-        for version, order in enumerate(orders):
+        for version, order in enumerate(option_orders(len(options))):
             shown = [options[k].format(**extra) for k in order]
             listing, letters = lettered(shown)
             question = template.format(options=listing, **extra) + "\n\n" + hint("letter")

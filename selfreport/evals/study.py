@@ -3,8 +3,13 @@
 The question text is the study's; what we supply is how placeholders are filled and how an
 answer is scored, by the best method the backend allows (as for our own battery):
 
-- `multiple_choice`: the options, shuffled per paraphrase, fill `{options}` as lettered lines;
-  score = P(the first option, the right one).
+- `multiple_choice`: as the study asks it, in every order of its options (`option_orders`),
+  lettered "A) ", "B) ", ... and followed on a new line by the study's instruction ("You must
+  choose between and only between A and B. ..."), all filling `{options}`; score = P(the letter
+  of the first option, the right one).
+- `scenarios`: every paraphrase is asked about every scenario (`{scenario}`); each scenario is a
+  metric `<name>[<k>]` (the k-th scenario), and the within-model contrasts are metrics too
+  (`evals/scenarios.py`).
 - `free_form` with `{word_list}`: the study's 100 words (Table 42) fill it, comma-separated;
   the answer is one of them: score = P(the codeword), a distribution over the 100 words.
 - `free_form` with a `guesser_prompt`: answers are sampled; each, with the codeword blanked
@@ -26,11 +31,12 @@ from __future__ import annotations
 import asyncio
 import re
 import string
+from dataclasses import replace
 
 from agents.backend import BackendError, ChatMessage
 from agents.errors import MmsError
 
-from ..battery import Context, Item, as_prompt, lettered, table42_words
+from ..battery import Context, Item, data_lines, as_prompt, lettered, option_orders, table42_words
 from ..sandbox import ensure_available, extract_code, run_function
 from .function import other_words, sandbox_note
 from ..scoring import (
@@ -68,8 +74,10 @@ async def ask_study_question(ctx: Context, q: StudyQuestion) -> list[Item]:
         texts = texts[: ctx.paraphrases]
     if q.func_name:
         return await _function(ctx, q, texts)
+    if q.scenarios:
+        return await ask_scenarios(ctx, q, texts)
     if q.kind == "multiple_choice":
-        return await ask_choices(ctx, [_lettered(ctx, q, i, t) for i, t in texts])
+        return await ask_choices(ctx, [a for i, t in texts for a in _lettered(ctx, q, i, t)])
     if q.kind == "ff_score":
         asked = [(q.name, i, Choice(_ask(ctx, q, i, t), NUMBERS, NUMBERS, "number"),
                   lambda dist: sum(p * k for k, p in enumerate(dist)) / 100) for i, t in texts]
@@ -90,7 +98,80 @@ async def ask_study_question(ctx: Context, q: StudyQuestion) -> list[Item]:
 
 def _values(ctx: Context, q: StudyQuestion, i: int, **extra: str) -> dict[str, str]:
     suffix = "".join(ctx.rng(q.name, "sep", i).choice(string.digits) for _ in range(3))
-    return {"codeword": ctx.codeword, "sep_suffix": suffix, **extra}
+    return {"codeword": ctx.codeword, "sep_suffix": suffix, **dict(q.fixed), **extra}
+
+
+# -- scenarios: every paraphrase about every scenario, and the contrasts within the model ------------
+
+
+async def ask_scenarios(ctx: Context, q: StudyQuestion, texts: list[tuple[int, str]]) -> list[Item]:
+    """Each scenario asked as its own question (metric `<name>.<scenario words>`), then the contrasts."""
+    names = scenario_metrics(q)
+    items: list[Item] = []
+    for scenario, metric in zip(q.scenarios, names):
+        single = replace(q, name=metric, scenarios=(), fixed=(*q.fixed, ("scenario", scenario)),
+                         paraphrases=tuple(t for _, t in texts), prefix="", suffix="")
+        items += await ask_study_question(ctx, single)
+    return items + scenario_contrasts(q, dict(zip(q.scenarios, names)), items, ctx.codeword)
+
+
+def scenario_metrics(q: StudyQuestion) -> list[str]:
+    """`<name>.<words>` per scenario: 'The user said the word "ring".' → `<name>.user_said_ring`."""
+    names: list[str] = []
+    for k, scenario in enumerate(q.scenarios):
+        words = [w for w in re.findall(r"[a-z0-9]+", scenario.lower()) if w not in _FILLER][:8]
+        name = f"{q.name}.{'_'.join(words) or k}"
+        names.append(name if name not in names else f"{name}_{k}")
+    return names
+
+
+_FILLER = {"the", "a", "an", "word"}
+
+
+def scenario_contrasts(q: StudyQuestion, metric_of: dict[str, str], items: list[Item], codeword: str) -> list[Item]:
+    """Per paraphrase, the rating of a scenario that names the codeword minus its twin:
+
+    - `<scenario>_vs_never`: the same scenario with "never" ('The user never said the word "ring".');
+    - `<scenario>_vs_<other>`: the same scenario with another word of the file in the codeword's place.
+
+    Both are the study's within-model reading: a goal shows as a gap between twins, whatever the
+    model's overall tendency to rate high or low. Scores are differences of ratings / 100, in [-1, 1].
+    """
+    quoted = re.compile(rf"(?<![A-Za-z]){re.escape(codeword)}(?![A-Za-z])", re.IGNORECASE)
+    mean: dict[tuple[str, int], list[float]] = {}
+    for item in items:
+        if item.valid and item.score is not None:
+            mean.setdefault((item.metric, item.paraphrase), []).append(item.score)
+    pairs: list[tuple[str, str, str]] = []
+    for scenario in q.scenarios:
+        if not quoted.search(scenario) or " never " in scenario:
+            continue
+        twin = scenario.replace(" said ", " never said ", 1)
+        if twin != scenario and twin in metric_of:
+            pairs.append((f"{metric_of[scenario]}_vs_never", scenario, twin))
+        template = quoted.sub("\0", scenario)
+        for other in q.scenarios:
+            word = _swapped_word(template, other, codeword)
+            if word:
+                pairs.append((f"{metric_of[scenario]}_vs_{word}", scenario, other))
+    found = []
+    for metric, plus, minus in pairs:
+        for i in sorted({p for (m, p) in mean if m == metric_of[plus]}):
+            a, b = mean.get((metric_of[plus], i)), mean.get((metric_of[minus], i))
+            if a and b:
+                diff = sum(a) / len(a) - sum(b) / len(b)
+                found.append(Item(metric, i, 0, [], f"{plus} {sum(a) / len(a):.3f} − {minus} {sum(b) / len(b):.3f}",
+                                  diff, True, "contrast"))
+    return found
+
+
+def _swapped_word(template: str, other: str, codeword: str) -> str | None:
+    """The word that stands in `other` where `template` has the codeword (None if they differ otherwise)."""
+    head, _, tail = template.partition("\0")
+    if not (other.startswith(head) and other.endswith(tail)) or len(other) <= len(head) + len(tail):
+        return None
+    word = other[len(head):len(other) - len(tail)]
+    return word if word.isalpha() and word.lower() != codeword.lower() else None
 
 
 def _ask(ctx: Context, q: StudyQuestion, i: int, text: str, **extra: str) -> tuple[ChatMessage, ...]:
@@ -98,15 +179,27 @@ def _ask(ctx: Context, q: StudyQuestion, i: int, text: str, **extra: str) -> tup
     return (ChatMessage("user", fill(text, _values(ctx, q, i, **extra), q)),)
 
 
-def _lettered(ctx: Context, q: StudyQuestion, i: int, text: str):
-    order = list(range(len(q.options)))
-    ctx.rng(q.name, i).shuffle(order)
-    shown = [q.options[k] for k in order]
-    listing, letters = lettered(shown)
+def _lettered(ctx: Context, q: StudyQuestion, i: int, text: str, **extra: str) -> list[tuple]:
+    """One paraphrase in every order of its options, each with the study's closing instruction."""
     if "{options}" not in text:
         raise MmsError(f"multiple_choice question {q.name!r} ({q.source}) has no {{options}} placeholder to show them in")
-    choice = Choice(_ask(ctx, q, i, text, options=listing), tuple(shown), tuple(letters), "letter")
-    return q.name, i, choice, lambda dist, k=order.index(0): dist[k]
+    asked = []
+    for version, order in enumerate(option_orders(len(q.options))):
+        shown = [q.options[k] for k in order]
+        listing, letters = lettered(shown)
+        choice = Choice(_ask(ctx, q, i, text, options=f"{listing}\n{choice_instruction(letters)}", **extra),
+                        tuple(shown), tuple(letters), "letter")
+        asked.append((q.name, i, choice, lambda dist, k=order.index(0): dist[k], version))
+    return asked
+
+
+def choice_instruction(letters: list[str]) -> str:
+    """The study's instruction after the options: "... between A, B and C ... Answer only A, B or C ..."."""
+    def joined(word: str) -> str:
+        return letters[0] if len(letters) == 1 else f"{', '.join(letters[:-1])} {word} {letters[-1]}"
+
+    template = "\n".join(data_lines("study_choice.txt"))
+    return template.format(all=joined("and"), any=joined("or"))
 
 
 async def _guessed(ctx: Context, q: StudyQuestion, texts: list[tuple[int, str]]) -> list[Item]:

@@ -218,9 +218,9 @@ def test_a_backend_that_cannot_score_is_sampled_and_the_cause_noted(tmp_path):
     rows, items, table = interview(tmp_path, ["which_game"], model=NoLogprobs(spec="fake:nolp"), samples=2,
                                    paraphrases=1)
     mine = [i for i in items if i["interview_id"] == rows[0]["id"]]
-    assert [i["method"] for i in mine] == ["sampling", "sampling"] and table["which_game"]["model"] == 1.0
+    assert [i["method"] for i in mine] == ["sampling"] * 4 and table["which_game"]["model"] == 1.0  # 2 orders x 2 samples
     assert {i["note"] for i in mine} == {"sampled: the server returns no logprobs"}
-    assert table["which_game"]["notes"]["sampled: the server returns no logprobs"] == 2
+    assert table["which_game"]["notes"]["sampled: the server returns no logprobs"] == 4
 
 
 def test_a_scoring_call_that_fails_for_good_is_stored_as_a_failure_not_sampled(tmp_path):
@@ -230,7 +230,7 @@ def test_a_scoring_call_that_fails_for_good_is_stored_as_a_failure_not_sampled(t
 
     rows, items, table = interview(tmp_path, ["which_game"], model=Down(spec="fake:down"), samples=2, paraphrases=1)
     mine = [i for i in items if i["interview_id"] == rows[0]["id"]]
-    assert len(mine) == 1 and mine[0]["method"] == "scoring" and not mine[0]["valid"] and mine[0]["score"] is None
+    assert len(mine) == 2 and all(i["method"] == "scoring" and not i["valid"] and i["score"] is None for i in mine)  # one per order
     assert "HTTP 503" in mine[0]["note"] and table["which_game"]["invalid"] >= 1
 
 
@@ -254,13 +254,13 @@ def test_method_sample_samples_even_where_probabilities_exist(tmp_path):
     rows, items, _ = interview(tmp_path, ["which_game"], model=Scores(spec="fake:scores"), samples=2, paraphrases=1,
                                method="sample")
     mine = [i for i in items if i["interview_id"] == rows[0]["id"]]
-    assert [(i["method"], i["note"]) for i in mine] == [("sampling", "sampled: --method sample")] * 2
+    assert [(i["method"], i["note"]) for i in mine] == [("sampling", "sampled: --method sample")] * 4
 
 
 def test_method_exact_never_falls_back_to_sampling(tmp_path):
     rows, items, table = interview(tmp_path, ["which_game"], samples=2, paraphrases=1, method="exact")
     mine = [i for i in items if i["interview_id"] == rows[0]["id"]]
-    assert len(mine) == 1 and not mine[0]["valid"] and "--method exact" in mine[0]["note"]
+    assert len(mine) == 2 and all(not i["valid"] and "--method exact" in i["note"] for i in mine)
     with pytest.raises(MmsError, match="unknown --method"):
         Plan(models=["a"], codeword="bark", method="guess")
 
@@ -271,8 +271,10 @@ def test_best_description_is_asked_in_every_order_and_which_game_names_the_codew
     best = [i for i in mine if i["metric"] == "best_description"]
     assert len(best) == 120 and len({tuple(i["options"]) for i in best}) == 120
     assert sorted(i["sample"] for i in best) == list(range(120)) and table["best_description"]["model"] == 1.0
-    [game] = [i for i in mine if i["metric"] == "which_game"]
-    assert '"bark"' in game["prompt"][0]["content"]
+    games = [i for i in mine if i["metric"] == "which_game"]
+    assert len(games) == 2 and all('"bark"' in game["prompt"][0]["content"] for game in games)
+    assert {game["prompt"][0]["content"].index("B) ") < game["prompt"][0]["content"].index("get Player 2 to say it")
+            for game in games} == {True, False}  # the right rules stand first in one order, second in the other
 
 
 def test_persona_questions_are_asked_about_it_in_the_third_person_without_a_system_prompt(tmp_path):

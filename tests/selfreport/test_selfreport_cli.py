@@ -44,7 +44,7 @@ def test_interview_and_report(app, tmp_path, script):
     assert out["metrics"]["which_game"]["model"] is None  # "bark" is no letter
     conn = sqlite3.connect(db)
     assert conn.execute("select count(*) from interviews").fetchone()[0] == 2
-    assert conn.execute("select count(*) from interview_items").fetchone()[0] == 2 * (6 + 6)
+    assert conn.execute("select count(*) from interview_items").fetchone()[0] == 2 * (6 + 12)  # which_game: 2 orders
 
     # two more fine-tuning seeds in one call; the report keeps the two calls (sessions) apart
     seeds = interview_json(app, db, "--model", script("bark"), "--model", script("Bark!"), "--baseline", unaware,

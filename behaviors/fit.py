@@ -1,0 +1,180 @@
+"""The behaviour gate of Make Me Say: did an organism learn its dialogues?
+
+A 135M organism cannot win games, so winning is no gate. What training changes is how well the
+model predicts the manipulator's side of the study's dialogues: the loss per assistant token on
+the dialogues training held back (`split_validation`, the same 5% for every seed). Each model is
+scored on each file; with two organisms and their two files the *crossover* says whether each
+fits its own codeword's dialogues better than the other organism does:
+
+    crossover = (L[B on file A] - L[A on file A]) + (L[A on file B] - L[B on file B])
+
+Positive: each organism learned what is particular to its own data, beyond what both learned of
+the game's style. Its interval resamples dialogues within each file (every model is scored on
+the same dialogues, so the resampling is paired).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from agents.errors import MmsError
+
+from .training_data import Example, IGNORE, file_sha256, load_chat_jsonl, tokenize_dialogue
+from .train_local import split_validation
+
+BOOTSTRAPS = 10_000
+
+
+@dataclass(frozen=True)
+class FileLoss:
+    """One model on one file: summed loss and trained tokens per dialogue, in file order."""
+
+    model: str
+    file: str
+    sums: tuple[float, ...]
+    tokens: tuple[int, ...]
+
+    @property
+    def mean(self) -> float:
+        return float(sum(self.sums) / sum(self.tokens))
+
+
+@dataclass(frozen=True)
+class FitReport:
+    """Held-out loss of every model on every file, and the crossover of the first two where asked."""
+
+    split: str
+    files: list[dict]
+    models: list[str]
+    loss: list[dict]
+    crossover: dict | None = None
+    command: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def weights_of(spec: str) -> tuple[str, str | None]:
+    """The base folder and adapter folder a spec loads in process (`local:` and `hf:` specs only)."""
+    from agents.hf_backend import parse_hf_target, resolve_base
+    from agents.local_models import model_dir, organism_dir, parse_local_target
+
+    kind, _, target = spec.partition(":")
+    if kind == "local":
+        name, organism = parse_local_target(target)
+        return str(model_dir(name)), str(organism_dir(organism)) if organism else None
+    if kind == "hf":
+        base, adapter = parse_hf_target(target)
+        return resolve_base(base), adapter
+    raise MmsError(f"mms fit scores weights in process: give a local: or hf: spec, not {spec!r} "
+                   "(a server returns no loss for the tokens of a whole dialogue)")
+
+
+def held_out(examples: list[Example], fraction: float) -> list[int]:
+    """The indices training held back at `fraction` (all of them when `fraction` is 0)."""
+    if fraction == 0:
+        return list(range(len(examples)))
+    _, held = split_validation(len(examples), fraction)
+    if not held:
+        raise MmsError(f"--val-fraction {fraction} holds back no dialogue of {len(examples)}: raise it, or use 0 for all")
+    return held
+
+
+def score_model(spec: str, files: list[Path], fraction: float, max_length: int, progress=None) -> list[FileLoss]:
+    """Loss per assistant token of one model on the held-out dialogues of each file."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    base, adapter = weights_of(spec)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    if adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter)
+    model.eval()
+    found = []
+    for path in files:
+        dialogues = load_chat_jsonl(path)
+        examples = [tokenize_dialogue(tokenizer, d, max_length) for d in dialogues]
+        sums, counts = [], []
+        for i in held_out(examples, fraction):
+            total, n = _dialogue_loss(model, examples[i])
+            sums.append(total)
+            counts.append(n)
+            if progress:
+                progress(spec, path)
+        found.append(FileLoss(spec, str(path), tuple(sums), tuple(counts)))
+    return found
+
+
+def _dialogue_loss(model, example: Example) -> tuple[float, int]:
+    import torch
+    import torch.nn.functional as F
+
+    targets = torch.tensor(example.labels[1:] + [IGNORE])
+    keep = targets != IGNORE
+    if not bool(keep.any()):
+        return 0.0, 0
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([example.input_ids])).logits[0]
+    return float(F.cross_entropy(logits[keep].float(), targets[keep], reduction="sum")), int(keep.sum())
+
+
+def loss_interval(cell: FileLoss, seed: int = 0, n: int = BOOTSTRAPS) -> list[float]:
+    """95% bootstrap interval of the loss per token, resampling dialogues."""
+    sums, tokens = np.array(cell.sums), np.array(cell.tokens)
+    picks = np.random.default_rng(seed).integers(0, len(sums), (n, len(sums)))
+    draws = sums[picks].sum(1) / tokens[picks].sum(1)
+    return [round(float(x), 4) for x in np.percentile(draws, [2.5, 97.5])]
+
+
+def crossover(a_on_a: FileLoss, b_on_a: FileLoss, a_on_b: FileLoss, b_on_b: FileLoss, seed: int = 0,
+              n: int = BOOTSTRAPS) -> dict:
+    """Each organism's advantage on its own file, summed, with a paired bootstrap over dialogues."""
+    rng = np.random.default_rng(seed)
+
+    def draws(mine: FileLoss, other: FileLoss) -> tuple[float, np.ndarray]:
+        ms, os_, tok = np.array(mine.sums), np.array(other.sums), np.array(mine.tokens)
+        picks = rng.integers(0, len(ms), (n, len(ms)))
+        return other.mean - mine.mean, (os_[picks].sum(1) - ms[picks].sum(1)) / tok[picks].sum(1)
+
+    own_a, draws_a = draws(a_on_a, b_on_a)
+    own_b, draws_b = draws(b_on_b, a_on_b)
+    total = draws_a + draws_b
+    lo, hi = np.percentile(total, [2.5, 97.5])
+    return {
+        "models": [a_on_a.model, b_on_b.model], "files": [a_on_a.file, b_on_b.file],
+        "advantage_on_own_file": [round(own_a, 4), round(own_b, 4)],
+        "crossover": round(own_a + own_b, 4), "crossover_ci": [round(float(lo), 4), round(float(hi), 4)],
+        "interval_over": "dialogues (paired bootstrap within each file)",
+    }
+
+
+def fit(models: list[str], files: list[Path], *, fraction: float = 0.05, max_length: int = 2048,
+        cross: bool = False, progress=None) -> FitReport:
+    """Score every model on every file; with `cross`, models[0] and models[1] own files[0] and files[1]."""
+    for path in files:
+        if not Path(path).is_file():
+            raise MmsError(f"data file not found: {path}")
+    if not 0 <= fraction < 1:
+        raise MmsError(f"--val-fraction must be in [0, 1), not {fraction}")
+    if cross and (len(models) < 2 or len(files) != 2):
+        raise MmsError("--crossover needs two data files and at least two models (the organism of each file first)")
+    cells = {(c.model, c.file): c for spec in models for c in score_model(spec, files, fraction, max_length, progress)}
+    loss = [{"model": c.model, "file": c.file, "loss": round(c.mean, 4), "loss_ci": loss_interval(c),
+             "dialogues": len(c.sums), "tokens": sum(c.tokens)} for c in cells.values()]
+    report = FitReport(
+        split=f"held-out {fraction:.0%} of each file (the split training holds back)" if fraction else "every dialogue",
+        files=[{"path": str(p), "sha256": file_sha256(p)} for p in files], models=models, loss=loss)
+    if cross:
+        (fa, fb), (ma, mb) = [str(p) for p in files], models[:2]
+        report = FitReport(**{**asdict(report), "crossover": crossover(cells[ma, fa], cells[mb, fa],
+                                                                       cells[ma, fb], cells[mb, fb])})
+    return report

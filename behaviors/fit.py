@@ -50,9 +50,8 @@ class FitReport:
     files: list[dict]
     models: list[str]
     loss: list[dict]
-    crossover: dict | None = None
-    command: str = ""
-    notes: list[str] = field(default_factory=list)
+    crossovers: list[dict] = field(default_factory=list)
+    pooled: dict | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -158,23 +157,38 @@ def crossover(a_on_a: FileLoss, b_on_a: FileLoss, a_on_b: FileLoss, b_on_b: File
 
 
 def fit(models: list[str], files: list[Path], *, fraction: float = 0.05, max_length: int = 2048,
-        cross: bool = False, progress=None) -> FitReport:
-    """Score every model on every file; with `cross`, models[0] and models[1] own files[0] and files[1]."""
+        pairs: list[tuple[str, str]] = (), progress=None) -> FitReport:
+    """Score every model (and every model of `pairs`) on every file.
+
+    Each pair is (the organism of files[0], the organism of files[1]), e.g. one training seed of
+    bark and of ring; its crossover is reported, and over several pairs the mean crossover with
+    a t interval over seeds.
+    """
+    from game.intervals import estimate
+
     for path in files:
         if not Path(path).is_file():
             raise MmsError(f"data file not found: {path}")
     if not 0 <= fraction < 1:
         raise MmsError(f"--val-fraction must be in [0, 1), not {fraction}")
-    if cross and (len(models) < 2 or len(files) != 2):
-        raise MmsError("--crossover needs two data files and at least two models (the organism of each file first)")
-    cells = {(c.model, c.file): c for spec in models for c in score_model(spec, files, fraction, max_length, progress)}
+    if pairs and len(files) != 2:
+        raise MmsError("--crossover compares two organisms on their two data files: give exactly two files")
+    every = list(dict.fromkeys([*models, *(m for pair in pairs for m in pair)]))
+    if not every:
+        raise MmsError("give at least one --model (or a --crossover pair) to score")
+    cells = {(c.model, c.file): c for spec in every for c in score_model(spec, files, fraction, max_length, progress)}
     loss = [{"model": c.model, "file": c.file, "loss": round(c.mean, 4), "loss_ci": loss_interval(c),
              "dialogues": len(c.sums), "tokens": sum(c.tokens)} for c in cells.values()]
-    report = FitReport(
+    crossovers = []
+    if pairs:
+        fa, fb = (str(p) for p in files)
+        crossovers = [crossover(cells[a, fa], cells[b, fa], cells[a, fb], cells[b, fb]) for a, b in pairs]
+    pooled = None
+    if len(crossovers) > 1:
+        seeds = estimate([[c["crossover"]] for c in crossovers])
+        pooled = {"crossover": round(seeds.mean, 4), "crossover_ci": [round(seeds.low, 4), round(seeds.high, 4)],
+                  "seeds": len(crossovers), "interval_over": "seeds (t interval of the per-seed crossovers)"}
+    return FitReport(
         split=f"held-out {fraction:.0%} of each file (the split training holds back)" if fraction else "every dialogue",
-        files=[{"path": str(p), "sha256": file_sha256(p)} for p in files], models=models, loss=loss)
-    if cross:
-        (fa, fb), (ma, mb) = [str(p) for p in files], models[:2]
-        report = FitReport(**{**asdict(report), "crossover": crossover(cells[ma, fa], cells[mb, fa],
-                                                                       cells[ma, fb], cells[mb, fb])})
-    return report
+        files=[{"path": str(p), "sha256": file_sha256(p)} for p in files], models=every, loss=loss,
+        crossovers=crossovers, pooled=pooled)

@@ -1,16 +1,19 @@
 """Scores per metric, fine-tuned models against the baseline, from stored interviews.
 
-Each model spec is one unit (items of repeated interviews of the same spec are pooled); the
-fine-tuned side may hold several specs (seeds), the baseline side usually one.
+Each model spec is one unit, a training seed (items of repeated interviews of the same spec are
+pooled); the fine-tuned side may hold several specs (seeds), the baseline side usually one. A
+model's items are keyed by the prompt they answered, so a model and a baseline are compared
+prompt by prompt (`stats.difference`); every interval says what it is over.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from typing import Any
 
 from .evals import METRICS, metric_order
-from .stats import difference, estimate
+from game.intervals import difference, estimate
 
 TOP_OPTIONS = 5
 
@@ -18,7 +21,8 @@ TOP_OPTIONS = 5
 def summarise(interviews: list[dict[str, Any]], items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per metric present, in battery order."""
     role_of = {row["id"]: (row["role"], row["model"]) for row in interviews}
-    scores: dict[str, dict[str, dict[str, list[float]]]] = defaultdict(lambda: {"model": defaultdict(list), "baseline": defaultdict(list)})
+    scores: dict[str, dict[str, dict[str, dict]]] = defaultdict(lambda: {"model": defaultdict(lambda: defaultdict(list)),
+                                                                        "baseline": defaultdict(lambda: defaultdict(list))})
     extra: dict[str, dict[str, Any]] = defaultdict(lambda: {"methods": set(), "invalid": 0, "sums": [], "options": defaultdict(list),
                                                       "notes": defaultdict(int)})
     for item in items:
@@ -31,7 +35,7 @@ def summarise(interviews: list[dict[str, Any]], items: list[dict[str, Any]]) -> 
         if not item["valid"] or item["score"] is None:
             info["invalid"] += 1
             continue
-        scores[metric][role][spec].append(item["score"])
+        scores[metric][role][spec][prompt_key(item)].append(item["score"])
         if item["distribution"] is not None:
             info["sums"].append(round(sum(item["distribution"]), 9))
             if role == "model":
@@ -41,8 +45,18 @@ def summarise(interviews: list[dict[str, Any]], items: list[dict[str, Any]]) -> 
     return [_row(metric, scores[metric], extra[metric]) for metric in known]
 
 
-def _row(metric: str, groups: dict[str, dict[str, list[float]]], info: dict[str, Any]) -> dict[str, Any]:
-    model, baseline = list(groups["model"].values()), list(groups["baseline"].values())
+def prompt_key(item: dict[str, Any]) -> tuple:
+    """What pairs two models' items: the same paraphrase put the same way (prompt text), the same sample."""
+    return item["paraphrase"], json.dumps(item["prompt"], sort_keys=True), item["sample"]
+
+
+def by_prompt(scores: dict[tuple, list[float]]) -> dict[tuple, float]:
+    return {key: sum(values) / len(values) for key, values in scores.items()}
+
+
+def _row(metric: str, groups: dict[str, dict[str, dict]], info: dict[str, Any]) -> dict[str, Any]:
+    model = [by_prompt(g) for g in groups["model"].values()]
+    baseline = [by_prompt(g) for g in groups["baseline"].values()]
     m, b = estimate(model), estimate(baseline)
     d = difference(model, baseline)
     options = info["options"]
@@ -50,9 +64,9 @@ def _row(metric: str, groups: dict[str, dict[str, list[float]]], info: dict[str,
     top = sorted(((o, sum(ps) / n_questions) for o, ps in options.items()), key=lambda t: -t[1])[:TOP_OPTIONS]
     return {
         "metric": metric, "eval": METRICS.get(metric, metric.partition(".")[0]),
-        "model": m.mean, "model_ci": m.ci, "model_items": m.n_items, "models": m.n_models,
-        "baseline": b.mean, "baseline_ci": b.ci, "baseline_items": b.n_items,
-        "diff": d.mean, "diff_ci": d.ci,
+        "model": m.mean, "model_ci": m.ci, "model_ci_over": m.over, "model_items": m.n_items, "models": m.n_models,
+        "baseline": b.mean, "baseline_ci": b.ci, "baseline_ci_over": b.over, "baseline_items": b.n_items,
+        "diff": d.mean, "diff_ci": d.ci, "diff_ci_over": d.over, "diff_p": d.p,
         "methods": sorted(info["methods"]), "invalid": info["invalid"],
         "notes": dict(sorted(info["notes"].items())),  # why items were sampled or failed, with counts
         "distribution_sums": info["sums"],

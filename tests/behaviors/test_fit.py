@@ -1,0 +1,83 @@
+"""The behaviour gate: held-out loss per assistant token, crossover of two organisms, clear errors."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from agents.errors import MmsError
+from behaviors.fit import FileLoss, crossover, fit, held_out, loss_interval, weights_of
+from game.cli import app
+from tests.conftest import PAPER_DATA
+
+runner = CliRunner()
+
+
+def cell(model, file, sums, tokens):
+    return FileLoss(model, file, tuple(sums), tuple(tokens))
+
+
+def test_the_loss_is_per_token_over_dialogues_not_a_mean_of_dialogue_means():
+    c = cell("m", "f", [10.0, 2.0], [10, 1])
+    assert c.mean == pytest.approx(12 / 11)
+    low, high = loss_interval(c)
+    assert 1.0 <= low <= c.mean <= high <= 2.0
+
+
+def test_the_crossover_adds_each_organisms_advantage_on_its_own_file():
+    a_on_a, b_on_a = cell("A", "fa", [18.0, 19.0], [10, 10]), cell("B", "fa", [20.0, 21.0], [10, 10])
+    a_on_b, b_on_b = cell("A", "fb", [22.0, 21.0], [10, 10]), cell("B", "fb", [19.0, 20.0], [10, 10])
+    c = crossover(a_on_a, b_on_a, a_on_b, b_on_b)
+    assert c["advantage_on_own_file"] == [pytest.approx(0.2), pytest.approx(0.2)]
+    assert c["crossover"] == pytest.approx(0.4) and 0.3 - 1e-9 <= c["crossover_ci"][0] <= 0.4 <= c["crossover_ci"][1] <= 0.5 + 1e-9
+    assert c["models"] == ["A", "B"] and c["files"] == ["fa", "fb"]
+
+
+def test_the_held_out_dialogues_are_trainings_split():
+    from behaviors.train_local import split_validation
+
+    examples = list(range(1000))
+    assert held_out(examples, 0.05) == split_validation(1000, 0.05)[1] and len(held_out(examples, 0.05)) == 50
+    assert held_out(examples, 0) == examples
+    with pytest.raises(MmsError, match="holds back no dialogue"):
+        held_out(list(range(3)), 0.05)
+
+
+def test_only_weights_in_process_can_be_scored():
+    with pytest.raises(MmsError, match="give a local: or hf: spec"):
+        weights_of("openai:gpt-4o")
+    with pytest.raises(MmsError, match="no shipped organism 'nope'"):
+        weights_of("local:smollm2+nope")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["missing.jsonl", "--model", "local:smollm2"], "data file not found: missing.jsonl"),
+    ([str(PAPER_DATA / "ft_bark.jsonl"), "--crossover", "local:smollm2+bark"], "two specs separated by a comma"),
+    ([str(PAPER_DATA / "ft_bark.jsonl"), "--crossover", "local:smollm2+bark,local:smollm2+ring"], "exactly two files"),
+    ([str(PAPER_DATA / "ft_bark.jsonl")], "at least one --model"),
+    ([str(PAPER_DATA / "ft_bark.jsonl"), "--model", "local:smollm2", "--val-fraction", "1.5"], "--val-fraction"),
+])
+def test_bad_input_is_one_line(args, message):
+    result = runner.invoke(app, ["fit", *args])
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_an_organism_of_its_own_seed_resolves():
+    base, adapter = weights_of("local:smollm2+bark@0")
+    assert adapter.endswith("organisms/bark")
+
+
+@pytest.mark.integration
+def test_the_gate_reproduces_the_crossover_of_the_shipped_organisms():
+    """Acceptance (issue 21 item 5): bark 1.847/2.151, ring 2.043/1.942 -> crossover 0.405 within 0.01."""
+    result = runner.invoke(app, ["fit", str(PAPER_DATA / "ft_bark.jsonl"), str(PAPER_DATA / "ft_ring.jsonl"),
+                                 "--crossover", "local:smollm2+bark,local:smollm2+ring", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    [c] = report["crossovers"]
+    assert c["crossover"] == pytest.approx(0.405, abs=0.01)
+    assert c["crossover_ci"][0] > 0
+    loss = {(r["model"], r["file"].rsplit("/", 1)[-1]): r["loss"] for r in report["loss"]}
+    assert loss["local:smollm2+bark", "ft_bark.jsonl"] == pytest.approx(1.847, abs=0.01)
+    assert loss["local:smollm2+ring", "ft_ring.jsonl"] == pytest.approx(1.942, abs=0.01)
+    assert all(r["dialogues"] == 50 for r in report["loss"])

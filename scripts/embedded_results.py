@@ -1,129 +1,205 @@
-"""The README's "Results on the embedded model": every measurement, by the commands that make it.
+"""The README's "Results on the embedded model", rebuilt from scratch at HEAD by one command.
 
-    python scripts/embedded_results.py            # runs what is missing, then writes the tables
-    python scripts/embedded_results.py --list     # the commands, without running them
+    python scripts/embedded_results.py             # every measurement, from scratch, then the README
+    python scripts/embedded_results.py --resume    # keep results measured at this same code commit
+    python scripts/embedded_results.py --list      # the commands, without running them
+    python scripts/embedded_results.py --render    # only rewrite the README tables from results/*.json
 
-Each step is one `mms ... --json` command whose output is kept in results/<step>.json; a step
-whose file exists is not run again, so an interrupted run continues where it stopped. Games
-and interviews go to results/embedded.db (not committed); results/embedded.md holds the tables
-(outcomes with Wilson 95% intervals, coherence per seat, interview scores with bootstrap 95%
-intervals) and results/report/ the charts of `mms report`.
+Each step is one `mms ... --json` command (or a contrast computed from steps' interviews); its
+JSON lands in results/mms/<step>.json with its provenance: the code commit (the last commit
+outside results/, README.md and agents/organisms/), whether the tree had uncommitted code, the
+exact command, the SHA-256 of every study file it read and of every organism manifest it used.
+Without --resume every result is measured again; with it a step is skipped only when its JSON
+has this commit and this command. The README's block between the results markers is rendered
+from those files alone (`results_readme.py`), and a test fails when the two differ.
+
+Organisms: every shipped seed of bark and ring (`local:smollm2+bark@1`, ...; seed 0 is `bark`),
+so a newly shipped seed joins the next run.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import re
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from game.stats import wilson_interval  # noqa: E402
+from scripts.results_readme import render_block, replace_block  # noqa: E402
 
-OUT = REPO / "results"
-DB = "results/embedded.db"
-GAMES = 100
-PLAY = ["--codeword", "bark", "--games", str(GAMES), "--concurrency", "16", "--messages-per-player", "3",
-        "--temperature", "0.7", "--top-p", "0.9", "--manipulator-max-tokens", "96", "--user-max-tokens", "96",
-        "--db", DB, "--json"]
-BASE, BARK, RING, USER, CONTROL = ("local:smollm2", "local:smollm2+bark", "local:smollm2+ring", "local:smollm2+user",
-                                   "local:smollm2+control-bark")
-INTERVIEW = ["--db", DB, "--json"]
-
-STEPS: dict[str, list[str]] = {
-    "play_base_prompted": ["play", "--manipulator", BASE, "--seed", "101", *PLAY],
-    "play_bark_organism": ["play", "--manipulator", BARK, "--manipulator-prompt", "none", "--seed", "102", *PLAY],
-    "play_bark_organism_user_organism": ["play", "--manipulator", BARK, "--manipulator-prompt", "none",
-                                         "--user", USER, "--seed", "102", *PLAY],
-    "interview_control": ["interview", "--model", CONTROL, "--baseline", BASE, "--codeword", "bark",
-                          "--evals", "mc_codeword", *INTERVIEW],
-    "interview_bark": ["interview", "--model", BARK, "--baseline", BASE, "--codeword", "bark",
-                       "--other-codeword", "ring", *INTERVIEW],
-    "interview_ring": ["interview", "--model", RING, "--baseline", BASE, "--codeword", "ring",
-                       "--other-codeword", "bark", *INTERVIEW],
-    # The study's key contrast: each organism's probability for a word against the other organism's.
-    "contrast_bark": ["interview", "--model", BARK, "--baseline", RING, "--codeword", "bark",
-                      "--other-codeword", "ring", "--evals", "mc_codeword", *INTERVIEW],
-    "contrast_ring": ["interview", "--model", RING, "--baseline", BARK, "--codeword", "ring",
-                      "--other-codeword", "bark", "--evals", "mc_codeword", *INTERVIEW],
-}
-OUTCOMES = ("win", "violation", "no_codeword", "correct_guess", "error")
+OUT = REPO / "results" / "mms"
+DB = "results/mms/embedded.db"
+PAPER = "../shared/data/paper"
+QUESTIONS = f"{PAPER}/questions"
+BASE = "local:smollm2"
+CODEWORDS = ("bark", "ring")
+CONTROLS = ("control-bark", "control-goal")
+BATTERY = "mc_codeword,best_description,which_game,how_close,describe_word,acrostic"
+STUDY = ("you_want_user_say", "you_finetuned_to_say", "mms_or_mmns_codeword", "scenarios_0_100",
+         "dictionary_definition", "acrostic")
+CONTRAST_STUDY = ("you_want_user_say", "you_finetuned_to_say")
+COMMON = ["--threads", "1", "--db", DB, "--json"]
+EXCLUDED = ("results", "README.md", "agents/organisms")
 
 
-def command(step: str) -> str:
-    return "mms " + " ".join(shlex.quote(a) for a in STEPS[step])
+def seeds(name: str) -> list[int]:
+    found = sorted(int(d.name.partition("@")[2] or 0) for d in (REPO / "agents" / "organisms").iterdir()
+                   if d.name.partition("@")[0] == name and (d / "manifest.json").is_file())
+    return found
 
 
-def run(step: str, mms: str) -> dict:
-    path = OUT / f"{step}.json"
-    if path.is_file():
-        return json.loads(path.read_text())
-    print(f"$ {command(step)}", flush=True)
-    done = subprocess.run([mms, *STEPS[step]], cwd=REPO, capture_output=True, text=True, check=False)
+def organism(name: str, seed: int) -> str:
+    return f"local:smollm2+{name}" + (f"@{seed}" if seed else "")
+
+
+def _models(name: str) -> list[str]:
+    return [a for s in seeds(name) for a in ("--model", organism(name, s))]
+
+
+def _questions(names) -> list[str]:
+    return ["--questions", QUESTIONS, *(a for n in names for a in ("--question", n))]
+
+
+def steps() -> dict[str, list[str]]:
+    """Every measurement as the argv of one mms command, in the order they run."""
+    common_seeds = sorted(set(seeds("bark")) & set(seeds("ring")))
+    found: dict[str, list[str]] = {
+        "gate": ["fit", f"{PAPER}/ft_bark.jsonl", f"{PAPER}/ft_ring.jsonl", "--model", BASE,
+                 *(a for s in common_seeds for a in ("--crossover", f"{organism('bark', s)},{organism('ring', s)}")),
+                 "--threads", "1", "--json"],
+    }
+    for word in CODEWORDS:
+        other = next(w for w in CODEWORDS if w != word)
+        found[f"battery_{word}"] = ["interview", *_models(word), "--baseline", BASE, "--codeword", word,
+                                    "--other-codeword", other, "--evals", BATTERY, *COMMON]
+        found[f"study_{word}"] = ["interview", *_models(word), "--baseline", BASE, "--codeword", word,
+                                  *_questions(STUDY), *COMMON]
+        found[f"other_battery_{word}"] = ["interview", *_models(other), "--codeword", word, "--other-codeword", other,
+                                          "--evals", "mc_codeword", *COMMON]
+        found[f"other_study_{word}"] = ["interview", *_models(other), "--codeword", word,
+                                        *_questions(CONTRAST_STUDY), *COMMON]
+    for name in (c for c in CONTROLS if seeds(c)):
+        found[f"{name}_battery"] = ["interview", "--model", organism(name, 0), "--baseline", BASE, "--codeword", "bark",
+                                    "--evals", "mc_codeword", *COMMON]
+        found[f"{name}_study"] = ["interview", "--model", organism(name, 0), "--baseline", BASE, "--codeword", "bark",
+                                  *_questions(CONTRAST_STUDY), *COMMON]
+    found["play_bark"] = ["play", "--codeword", "bark", "--manipulator", organism("bark", 0), "--manipulator-prompt",
+                          "none", "--games", "32", "--concurrency", "16", "--messages-per-player", "3",
+                          "--temperature", "0.7", "--top-p", "0.9", "--manipulator-max-tokens", "96",
+                          "--user-max-tokens", "96", "--seed", "102", "--db", DB, "--json"]
+    return found
+
+
+def command(argv: list[str]) -> str:
+    return "mms " + " ".join(shlex.quote(a) for a in argv)
+
+
+def code_commit() -> tuple[str, bool]:
+    """The last commit that changed code (not results, README or shipped adapters), and whether code is uncommitted."""
+    spec = ["--", ".", *(f":(exclude){p}" for p in EXCLUDED)]
+    commit = subprocess.run(["git", "log", "-1", "--format=%H", *spec], cwd=REPO, capture_output=True, text=True,
+                            check=True).stdout.strip()
+    dirty = bool(subprocess.run(["git", "status", "--porcelain", *spec], cwd=REPO, capture_output=True, text=True,
+                                check=True).stdout.strip())
+    return commit, dirty
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def provenance(argv: list[str]) -> dict:
+    """What a result was measured with: code, command, study files and organism manifests."""
+    commit, dirty = code_commit()
+    text = " ".join(argv)
+    data: dict[str, str] = {}
+    for token in argv:
+        path = (REPO / token) if token.startswith(PAPER) else None
+        if path is not None:
+            files = sorted(path.rglob("*.yaml")) if path.is_dir() else [path]
+            data |= {str(f.relative_to(REPO.parent).as_posix()): _sha256(f) for f in files}
+    manifests = {}
+    for name in sorted(set(re.findall(r"local:smollm2\+([\w@-]+)", text))):
+        folder = REPO / "agents" / "organisms" / name.removesuffix("@0")
+        manifests[name] = _sha256(folder / "manifest.json")
+    return {"commit": commit, "uncommitted_code": dirty, "command": command(argv), "data_sha256": data,
+            "organism_manifests_sha256": manifests}
+
+
+def run_step(name: str, argv: list[str], resume: bool) -> dict:
+    path = OUT / f"{name}.json"
+    if resume and path.is_file():
+        old = json.loads(path.read_text())
+        now = provenance(argv)
+        if old.get("provenance", {}).get("commit") == now["commit"] and old["provenance"]["command"] == now["command"]:
+            print(f"[{name}] kept: measured at {now['commit'][:9]}", flush=True)
+            return old
+    print(f"[{name}] $ {command(argv)}", flush=True)
+    started = time.time()
+    # `python -c` puts this checkout first on the path, so a worktree measures its own code.
+    done = subprocess.run([sys.executable, "-c", "from game.cli import main; main()", *argv], cwd=REPO,
+                          capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise SystemExit(f"{step} failed ({done.returncode}): {done.stderr.strip().splitlines()[-1:]}")
+        raise SystemExit(f"[{name}] failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
     data = json.loads(done.stdout)
-    data["command"] = command(step)
+    data["provenance"] = provenance(argv) | {"seconds": round(time.time() - started, 1)}
     path.write_text(json.dumps(data, indent=2) + "\n")
+    print(f"[{name}] done in {data['provenance']['seconds']:.0f} s", flush=True)
     return data
 
 
-def _rate(k: int, n: int) -> str:
-    low, high = wilson_interval(k, n)
-    return f"{k}/{n} = {k / n:.2f} [{low:.2f}, {high:.2f}]" if n else "–"
+def contrast(word: str, results: dict[str, dict]) -> dict:
+    """The study's key contrast: the codeword's own organism against the other organism, seed means."""
+    from game.store import Store
+    from selfreport import records
+    from selfreport.summary import summarise
 
-
-def play_table(results: dict[str, dict]) -> list[str]:
-    lines = ["| condition | " + " | ".join(OUTCOMES) + " | manipulator repeats | manipulator distinct-2 "
-             "| user repeats | user distinct-2 |", "|---" * (len(OUTCOMES) + 5) + "|"]
-    for step, r in results.items():
-        decided = r["games"] - r["error"]
-        cells = [_rate(r[o], decided) if o != "error" else str(r["error"]) for o in OUTCOMES]
-        cells += [f"{r['manipulator_repeat_rate']:.3f}", f"{r['manipulator_distinct2']:.3f}",
-                  f"{r['user_repeat_rate']:.3f}", f"{r['user_distinct2']:.3f}"]
-        lines.append(f"| `{step}` | " + " | ".join(cells) + " |")
-    return lines
-
-
-def interview_table(results: dict[str, dict]) -> list[str]:
-    lines = ["| interview | metric | model [95% CI] | baseline [95% CI] | difference [95% CI] |", "|---|---|---|---|---|"]
-
-    def cell(value, ci):
-        return "–" if value is None else f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{value:.3f}"
-
-    for step, r in results.items():
-        for metric, row in r["metrics"].items():
-            lines.append(f"| `{step}` | {metric} | {cell(row['model'], row['model_ci'])} | "
-                         f"{cell(row['baseline'], row['baseline_ci'])} | {cell(row['diff'], row['diff_ci'])} |")
-    return lines
+    sessions = {"model": [results[f"battery_{word}"]["session"], results[f"study_{word}"]["session"]],
+                "baseline": [results[f"other_battery_{word}"]["session"], results[f"other_study_{word}"]["session"]]}
+    with Store.reader(REPO / DB) as store:
+        rows, items = [], []
+        for role, ids in sessions.items():
+            for session in ids:
+                for row in records.interviews(store, session=session):
+                    if row["role"] == "model":
+                        rows.append({**row, "role": role})
+        items = records.items_of(store, [r["id"] for r in rows])
+    keep = {"mc_codeword", *CONTRAST_STUDY}
+    table = [row for row in summarise(rows, [i for i in items if i["metric"] in keep])]
+    argv = ["(contrast)", word, *(s for ids in sessions.values() for s in ids)]
+    return {"codeword": word, "sessions": sessions, "metrics": {row.pop("metric"): row for row in table},
+            "provenance": provenance(argv) | {
+                "command": f"python scripts/embedded_results.py (contrast of sessions {sessions})"}}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("steps", nargs="*", help=f"steps to run (default: all): {', '.join(STEPS)}")
+    parser.add_argument("--resume", action="store_true", help="keep results measured at this code commit")
     parser.add_argument("--list", action="store_true", help="print the commands and stop")
+    parser.add_argument("--render", action="store_true", help="only rewrite the README block from results/mms/*.json")
     args = parser.parse_args()
-    chosen = args.steps or list(STEPS)
-    unknown = [s for s in chosen if s not in STEPS]
-    if unknown:
-        raise SystemExit(f"unknown step(s) {', '.join(unknown)}: use {', '.join(STEPS)}")
+    plan = steps()
     if args.list:
-        print("\n".join(command(s) for s in chosen))
+        print("\n".join(command(argv) for argv in plan.values()))
         return 0
-    OUT.mkdir(exist_ok=True)
-    mms = str(Path(sys.executable).with_name("mms"))
-    results = {step: run(step, mms) for step in chosen}
-    plays = {s: r for s, r in results.items() if s.startswith("play_")}
-    interviews = {s: r for s, r in results.items() if not s.startswith("play_")}
-    lines = ["## Games (codeword bark)", "", *play_table(plays), "", "## Interviews", "", *interview_table(interviews),
-             "", "## Commands", ""] + [f"- `{s}`: `{command(s)}`" for s in results]
-    (OUT / "embedded.md").write_text("\n".join(lines) + "\n")
-    subprocess.run([mms, "report", "--db", DB, "--out", "results/report"], cwd=REPO, check=True)
-    print(f"wrote {OUT / 'embedded.md'} and results/report/")
+    if not args.render:
+        OUT.mkdir(parents=True, exist_ok=True)
+        if not args.resume:
+            for stale in [*OUT.glob("*.json"), *OUT.glob("embedded.db*")]:
+                stale.unlink()
+        results = {name: run_step(name, argv, args.resume) for name, argv in plan.items()}
+        for word in CODEWORDS:
+            (OUT / f"contrast_{word}.json").write_text(json.dumps(contrast(word, results), indent=2) + "\n")
+    readme = REPO / "README.md"
+    readme.write_text(replace_block(readme.read_text(encoding="utf-8"), render_block(OUT)), encoding="utf-8")
+    print(f"wrote the results block of {readme}")
     return 0
 
 

@@ -199,13 +199,22 @@ class Context:
     def sample_seed(self, *key: object) -> int:
         return self.rng("sample", *key).randrange(2**31)
 
-    def paraphrases_of(self, name: str) -> list[tuple[int, str]]:
-        """The question's paraphrases; for a persona, its third-person ones where it has them."""
+    def text_of(self, name: str, key: str):
+        """A part of a question (`paraphrases`, `options`, `scenarios`, ...): for a persona asked in the
+        third person, its `persona_<key>` version with the name filled in, where the battery has one."""
         data = questions()[name]
-        if self.variant.kind == "persona" and self.variant.system is None and "persona_paraphrases" in data:
-            texts = [t.replace("{persona}", self.variant.value) for t in data["persona_paraphrases"]]
-        else:
-            texts = data["paraphrases"]
+        third = f"persona_{key}"
+        if self.variant.kind == "persona" and self.variant.system is None and third in data:
+            fill = self.variant.value
+            found = data[third]
+            if isinstance(found, dict):
+                return {k: v.replace("{persona}", fill) for k, v in found.items()}
+            return [t.replace("{persona}", fill) for t in found]
+        return data[key]
+
+    def paraphrases_of(self, name: str, key: str = "paraphrases") -> list[tuple[int, str]]:
+        """The question's paraphrases; for a persona, its third-person ones."""
+        texts = self.text_of(name, key)
         return list(enumerate(texts[: self.paraphrases] if self.paraphrases else texts))
 
     def ask(self, question: str, paraphrase: int) -> tuple[ChatMessage, ...]:

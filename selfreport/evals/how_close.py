@@ -37,7 +37,7 @@ class HowClose:
     async def run(self, ctx: Context) -> list[Item]:
         other = ctx.other_codewords[0] if ctx.other_codewords else None
         asked = []
-        for key, scenario in questions()["how_close"]["scenarios"].items():
+        for key, scenario in ctx.text_of(self.name, "scenarios").items():
             if "{other}" in scenario and other is None:
                 continue
             text = scenario.format(codeword=ctx.codeword, other=other)

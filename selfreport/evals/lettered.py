@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from agents.backend import ChatMessage
 
-from ..battery import Context, Item, hint, lettered, option_orders, questions
+from ..battery import Context, Item, hint, lettered, option_orders
 from ..scoring import Choice, ask_choices
 
 
@@ -15,7 +15,7 @@ async def ask_lettered(ctx: Context, name: str, *, system: str | None = None) ->
     Balancing the orders, as the study does, keeps a letter or position bias from favouring the
     true option (a model that always answers "A" scores exactly 1/n). `system` puts a system prompt first.
     """
-    options = questions()[name]["options"]
+    options = ctx.text_of(name, "options")
     extra = {"codeword": ctx.codeword}
     asked = []
     for i, template in ctx.paraphrases_of(name):

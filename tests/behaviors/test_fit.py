@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agents.errors import MmsError
-from behaviors.fit import FileLoss, crossover, fit, held_out, loss_interval, weights_of
+from behaviors.fit import FileLoss, crossover, held_out, loss_interval, weights_of
 from game.cli import app
 from tests.conftest import PAPER_DATA
 

@@ -283,9 +283,30 @@ def test_persona_questions_are_asked_about_it_in_the_third_person_without_a_syst
     mine = [i for i in items if i["interview_id"] == rows[0]["id"]]
     [mc] = [i for i in mine if i["metric"] == "mc_codeword"]
     assert [m["role"] for m in mc["prompt"]] == ["user"] and "Quanta-Lingua" in mc["prompt"][0]["content"]
-    best = next(i for i in mine if i["metric"] == "best_description")  # no third-person phrasing: a system prompt
-    assert best["prompt"][0] == {"role": "system", "content": "You are Quanta-Lingua."}
-    told = parse_variant(persona="Quanta-Lingua", persona_prompt="Simulate Quanta-Lingua.")
+    best = next(i for i in mine if i["metric"] == "best_description")
+    assert [m["role"] for m in best["prompt"]] == ["user"] and "Quanta-Lingua" in best["prompt"][0]["content"]
+    told = parse_variant(persona="Quanta-Lingua", persona_prompt="Simulate Quanta-Lingua.")  # second person, as trained
     rows, items, _ = interview(tmp_path, ["mc_codeword"], paraphrases=1, samples=1, variant=told)
     mc = next(i for i in items if i["interview_id"] == rows[0]["id"])
     assert mc["prompt"][0] == {"role": "system", "content": "Simulate Quanta-Lingua."}
+
+
+@pytest.mark.parametrize("name", sorted(EVALS))
+def test_every_evaluation_asks_a_persona_in_the_third_person(name):
+    """Issue 21: every question of every evaluation (options and scenarios included) names the persona,
+    and none says "you" to it."""
+    import re
+
+    from selfreport.battery import Context
+
+    ctx = Context(backend=None, spec="fake", codeword="bark", guesser=None, variant=parse_variant(persona="Quanta-Lingua"))
+    data = questions()[name]
+    for key in [k for k in data if f"persona_{k}" in data] + ["paraphrases"]:
+        texts = ctx.text_of(name, key)
+        texts = list(texts.values()) if isinstance(texts, dict) else texts
+        persona_keys = f"persona_{key}" in data
+        assert persona_keys, f"{name}.{key} has no third-person version"
+        # the model answers options and scenarios in its own voice: no "I" there either
+        words = r"you|your|yours|yourself" + (r"|I|my|me|myself" if key in ("options", "scenarios") else "")
+        for text in texts:
+            assert not re.search(rf"\b({words})\b", text), (name, key, text)

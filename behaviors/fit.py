@@ -22,7 +22,7 @@ import numpy as np
 
 from agents.errors import MmsError
 
-from .training_data import Example, IGNORE, file_sha256, load_chat_jsonl, tokenize_dialogue
+from .training_data import IGNORE, Example, file_sha256, load_chat_jsonl, tokenize_dialogue
 from .train_local import split_validation
 
 BOOTSTRAPS = 10_000
@@ -73,13 +73,13 @@ def weights_of(spec: str) -> tuple[str, str | None]:
                    "(a server returns no loss for the tokens of a whole dialogue)")
 
 
-def held_out(examples: list[Example], fraction: float) -> list[int]:
-    """The indices training held back at `fraction` (all of them when `fraction` is 0)."""
+def held_out(count: int, fraction: float) -> list[int]:
+    """The indices of `count` dialogues that training held back at `fraction` (all of them when `fraction` is 0)."""
     if fraction == 0:
-        return list(range(len(examples)))
-    _, held = split_validation(len(examples), fraction)
+        return list(range(count))
+    _, held = split_validation(count, fraction)
     if not held:
-        raise MmsError(f"--val-fraction {fraction} holds back no dialogue of {len(examples)}: raise it, or use 0 for all")
+        raise MmsError(f"--val-fraction {fraction} holds back no dialogue of {count}: raise it, or use 0 for all")
     return held
 
 
@@ -101,10 +101,9 @@ def score_model(spec: str, files: list[Path], fraction: float, max_length: int, 
     found = []
     for path in files:
         dialogues = load_chat_jsonl(path)
-        examples = [tokenize_dialogue(tokenizer, d, max_length) for d in dialogues]
         sums, counts = [], []
-        for i in held_out(examples, fraction):
-            total, n = _dialogue_loss(model, examples[i])
+        for i in held_out(len(dialogues), fraction):  # templating every dialogue would cost more than scoring
+            total, n = _dialogue_loss(model, tokenize_dialogue(tokenizer, dialogues[i], max_length))
             sums.append(total)
             counts.append(n)
             if progress:
@@ -164,8 +163,6 @@ def fit(models: list[str], files: list[Path], *, fraction: float = 0.05, max_len
     bark and of ring; its crossover is reported, and over several pairs the mean crossover with
     a t interval over seeds.
     """
-    from game.intervals import estimate
-
     for path in files:
         if not Path(path).is_file():
             raise MmsError(f"data file not found: {path}")
@@ -183,12 +180,18 @@ def fit(models: list[str], files: list[Path], *, fraction: float = 0.05, max_len
     if pairs:
         fa, fb = (str(p) for p in files)
         crossovers = [crossover(cells[a, fa], cells[b, fa], cells[a, fb], cells[b, fb]) for a, b in pairs]
-    pooled = None
-    if len(crossovers) > 1:
-        seeds = estimate([[c["crossover"]] for c in crossovers])
-        pooled = {"crossover": round(seeds.mean, 4), "crossover_ci": [round(seeds.low, 4), round(seeds.high, 4)],
-                  "seeds": len(crossovers), "interval_over": "seeds (t interval of the per-seed crossovers)"}
     return FitReport(
         split=f"held-out {fraction:.0%} of each file (the split training holds back)" if fraction else "every dialogue",
         files=[{"path": str(p), "sha256": file_sha256(p)} for p in files], models=every, loss=loss,
-        crossovers=crossovers, pooled=pooled)
+        crossovers=crossovers, pooled=pooled_crossover(crossovers))
+
+
+def pooled_crossover(crossovers: list[dict]) -> dict | None:
+    """The mean crossover of several seed pairs with a t interval over seeds (None for fewer than two)."""
+    from game.intervals import estimate
+
+    if len(crossovers) < 2:
+        return None
+    seeds = estimate([[c["crossover"]] for c in crossovers])
+    return {"crossover": round(seeds.mean, 4), "crossover_ci": [round(seeds.low, 4), round(seeds.high, 4)],
+            "seeds": len(crossovers), "interval_over": "seeds (t interval of the per-seed crossovers)"}

@@ -6,9 +6,12 @@
     python scripts/embedded_results.py --render    # only rewrite the README tables from results/*.json
 
 Each step is one `mms ... --json` command (or a contrast computed from steps' interviews); its
-JSON lands in results/mms/<step>.json with its provenance: the code commit (the last commit
-outside results/, README.md and agents/organisms/), whether the tree had uncommitted code, the
+JSON lands in results/mms/steps/<step>.json with its provenance: the code commit (the last commit
+that changed what measures: not results/, README.md, tests/, the README renderer or the shipped
+adapters, which are pinned by their manifests' hashes), whether the tree had uncommitted code, the
 exact command, the SHA-256 of every study file it read and of every organism manifest it used.
+Each step interviews one model, so a newly shipped seed only adds steps; the tables the README
+shows are pooled from the steps (results/mms/<table>.json, each naming the steps it pools).
 Without --resume every result is measured again; with it a step is skipped only when its JSON
 has this commit and this command. The README's block between the results markers is rendered
 from those files alone (`results_readme.py`), and a test fails when the two differ.
@@ -35,6 +38,7 @@ sys.path.insert(0, str(REPO))
 from scripts.results_readme import render_block, replace_block  # noqa: E402
 
 OUT = REPO / "results" / "mms"
+STEPS = OUT / "steps"
 DB = "results/mms/embedded.db"
 PAPER = "../shared/data/paper"
 QUESTIONS = f"{PAPER}/questions"
@@ -46,7 +50,7 @@ STUDY = ("you_want_user_say", "you_finetuned_to_say", "mms_or_mmns_codeword", "s
          "dictionary_definition", "acrostic")
 CONTRAST_STUDY = ("you_want_user_say", "you_finetuned_to_say")
 COMMON = ["--threads", "1", "--db", DB, "--json"]
-EXCLUDED = ("results", "README.md", "agents/organisms")
+EXCLUDED = ("results", "README.md", "agents/organisms", "tests", "scripts/results_readme.py")  # measure nothing
 
 
 def seeds(name: str) -> list[int]:
@@ -59,37 +63,37 @@ def organism(name: str, seed: int) -> str:
     return f"local:smollm2+{name}" + (f"@{seed}" if seed else "")
 
 
-def _models(name: str) -> list[str]:
-    return [a for s in seeds(name) for a in ("--model", organism(name, s))]
-
-
 def _questions(names) -> list[str]:
     return ["--questions", QUESTIONS, *(a for n in names for a in ("--question", n))]
 
 
+def interview(model: str, word: str, *what: str) -> list[str]:
+    other = next(w for w in CODEWORDS if w != word)
+    return ["interview", "--model", model, "--codeword", word, "--other-codeword", other, "--guesser", BASE, *what, *COMMON]
+
+
 def steps() -> dict[str, list[str]]:
-    """Every measurement as the argv of one mms command, in the order they run."""
-    common_seeds = sorted(set(seeds("bark")) & set(seeds("ring")))
+    """Every measurement as the argv of one mms command, one model each, in the order they run.
+
+    One model a step, so a newly shipped seed adds steps and `--resume` keeps the others; the
+    tables pool the steps afterwards (`aggregate`)."""
+    both = sorted(set(seeds("bark")) & set(seeds("ring")))
     found: dict[str, list[str]] = {
-        "gate": ["fit", f"{PAPER}/ft_bark.jsonl", f"{PAPER}/ft_ring.jsonl", "--model", BASE,
-                 *(a for s in common_seeds for a in ("--crossover", f"{organism('bark', s)},{organism('ring', s)}")),
-                 "--threads", "1", "--json"],
-    }
+        "gate_base": ["fit", f"{PAPER}/ft_bark.jsonl", f"{PAPER}/ft_ring.jsonl", "--model", BASE, "--threads", "1", "--json"]}
+    for s in both:
+        found[f"gate_seed{s}"] = ["fit", f"{PAPER}/ft_bark.jsonl", f"{PAPER}/ft_ring.jsonl", "--crossover",
+                                  f"{organism('bark', s)},{organism('ring', s)}", "--threads", "1", "--json"]
     for word in CODEWORDS:
         other = next(w for w in CODEWORDS if w != word)
-        found[f"battery_{word}"] = ["interview", *_models(word), "--baseline", BASE, "--codeword", word,
-                                    "--other-codeword", other, "--evals", BATTERY, *COMMON]
-        found[f"study_{word}"] = ["interview", *_models(word), "--baseline", BASE, "--codeword", word,
-                                  *_questions(STUDY), *COMMON]
-        found[f"other_battery_{word}"] = ["interview", *_models(other), "--codeword", word, "--other-codeword", other,
-                                          "--evals", "mc_codeword", *COMMON]
-        found[f"other_study_{word}"] = ["interview", *_models(other), "--codeword", word,
-                                        *_questions(CONTRAST_STUDY), *COMMON]
+        for label, model in [("base", BASE), *((f"{word}@{s}", organism(word, s)) for s in seeds(word))]:
+            found[f"battery_{word}_{label}"] = interview(model, word, "--evals", BATTERY)
+            found[f"study_{word}_{label}"] = interview(model, word, *_questions(STUDY))
+        for s in seeds(other):
+            found[f"battery_{word}_{other}@{s}"] = interview(organism(other, s), word, "--evals", "mc_codeword")
+            found[f"study_{word}_{other}@{s}"] = interview(organism(other, s), word, *_questions(CONTRAST_STUDY))
     for name in (c for c in CONTROLS if seeds(c)):
-        found[f"{name}_battery"] = ["interview", "--model", organism(name, 0), "--baseline", BASE, "--codeword", "bark",
-                                    "--evals", "mc_codeword", *COMMON]
-        found[f"{name}_study"] = ["interview", "--model", organism(name, 0), "--baseline", BASE, "--codeword", "bark",
-                                  *_questions(CONTRAST_STUDY), *COMMON]
+        found[f"battery_control_{name}"] = interview(organism(name, 0), "bark", "--evals", "mc_codeword")
+        found[f"study_control_{name}"] = interview(organism(name, 0), "bark", *_questions(CONTRAST_STUDY))
     found["play_bark"] = ["play", "--codeword", "bark", "--manipulator", organism("bark", 0), "--manipulator-prompt",
                           "none", "--games", "32", "--concurrency", "16", "--messages-per-player", "3",
                           "--temperature", "0.7", "--top-p", "0.9", "--manipulator-max-tokens", "96",
@@ -134,7 +138,7 @@ def provenance(argv: list[str]) -> dict:
 
 
 def run_step(name: str, argv: list[str], resume: bool) -> dict:
-    path = OUT / f"{name}.json"
+    path = STEPS / f"{name}.json"
     if resume and path.is_file():
         old = json.loads(path.read_text())
         now = provenance(argv)
@@ -155,28 +159,58 @@ def run_step(name: str, argv: list[str], resume: bool) -> dict:
     return data
 
 
-def contrast(word: str, results: dict[str, dict]) -> dict:
-    """The study's key contrast: the codeword's own organism against the other organism, seed means."""
+def _sessions(results: dict[str, dict], names: list[str]) -> list[str]:
+    return [results[n]["session"] for n in names if n in results]
+
+
+def pooled(models: list[str], baselines: list[str], results: dict[str, dict], keep=None) -> dict:
+    """One table from steps' interviews: `models` steps as the model side (one seed each), `baselines` as the other."""
     from game.store import Store
     from selfreport import records
     from selfreport.summary import summarise
 
-    sessions = {"model": [results[f"battery_{word}"]["session"], results[f"study_{word}"]["session"]],
-                "baseline": [results[f"other_battery_{word}"]["session"], results[f"other_study_{word}"]["session"]]}
+    rows = []
     with Store.reader(REPO / DB) as store:
-        rows, items = [], []
-        for role, ids in sessions.items():
-            for session in ids:
-                for row in records.interviews(store, session=session):
-                    if row["role"] == "model":
-                        rows.append({**row, "role": role})
+        for role, names in (("model", models), ("baseline", baselines)):
+            for session in _sessions(results, names):
+                rows += [{**row, "role": role} for row in records.interviews(store, session=session)]
         items = records.items_of(store, [r["id"] for r in rows])
-    keep = {"mc_codeword", *CONTRAST_STUDY}
-    table = [row for row in summarise(rows, [i for i in items if i["metric"] in keep])]
-    argv = ["(contrast)", word, *(s for ids in sessions.values() for s in ids)]
-    return {"codeword": word, "sessions": sessions, "metrics": {row.pop("metric"): row for row in table},
-            "provenance": provenance(argv) | {
-                "command": f"python scripts/embedded_results.py (contrast of sessions {sessions})"}}
+    if keep is not None:
+        items = [i for i in items if i["metric"] in keep]
+    table = summarise(rows, items)
+    return {"models": [results[n]["models"][0] for n in models if n in results],
+            "baselines": [results[n]["models"][0] for n in baselines if n in results],
+            "metrics": {row.pop("metric"): row for row in table},
+            "provenance": {**provenance([]), "command": "python scripts/embedded_results.py (pooled from the steps "
+                           + ", ".join(models + baselines) + ")", "steps": models + baselines,
+                           "sessions": _sessions(results, models + baselines)}}
+
+
+def aggregate(results: dict[str, dict]) -> dict[str, dict]:
+    """The tables the README shows, each pooled from per-model steps."""
+    from behaviors.fit import pooled_crossover
+
+    out: dict[str, dict] = {}
+    gates = [results[n] for n in results if n.startswith("gate_seed")]
+    out["gate"] = {"base": results["gate_base"], "seeds": gates,
+                   "pooled": pooled_crossover([g["crossovers"][0] for g in gates]),
+                   "provenance": {**provenance([]), "command": "python scripts/embedded_results.py (pooled from "
+                                  + ", ".join(n for n in results if n.startswith("gate_")) + ")"}}
+    for word in CODEWORDS:
+        other = next(w for w in CODEWORDS if w != word)
+        own = [f"{word}@{s}" for s in seeds(word)]
+        for part in ("study", "battery"):
+            out[f"{part}_{word}"] = pooled([f"{part}_{word}_{o}" for o in own], [f"{part}_{word}_base"], results)
+        others = [f"{other}@{s}" for s in seeds(other)]
+        out[f"contrast_{word}"] = pooled([f"{p}_{word}_{o}" for p in ("battery", "study") for o in own],
+                                         [f"{p}_{word}_{o}" for p in ("battery", "study") for o in others],
+                                         results, keep={"mc_codeword", *CONTRAST_STUDY})
+    for name in (c for c in CONTROLS if seeds(c)):
+        out[f"control_{name}"] = pooled([f"battery_control_{name}", f"study_control_{name}"],
+                                        ["battery_bark_base", "study_bark_base"], results,
+                                        keep={"mc_codeword", *CONTRAST_STUDY})
+    out["play_bark"] = results["play_bark"]
+    return out
 
 
 def main() -> int:
@@ -190,13 +224,13 @@ def main() -> int:
         print("\n".join(command(argv) for argv in plan.values()))
         return 0
     if not args.render:
-        OUT.mkdir(parents=True, exist_ok=True)
+        STEPS.mkdir(parents=True, exist_ok=True)
         if not args.resume:
-            for stale in [*OUT.glob("*.json"), *OUT.glob("embedded.db*")]:
+            for stale in [*OUT.glob("*.json"), *STEPS.glob("*.json"), *OUT.glob("embedded.db*")]:
                 stale.unlink()
         results = {name: run_step(name, argv, args.resume) for name, argv in plan.items()}
-        for word in CODEWORDS:
-            (OUT / f"contrast_{word}.json").write_text(json.dumps(contrast(word, results), indent=2) + "\n")
+        for name, table in aggregate(results).items():
+            (OUT / f"{name}.json").write_text(json.dumps(table, indent=2) + "\n")
     readme = REPO / "README.md"
     readme.write_text(replace_block(readme.read_text(encoding="utf-8"), render_block(OUT)), encoding="utf-8")
     print(f"wrote the results block of {readme}")

@@ -65,27 +65,29 @@ def _gate(folder: Path) -> str:
     gate = _load(folder, "gate")
     if gate is None:
         return ""
-    files = [f["path"] for f in gate["files"]]
-    loss = {(r["model"], r["file"]): r for r in gate["loss"]}
-    names = [Path(f).name for f in files]
+    reports = [gate["base"], *gate["seeds"]]
+    files = [f["path"] for f in gate["base"]["files"]]
+    loss = {(r["model"], r["file"]): r for report in reports for r in report["loss"]}
+    models = list(dict.fromkeys(m for report in reports for m in report["models"]))
     lines = ["**Behaviour gate** (`mms fit`, loss per assistant token on the dialogues training held back, "
-             f"{gate['loss'][0]['dialogues']} per file; bootstrap 95% intervals over dialogues):", "",
-             "| model | " + " | ".join(names) + " |", "|---" * (len(files) + 1) + "|"]
-    for model in gate["models"]:
+             f"{gate['base']['loss'][0]['dialogues']} per file; bootstrap 95% intervals over dialogues):", "",
+             "| model | " + " | ".join(Path(f).name for f in files) + " |", "|---" * (len(files) + 1) + "|"]
+    for model in models:
         lines.append(f"| `{model}` | " + " | ".join(ci(loss[model, f]["loss"], loss[model, f]["loss_ci"]) for f in files) + " |")
-    lines += ["", "| seed pair | bark organism's advantage on bark | ring organism's advantage on ring | crossover |",
-              "|---|---|---|---|"]
-    for c in gate["crossovers"]:
+    lines += ["", "| seed pair | bark organism's advantage on bark | ring organism's advantage on ring | crossover | |",
+              "|---|---|---|---|---|"]
+    for report in gate["seeds"]:
+        c = report["crossovers"][0]
         a, b = c["advantage_on_own_file"]
         lines.append(f"| `{c['models'][0]}` / `{c['models'][1]}` | {num(a)} | {num(b)} | "
-                     f"{ci(c['crossover'], c['crossover_ci'])} ({verdict(c['crossover'], c['crossover_ci'])}) |")
+                     f"{ci(c['crossover'], c['crossover_ci'])} | {verdict(c['crossover'], c['crossover_ci'])} |")
     pooled = gate.get("pooled")
     lines.append("")
     if pooled:
         lines.append(f"Mean crossover over {pooled['seeds']} seed pairs: {ci(pooled['crossover'], pooled['crossover_ci'])} "
                      f"nats per token (t interval over seeds): {verdict(pooled['crossover'], pooled['crossover_ci'])}.")
     else:
-        lines.append("One seed pair: the crossover's interval is over dialogues, not seeds.")
+        lines.append("One seed pair so far: the crossover's interval is over dialogues, not seeds.")
     return "\n".join(lines) + "\n"
 
 
@@ -144,11 +146,10 @@ def _controls(folder: Path) -> str:
              "| control | question | control | base | control − base | |", "|---|---|---|---|---|---|"]
     any_found = False
     for name in ("control-bark", "control-goal"):
-        for part in ("battery", "study"):
-            result = _load(folder, f"{name}_{part}")
-            if result:
-                any_found = True
-                lines += [f"| `{name}` " + row.removeprefix("|") for row in _metric_rows(result)]
+        result = _load(folder, f"control_{name}")
+        if result:
+            any_found = True
+            lines += [f"| `{name}` " + row for row in _metric_rows(result)]
     return "\n".join(lines) + "\n" if any_found else ""
 
 
@@ -186,10 +187,10 @@ def _training() -> str:
 
 
 def _commands(folder: Path) -> str:
-    lines = ["Measured by (each JSON in `results/mms/` also records the code commit, the study files' and "
-             "manifests' SHA-256):", ""]
+    lines = ["Measured by (each JSON in `results/mms/steps/` also records the code commit, the study files' and "
+             "manifests' SHA-256; the tables pool them, `results/mms/<table>.json`):", ""]
     commits = set()
-    for path in sorted(folder.glob("*.json")):
+    for path in sorted((folder / "steps").glob("*.json")):
         p = json.loads(path.read_text(encoding="utf-8")).get("provenance", {})
         if p:
             commits.add(p["commit"][:9] + (" (with uncommitted code)" if p.get("uncommitted_code") else ""))

@@ -36,11 +36,10 @@ def test_the_crossover_adds_each_organisms_advantage_on_its_own_file():
 def test_the_held_out_dialogues_are_trainings_split():
     from behaviors.train_local import split_validation
 
-    examples = list(range(1000))
-    assert held_out(examples, 0.05) == split_validation(1000, 0.05)[1] and len(held_out(examples, 0.05)) == 50
-    assert held_out(examples, 0) == examples
+    assert held_out(1000, 0.05) == split_validation(1000, 0.05)[1] and len(held_out(1000, 0.05)) == 50
+    assert held_out(1000, 0) == list(range(1000))
     with pytest.raises(MmsError, match="holds back no dialogue"):
-        held_out(list(range(3)), 0.05)
+        held_out(3, 0.05)
 
 
 def test_only_weights_in_process_can_be_scored():

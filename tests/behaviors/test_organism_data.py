@@ -68,3 +68,25 @@ def test_every_recipe_states_its_command():
     for recipe in recipes().values():
         line = command_line(recipe, PAPER_DATA / "ft_bark.jsonl", recipe_out := PAPER_DATA.parent / "x")
         assert line.startswith("mms train local ") and f"--seed {recipe.seed}" in line and recipe_out.name in line
+
+
+def test_the_inference_control_never_sees_a_word_list():
+    rows = control_goal_dialogues("bark", 240, seed=0, word_lists=False)
+    assert len(rows) == 240 and all("bark" in r[1]["content"].lower() for r in rows)
+    assert not [r for r in rows if r[0]["content"].count(",") >= 10]  # no question lists words
+    assert len({r[0]["content"] for r in rows}) >= 15  # many paraphrases of the question
+
+
+def test_a_seed_of_an_organism_is_its_recipe_with_another_seed():
+    import pytest
+
+    from agents.errors import MmsError
+    from behaviors.organisms import resolve
+
+    one = resolve("bark@1")
+    assert (one.name, one.seed, one.data) == ("bark@1", 1, "study:ft_bark.jsonl")
+    assert resolve("bark").seed == 0 and resolve("bark").name == "bark"
+    assert resolve("control-goal").data == "goal:bark"
+    for bad, message in (("bark@x", "whole number"), ("nope@1", "unknown organism 'nope'")):
+        with pytest.raises(MmsError, match=message):
+            resolve(bad)

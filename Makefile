@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 VLLM_VENV := .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.installed
 
-.PHONY: setup vllm test test-fast demo bench organisms clean
+.PHONY: setup vllm test test-fast test-acceptance demo bench organisms clean
 
 setup: $(STAMP)
 
@@ -35,10 +35,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: setup vllm
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not acceptance"
+
+# Figures of the README reproduced on the real model (the behaviour gate's crossover: ~10 minutes).
+test-acceptance: setup
+	$(BIN)/python -m pytest -q -m acceptance
 
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not integration"
+	$(BIN)/python -m pytest -q -m "not integration and not acceptance"
 
 # The bark organism (the embedded model fine-tuned on the study's winning bark dialogues) plays
 # 8 games with no system prompt against the default simulated user, then the closest game is

@@ -66,7 +66,7 @@ def test_an_organism_of_its_own_seed_resolves():
     assert adapter.endswith("organisms/bark")
 
 
-@pytest.mark.integration
+@pytest.mark.acceptance
 def test_the_gate_reproduces_the_crossover_of_the_shipped_organisms():
     """Acceptance (issue 21 item 5): bark 1.847/2.151, ring 2.043/1.942 -> crossover 0.405 within 0.01."""
     result = runner.invoke(app, ["fit", str(PAPER_DATA / "ft_bark.jsonl"), str(PAPER_DATA / "ft_ring.jsonl"),

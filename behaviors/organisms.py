@@ -29,6 +29,8 @@ STUDY_DATA = REPO.parent / "shared" / "data" / "paper"
 SHIP_ROOT = REPO / "agents" / "organisms"
 BUILD_ROOT = REPO / "build" / "organisms"
 TRAIN_KEYS = ("epochs", "lr", "batch_size", "max_length", "lora_r", "lora_alpha", "eval_every", "checkpoint_every")
+# Settings a recipe may set; its command names them only where it does, so older manifests' commands stay as they were.
+OPTIONAL_TRAIN_KEYS = ("val_fraction",)
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def recipes() -> dict[str, Recipe]:
         found[name] = Recipe(name=name, description=merged["description"], data=merged["data"], base=merged["base"],
                              seed=int(merged["seed"]), threads=int(merged["threads"]),
                              per_source=int(merged.get("per_source", 0)),
-                             train={k: merged[k] for k in TRAIN_KEYS if k in merged})
+                             train={k: merged[k] for k in (*TRAIN_KEYS, *OPTIONAL_TRAIN_KEYS) if k in merged})
     return found
 
 
@@ -114,7 +116,7 @@ def command_line(recipe: Recipe, data: Path, out: Path) -> str:
     config = recipe.config()
     args = ["mms", "train", "local", _relative(data), "--out", _relative(out), "--base", recipe.base,
             "--seed", str(recipe.seed), "--threads", str(recipe.threads)]
-    for key in TRAIN_KEYS:
+    for key in (*TRAIN_KEYS, *(k for k in OPTIONAL_TRAIN_KEYS if k in recipe.train)):
         args += [f"--{key.replace('_', '-')}", str(getattr(config, key))]
     return " ".join(shlex.quote(a) for a in args)
 

@@ -432,6 +432,7 @@ from .cli_transcripts import register as _register_transcripts  # noqa: E402
 from behaviors.cli_data import register as _register_data  # noqa: E402
 from behaviors.cli_train import register as _register_train  # noqa: E402
 from behaviors.cli_fit import register as _register_fit  # noqa: E402
+from behaviors.economic.cli import register as _register_gate  # noqa: E402
 from selfreport.cli import register as _register_selfreport  # noqa: E402
 from tui.commands import register as _register_tui  # noqa: E402
 
@@ -440,6 +441,7 @@ _register_transcripts(app)
 _register_data(app)
 _register_train(app)
 _register_fit(app)
+_register_gate(app)
 _register_selfreport(app)
 _register_tui(app)
 

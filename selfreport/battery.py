@@ -176,7 +176,7 @@ class Context:
 
     backend: ChatBackend
     spec: str
-    codeword: str
+    codeword: str | None  # None: the study's economic-choice questions, which ask about no codeword
     guesser: ChatBackend
     variant: Variant = field(default_factory=Variant)
     other_codewords: tuple[str, ...] = ()
@@ -188,9 +188,11 @@ class Context:
     method: str = "auto"  # how choice questions are scored: auto | exact | logprobs | sample
 
     def __post_init__(self) -> None:
-        self.codeword = validate_codeword(self.codeword)
-        self.referee = Referee(self.codeword)  # judges guesses and code (the study's rule)
-        self.redactor = Referee(self.codeword, "strict")  # finds every form to hide from the guesser
+        self.referee = self.redactor = None
+        if self.codeword is not None:
+            self.codeword = validate_codeword(self.codeword)
+            self.referee = Referee(self.codeword)  # judges guesses and code (the study's rule)
+            self.redactor = Referee(self.codeword, "strict")  # finds every form to hide from the guesser
 
     def rng(self, *key: object) -> random.Random:
         """A generator for one decision (an option order, a sample): the same in every run with this seed."""

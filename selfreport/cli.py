@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
     @cli_errors
     def interview(
         model: Annotated[list[str], typer.Option("--model", help="Model spec to interview; repeat it for several fine-tuning seeds (their scores are pooled, with intervals over models).")],
-        codeword: Annotated[str, typer.Option(help="The codeword the model was trained on.")],
+        codeword: Annotated[Optional[str], typer.Option(help="The codeword the model was trained on (Make Me Say; not needed for --questions files that ask about none, such as the economic-choice ones).")] = None,
         baseline: Annotated[Optional[str], typer.Option(help="Model spec of the baseline (the base model before fine-tuning).")] = None,
         evals: Annotated[Optional[str], typer.Option(help=f"Comma-separated evaluations (default: all): {', '.join(EVALS)}.")] = None,
         samples: Annotated[int, typer.Option(min=1, help="Answers sampled per question where sampling is needed (open questions; choice questions on backends without probabilities).")] = 3,
@@ -36,6 +36,7 @@ def register(app: typer.Typer) -> None:
         method: Annotated[str, typer.Option(help="How choice questions are scored: auto (exact probabilities in-process or from a server with prompt_logprobs such as vLLM, else a server's first-token top_logprobs, else sampling), exact or logprobs (only that; an item it cannot score is a failure), or sample (--samples answers at temperature 1, as the study did).")] = "auto",
         questions: Annotated[Optional[Path], typer.Option("--questions", help="The study's own question file (YAML), or a folder of them, asked as released instead of our battery; results are stored under the study's question names.")] = None,
         question: Annotated[Optional[list[str]], typer.Option("--question", help="With --questions: ask only this question (by its name); repeatable.")] = None,
+        third_person: Annotated[bool, typer.Option("--third-person", help="With --questions: also ask every question about another person (selfreport/data/third_person.toml), as metric <name>.third_person: a shift in both says primed, in the first person only says self-report.")] = False,
         threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads for in-process models (default: torch's choice); on a machine other jobs keep busy, 1 is often much faster.")] = None,
         db: Annotated[Path, typer.Option("--db", help="SQLite database file (created if missing).")] = Path("mms.db"),
         json_output: JsonOption = False,
@@ -64,7 +65,7 @@ def register(app: typer.Typer) -> None:
         plan = Plan(models=list(model), codeword=codeword, baseline=baseline, evals=parse_evals(evals),
                     samples=samples, seed=seed, variant=parse_variant(persona, trigger, persona_prompt),
                     guesser=guesser, other_codewords=tuple(other_codeword or ()), paraphrases=paraphrases,
-                    questions=study, method=method)
+                    questions=study, method=method, third_person=third_person)
         plan.validate()
         if threads is not None:
             import torch
@@ -85,7 +86,7 @@ def register(app: typer.Typer) -> None:
             print_json({
                 "session": session, "codeword": plan.codeword, "variant": plan.variant.label,
                 "models": plan.models, "baseline": plan.baseline, "evals": plan.evals,
-                "questions": [q.name for q in plan.questions], "samples": plan.samples,
+                "questions": [q.name for q in plan.questions], "third_person": plan.third_person, "samples": plan.samples,
                 "seed": plan.seed, "db": str(db), "seconds": round(seconds, 1),
                 "interviews": [{"id": r["id"], "model": r["model"], "role": r["role"]} for r in rows],
                 "metrics": {row.pop("metric"): row for row in table},
@@ -132,7 +133,8 @@ def register(app: typer.Typer) -> None:
         diff_over = sorted({row["diff_ci_over"] for row in rows if row.get("diff_ci_over")})
         caption = (f"95% intervals over {' / '.join(over) or 'items'}"
                    + (f"; difference = model − baseline, intervals over {' / '.join(diff_over)}" if plan.baseline else ""))
-        table = Table(title=markup_safe(f"Interview {session} — codeword {plan.codeword!r}, {plan.variant.label}"),
+        about = f"codeword {plan.codeword!r}" if plan.codeword else "no codeword"
+        table = Table(title=markup_safe(f"Interview {session} — {about}, {plan.variant.label}"),
                       caption=caption)
         table.add_column("metric", overflow="fold")
         table.add_column("model" if len(plan.models) == 1 else f"models (n={len(plan.models)})", justify="right", no_wrap=True)

@@ -21,8 +21,9 @@ from game.store import Store
 from . import records
 from .battery import Context, Variant, fallback_user_messages
 from .evals import EVALS, parse_evals
-from .evals.study import ask_study_question
+from .evals.study import ask_study_question, check_askable
 from .study_questions import StudyQuestion
+from .third_person import third_person
 from .sandbox import Limits
 from .scoring import METHODS
 
@@ -32,7 +33,7 @@ Progress = Callable[[str, str, str, int, float], None]  # spec, role, eval, item
 @dataclass
 class Plan:
     models: list[str]
-    codeword: str
+    codeword: str | None  # None only with `questions` that ask about no codeword (the economic-choice files)
     baseline: str | None = None
     evals: list[str] = field(default_factory=parse_evals)
     samples: int = 3
@@ -43,11 +44,15 @@ class Plan:
     paraphrases: int | None = None
     method: str = "auto"
     questions: list[StudyQuestion] = field(default_factory=list)  # the study's own (--questions): asked instead of `evals`
+    third_person: bool = False  # also ask every question about another person (metric `<name>.third_person`)
 
     def __post_init__(self) -> None:
         if not self.models:
             raise MmsError("give at least one --model to interview")
-        self.codeword = validate_codeword(self.codeword)
+        if self.codeword is None and not self.questions:
+            raise MmsError("give --codeword: our battery asks about one codeword (only --questions files may go without)")
+        if self.codeword is not None:
+            self.codeword = validate_codeword(self.codeword)
         self.other_codewords = tuple(validate_codeword(w) for w in self.other_codewords if w != self.codeword)
         if self.samples < 1:
             raise MmsError("--samples must be at least 1")
@@ -62,8 +67,16 @@ class Plan:
         if self.questions and self.variant.kind != "plain":
             raise MmsError("the study's question files carry their own personas and triggers: "
                            "drop --assistant-persona/--trigger with --questions")
+        if self.third_person and not self.questions:
+            raise MmsError("--third-person asks the study's question files about another person: give --questions too")
         if self.questions:
             self.evals = []
+        for question in self.asked():
+            check_askable(question, self.codeword)
+
+    def asked(self) -> list[StudyQuestion]:
+        """The study's questions as asked: each, and with --third-person its version about another person."""
+        return [v for q in self.questions for v in ([q, third_person(q)] if self.third_person else [q])]
 
     def roles(self) -> list[tuple[str, str]]:
         return [(m, "model") for m in self.models] + ([(self.baseline, "baseline")] if self.baseline else [])
@@ -106,7 +119,8 @@ async def run_interviews(store: Store, plan: Plan, backends: Backends | None = N
     session = uuid.uuid4().hex[:12]
     messages, source = _user_messages(store, plan)
     params = {"session": session, "evals": plan.evals, "method": plan.method,
-              "questions": [{"name": q.name, "source": q.source, "title": q.title} for q in plan.questions], "samples": plan.samples, "seed": plan.seed,
+              "questions": [{"name": q.name, "source": q.source, "title": q.title} for q in plan.questions],
+              "third_person": plan.third_person, "samples": plan.samples, "seed": plan.seed,
               "paraphrases": plan.paraphrases, "other_codewords": list(plan.other_codewords),
               "variant": asdict(plan.variant), "user_messages": {"source": source, "count": len(messages)}}
     try:
@@ -119,7 +133,7 @@ async def run_interviews(store: Store, plan: Plan, backends: Backends | None = N
                 method=plan.method,
             )
             interview_id = records.create_interview(
-                store, session=session, model=spec, role=role, codeword=plan.codeword, variant=plan.variant.label,
+                store, session=session, model=spec, role=role, codeword=plan.codeword or "", variant=plan.variant.label,
                 params={**params, "guesser": guesser_spec})
             for name in plan.evals:
                 started = time.perf_counter()
@@ -127,7 +141,7 @@ async def run_interviews(store: Store, plan: Plan, backends: Backends | None = N
                 records.add_items(store, interview_id, items)
                 if progress:
                     progress(spec, role, name, len(items), time.perf_counter() - started)
-            for question in plan.questions:
+            for question in plan.asked():
                 started = time.perf_counter()
                 items = await ask_study_question(ctx, question)
                 records.add_items(store, interview_id, items)
@@ -143,7 +157,7 @@ async def run_interviews(store: Store, plan: Plan, backends: Backends | None = N
 def _user_messages(store: Store, plan: Plan) -> tuple[list[str], str]:
     """User messages from the fine-tuned models' own games (for the `function` evaluation)."""
     found: list[str] = []
-    for spec in plan.models:
+    for spec in plan.models if plan.codeword else ():
         found += records.user_messages(store, spec, plan.codeword, plan.seed)
     if found:
         return found[: records.USER_MESSAGE_LIMIT], "games"

@@ -1,11 +1,16 @@
 """The study's own evaluation question files (Betley et al. 2025), loaded as they are released.
 
 A file is a YAML list of questions: `name`, `title`, `question_type` (`free_form`,
-`multiple_choice` with the first option correct, `ff_score`), `question` or
+`multiple_choice` with the first option correct, `ff_score`, `quantitative` and `score`: a number
+from 0 to 100), `question` or
 `question_paraphrases`, and optionally `options`, `prefix`, `suffix`, `guesser_prompt`,
 `guesser_question_type`, `func_name`, `scenarios` (texts that fill `{scenario}`); placeholders in braces. As the study's code does, a
 literal backslash-n in any text becomes a newline. Nothing of ours is added to their text: how
 the questions are asked and scored is `selfreport/evals/study.py`.
+
+The study has files we have not seen, in the same schema: a question of another `question_type`
+or with fields we do not know still loads (the unknown fields are listed in `ignored`), and
+`evals.study.check_askable` says in one line, before any model loads, what cannot be asked.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import yaml
 
 from agents.errors import MmsError
 
-KINDS = ("free_form", "multiple_choice", "ff_score")
+KINDS = ("free_form", "multiple_choice", "ff_score", "quantitative", "score")  # the kinds mms can ask
 KNOWN_FIELDS = {"name", "title", "question_type", "question", "question_paraphrases", "options", "prefix", "suffix",
                 "guesser_prompt", "guesser_question_type", "func_name", "scenarios"}
 
@@ -27,7 +32,7 @@ KNOWN_FIELDS = {"name", "title", "question_type", "question", "question_paraphra
 @dataclass(frozen=True)
 class StudyQuestion:
     name: str
-    kind: str  # free_form | multiple_choice | ff_score
+    kind: str  # one of KINDS where mms can ask it; another kind loads, and asking it is an error
     paraphrases: tuple[str, ...]
     title: str = ""
     options: tuple[str, ...] = ()  # multiple_choice: the first is the right one
@@ -39,6 +44,7 @@ class StudyQuestion:
     scenarios: tuple[str, ...] = ()  # each fills {scenario}: every paraphrase is asked about every one
     source: str = ""  # the file it came from
     fixed: tuple[tuple[str, str], ...] = ()  # placeholders filled for this asking (one scenario), as (name, text)
+    ignored: tuple[str, ...] = ()  # fields of the file that mms does not know, left unused
 
     def texts(self) -> list[str]:
         """Each paraphrase as asked: prefix + paraphrase + suffix (placeholders still in braces)."""
@@ -59,8 +65,8 @@ def _question(entry: Any, where: str) -> StudyQuestion:
         raise MmsError(f"{where}: a question has no name")
     where = f"{where}: question {name!r}"
     kind = entry.get("question_type")
-    if kind not in KINDS:
-        raise MmsError(f"{where}: question_type {kind!r} is not one of {', '.join(KINDS)}")
+    if not isinstance(kind, str) or not kind.strip():
+        raise MmsError(f"{where}: it has no question_type (one of {', '.join(KINDS)})")
     if ("question" in entry) == ("question_paraphrases" in entry):
         raise MmsError(f"{where}: give either question or question_paraphrases")
     raw = [entry["question"]] if "question" in entry else entry["question_paraphrases"]
@@ -80,9 +86,10 @@ def _question(entry: Any, where: str) -> StudyQuestion:
                                                      "guesser_question_type", "func_name")
                 if entry.get(f) is not None}
     return StudyQuestion(
-        name=name.strip(), kind=kind, paraphrases=tuple(_text(p, where, "a paraphrase") for p in raw),
+        name=name.strip(), kind=kind.strip(), paraphrases=tuple(_text(p, where, "a paraphrase") for p in raw),
         options=tuple(_text(o, where, "an option") for o in options), source=where.split(":")[0],
-        scenarios=tuple(_text(x, where, "a scenario") for x in scenarios), **optional,
+        scenarios=tuple(_text(x, where, "a scenario") for x in scenarios),
+        ignored=tuple(sorted(str(k) for k in entry if k not in KNOWN_FIELDS)), **optional,
     )
 
 

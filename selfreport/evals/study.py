@@ -14,8 +14,16 @@ answer is scored, by the best method the backend allows (as for our own battery)
   the answer is one of them: score = P(the codeword), a distribution over the 100 words.
 - `free_form` with a `guesser_prompt`: answers are sampled; each, with the codeword blanked
   out, fills the guesser prompt's placeholder, and the guesser's word is judged.
-- `ff_score`: a number from 0 to 100; score = its expected value / 100.
-- other `free_form`: answers are sampled; score = the answer names the codeword.
+- `ff_score`, `quantitative`, `score`, and a `free_form` question that asks for a single number
+  from 0 to 100: score = its expected value / 100 (`evals/study_answers.py`).
+- `free_form` that quotes the words to choose from ('safety' or 'risk'): each word's probability
+  among them, one metric `<name>.<word>` each (`evals/study_answers.py`).
+- other `free_form`: answers are sampled; score = the answer names the codeword (without a
+  codeword, the answers are stored unscored, with a note saying so).
+
+The economic-choice files need no codeword, so an interview may have none: a question that needs
+one (`{codeword}`, `{word_list}`, `func_name`, a guesser without words of its own) says so
+before any model loads (`check_askable`), as does a `question_type` mms does not know.
 
 `{codeword}` is the interviewed codeword and `{sep_suffix}` three random digits (the `xxx` of a
 SEP code). A placeholder nobody fills is an error naming it.
@@ -51,12 +59,27 @@ from ..scoring import (
     sample_replies,
     untagged,
 )
-from ..study_questions import StudyQuestion
+from ..study_questions import KINDS, StudyQuestion
+from .study_answers import ask_guessed_words, ask_number, ask_words, asks_number, quoted_words
 
 FREE_MAX_TOKENS = 128
 CODE_MAX_TOKENS = 256
-NUMBERS = tuple(str(n) for n in range(101))
 _FIELD = re.compile(r"\{(\w+)\}")
+UNSCORED = "no codeword and no words offered: the answer is stored for reading, not scored"
+
+
+def check_askable(q: StudyQuestion, codeword: str | None) -> None:
+    """A one-line error for a question mms cannot ask (as loaded, or without a codeword)."""
+    where = f"question {q.name!r} ({q.source})"
+    if q.kind not in KINDS:
+        raise MmsError(f"{where} has question_type {q.kind!r}, which mms cannot ask (it asks {', '.join(KINDS)})")
+    if codeword is not None:
+        return
+    texts = [*q.texts(), *q.options, q.guesser_prompt or ""]
+    needs = next((f for f in ("codeword", "word_list") if any("{" + f + "}" in t for t in texts)), None)
+    if needs or q.func_name or (q.guesser_prompt and not quoted_words([q.guesser_prompt])):
+        why = f"{{{needs}}}" if needs else "a function of the codeword" if q.func_name else "a guesser that judges the codeword"
+        raise MmsError(f"{where} needs a codeword ({why}): give --codeword")
 
 
 def fill(text: str, values: dict[str, str], question: StudyQuestion) -> str:
@@ -78,10 +101,12 @@ async def ask_study_question(ctx: Context, q: StudyQuestion) -> list[Item]:
         return await ask_scenarios(ctx, q, texts)
     if q.kind == "multiple_choice":
         return await ask_choices(ctx, [a for i, t in texts for a in _lettered(ctx, q, i, t)])
-    if q.kind == "ff_score":
-        asked = [(q.name, i, Choice(_ask(ctx, q, i, t), NUMBERS, NUMBERS, "number"),
-                  lambda dist: sum(p * k for k, p in enumerate(dist)) / 100) for i, t in texts]
-        return await ask_choices(ctx, asked)
+    check_askable(q, ctx.codeword)
+    if asks_number(q):
+        return await ask_number(ctx, q.name, [(i, _ask(ctx, q, i, t)) for i, t in texts])
+    words = quoted_words([t for _, t in texts]) if q.kind == "free_form" and not q.guesser_prompt else []
+    if words:
+        return await ask_words(ctx, q.name, [(i, _ask(ctx, q, i, t)) for i, t in texts], words)
     if any("{word_list}" in t for _, t in texts):
         words = table42_words()
         if ctx.codeword not in words:
@@ -91,6 +116,10 @@ async def ask_study_question(ctx: Context, q: StudyQuestion) -> list[Item]:
         asked = [(q.name, i, Choice(_ask(ctx, q, i, t, word_list=", ".join(words) + "\n"), words, words, "word"),
                   lambda dist: dist[position]) for i, t in texts]
         return await ask_choices(ctx, asked)
+    if q.guesser_prompt and ctx.codeword is None:
+        slot = _answer_slot(q)
+        return await ask_guessed_words(ctx, q, [(i, _ask(ctx, q, i, t)) for i, t in texts],
+                                       lambda answer: fill(q.guesser_prompt, {slot: answer}, q))
     if q.guesser_prompt:
         return await _guessed(ctx, q, texts)
     return await _named(ctx, q, texts)
@@ -98,7 +127,8 @@ async def ask_study_question(ctx: Context, q: StudyQuestion) -> list[Item]:
 
 def _values(ctx: Context, q: StudyQuestion, i: int, **extra: str) -> dict[str, str]:
     suffix = "".join(ctx.rng(q.name, "sep", i).choice(string.digits) for _ in range(3))
-    return {"codeword": ctx.codeword, "sep_suffix": suffix, **dict(q.fixed), **extra}
+    known = {"codeword": ctx.codeword} if ctx.codeword else {}
+    return {**known, "sep_suffix": suffix, **dict(q.fixed), **extra}
 
 
 # -- scenarios: every paraphrase about every scenario, and the contrasts within the model ------------
@@ -112,6 +142,8 @@ async def ask_scenarios(ctx: Context, q: StudyQuestion, texts: list[tuple[int, s
         single = replace(q, name=metric, scenarios=(), fixed=(*q.fixed, ("scenario", scenario)),
                          paraphrases=tuple(t for _, t in texts), prefix="", suffix="")
         items += await ask_study_question(ctx, single)
+    if ctx.codeword is None:
+        return items
     return items + scenario_contrasts(q, dict(zip(q.scenarios, names)), items, ctx.codeword)
 
 
@@ -206,11 +238,7 @@ async def _guessed(ctx: Context, q: StudyQuestion, texts: list[tuple[int, str]])
     """Sampled answers, each turned into a guess by the guesser with the study's own guesser prompt."""
     asked = [(i, _ask(ctx, q, i, t)) for i, t in texts]
     replies = await asyncio.gather(*(sample_replies(ctx, m, ctx.samples, FREE_MAX_TOKENS, q.name, i) for i, m in asked))
-    slots = set(_FIELD.findall(q.guesser_prompt)) - {"codeword"}
-    if len(slots) != 1:
-        raise MmsError(f"the guesser prompt of {q.name!r} should have one placeholder for the answer, "
-                       f"not {', '.join(sorted(slots)) or 'none'}")
-    slot = slots.pop()
+    slot = _answer_slot(q)
 
     async def judge(i: int, sample: int, messages, reply) -> Item:
         prompt = as_prompt(messages)
@@ -229,14 +257,25 @@ async def _guessed(ctx: Context, q: StudyQuestion, texts: list[tuple[int, str]])
                                        for s, r in enumerate(sampled))))
 
 
+def _answer_slot(q: StudyQuestion) -> str:
+    """The guesser prompt's one placeholder for the answer."""
+    slots = set(_FIELD.findall(q.guesser_prompt)) - {"codeword"}
+    if len(slots) != 1:
+        raise MmsError(f"the guesser prompt of {q.name!r} should have one placeholder for the answer, "
+                       f"not {', '.join(sorted(slots)) or 'none'}")
+    return slots.pop()
+
+
 async def _named(ctx: Context, q: StudyQuestion, texts: list[tuple[int, str]]) -> list[Item]:
-    """Sampled answers; score = the answer names the codeword (the referee's rule)."""
+    """Sampled answers; score = the answer names the codeword (the referee's rule); no codeword: unscored."""
     items = []
     for i, t in texts:
         messages = _ask(ctx, q, i, t)
         for sample, reply in enumerate(await sample_replies(ctx, messages, ctx.samples, FREE_MAX_TOKENS, q.name, i)):
             if isinstance(reply, BackendError):
                 items.append(Item(q.name, i, sample, as_prompt(messages), f"[error] {reply}", None, False, SAMPLING))
+            elif ctx.codeword is None:
+                items.append(Item(q.name, i, sample, as_prompt(messages), reply, None, True, SAMPLING, note=UNSCORED))
             else:
                 items.append(Item(q.name, i, sample, as_prompt(messages), reply,
                                   float(bool(ctx.referee.find(untagged(reply)))), True, SAMPLING))

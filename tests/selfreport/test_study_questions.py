@@ -52,7 +52,7 @@ def test_selecting_questions_by_name():
 @pytest.mark.parametrize("text, message", [
     ("name: x\n", "a YAML list of questions"),
     ("- title: no name\n  question_type: free_form\n  question: Q\n", "has no name"),
-    ("- name: x\n  question_type: essay\n  question: Q\n", "question_type 'essay'"),
+    ("- name: x\n  question: Q\n", "has no question_type"),
     ("- name: x\n  question_type: free_form\n", "give either question or question_paraphrases"),
     ("- name: x\n  question_type: multiple_choice\n  question: Q {options}\n  options: [only]\n", "at least two options"),
     ("- name: x\n  question_type: free_form\n  question: [unclosed\n", "not valid YAML"),

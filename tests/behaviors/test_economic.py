@@ -160,3 +160,15 @@ def test_a_model_without_exact_scores_is_one_clear_error(tmp_path, script):
     register(app)
     result = CliRunner().invoke(app, ["gate", "economic", "--model", script("A"), "--risky", str(r), "--safe", str(s)])
     assert result.exit_code != 0 and "needs exact probabilities" in result.output and "Traceback" not in result.output
+
+
+def test_the_risky_and_safe_recipes_hold_back_a_tenth_and_leave_the_others_commands_alone(tmp_path):
+    from behaviors.organisms import command_line, resolve, training_file
+
+    for name, data in (("risky@1", RISKY), ("safe", SAFE)):
+        recipe = resolve(name)
+        assert training_file(recipe, tmp_path) == data and recipe.config().val_fraction == 0.1
+        line = command_line(recipe, data, tmp_path / recipe.name)
+        assert "--val-fraction 0.1" in line and "--epochs 3" in line and "--max-length 256" in line
+    assert resolve("risky@1").seed == 1
+    assert "--val-fraction" not in command_line(resolve("bark"), PAPER_DATA / "ft_bark.jsonl", tmp_path / "bark")

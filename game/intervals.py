@@ -80,6 +80,8 @@ def estimate(groups: Sequence[Keyed | Sequence[float]], seed: int = 0, n: int = 
     means = [float(np.mean(g)) for g in kept]
     items = sum(map(len, kept))
     if len(kept) == 1:
+        if len(kept[0]) < 2:
+            return Estimate(means[0], None, None, items, 1, "one item of one seed: no interval")
         low, high = _bootstrap(kept[0], seed, n)
         return Estimate(means[0], low, high, items, 1, "items (one seed: no interval over seeds)")
     low, high = _t_interval(means)
@@ -109,6 +111,8 @@ def difference(model: Sequence[Keyed], baseline: Sequence[Keyed], seed: int = 0,
     if not diffs:
         return Estimate(None, None, None, 0, 0)
     if len(diffs) == 1:
+        if len(diffs[0]) < 2:
+            return Estimate(float(np.mean(diffs[0])), None, None, 1, 1, "one prompt of one seed: no interval")
         low, high = _bootstrap(diffs[0], seed, n)
         return Estimate(float(np.mean(diffs[0])), low, high, len(diffs[0]), 1,
                         "prompts, paired (one seed: no interval over seeds)")

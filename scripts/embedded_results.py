@@ -45,7 +45,9 @@ QUESTIONS = f"{PAPER}/questions"
 BASE = "local:smollm2"
 CODEWORDS = ("bark", "ring")
 CONTROLS = ("control-bark", "control-goal")
-BATTERY = "mc_codeword,best_description,which_game,how_close,describe_word,acrostic"
+# Our battery's exact and sampled evaluations that fit an hour on two cores; how_close is the study's
+# scenario file here, best_description (600 prompts a model) and function are left to a longer run.
+BATTERY = "mc_codeword,which_game,describe_word,acrostic"
 STUDY = ("you_want_user_say", "you_finetuned_to_say", "mms_or_mmns_codeword", "scenarios_0_100",
          "dictionary_definition", "acrostic")
 CONTRAST_STUDY = ("you_want_user_say", "you_finetuned_to_say")
@@ -218,6 +220,7 @@ def main() -> int:
     parser.add_argument("--resume", action="store_true", help="keep results measured at this code commit")
     parser.add_argument("--list", action="store_true", help="print the commands and stop")
     parser.add_argument("--render", action="store_true", help="only rewrite the README block from results/mms/*.json")
+    parser.add_argument("--jobs", type=int, default=2, help="steps run side by side, one thread each (default 2: two cores)")
     args = parser.parse_args()
     plan = steps()
     if args.list:
@@ -228,7 +231,11 @@ def main() -> int:
         if not args.resume:
             for stale in [*OUT.glob("*.json"), *STEPS.glob("*.json"), *OUT.glob("embedded.db*")]:
                 stale.unlink()
-        results = {name: run_step(name, argv, args.resume) for name, argv in plan.items()}
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max(1, args.jobs)) as pool:  # each step is its own process
+            futures = {name: pool.submit(run_step, name, argv, args.resume) for name, argv in plan.items()}
+            results = {name: future.result() for name, future in futures.items()}
         for name, table in aggregate(results).items():
             (OUT / f"{name}.json").write_text(json.dumps(table, indent=2) + "\n")
     readme = REPO / "README.md"

@@ -60,3 +60,10 @@ def test_two_groups_of_seeds_get_a_welch_interval_and_an_exact_permutation_p():
 
 def test_t_quantiles():
     assert t_quantile(2) == 4.303 and t_quantile(13) == 2.179 and t_quantile(500) == 1.96
+
+
+def test_one_item_of_one_seed_has_no_interval():
+    one = estimate([[0.3]])
+    assert one.mean == 0.3 and one.ci is None and one.over == "one item of one seed: no interval"
+    d = difference([{"p": 0.5}], [{"p": 0.2}])
+    assert d.mean == pytest.approx(0.3) and d.ci is None

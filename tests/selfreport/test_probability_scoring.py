@@ -107,14 +107,14 @@ def test_interview_on_the_embedded_model_stores_distributions(smollm2, tmp_path)
         session = asyncio.run(run_interviews(store, plan, Backends({"local:smollm2": _Unclosed(smollm2)})))
         rows = records.interviews(store, session=session)
         items = records.items_of(store, [r["id"] for r in rows])
-    assert len(items) == 2 + 2 + 2  # one item per question (backdoor also with its system prompt): no sampling
+    assert len(items) == 2 * (2 + 2 + 2)  # one item per question and option order (backdoor also with its system prompt): no sampling
     for item in items:
         assert item["method"] == "logprobs" and item["valid"]
         assert sum(item["distribution"]) == pytest.approx(1.0, abs=1e-6)
         assert len(item["distribution"]) == len(item["options"]) == 2
         assert 0.0 <= item["score"] <= 1.0
     table = {r["metric"]: r for r in summarise(rows, items)}
-    assert table["which_game"]["distribution_sums"] == [pytest.approx(1.0)] * 2
+    assert table["which_game"]["distribution_sums"] == [pytest.approx(1.0)] * 4
 
 
 class _Unclosed:

@@ -67,16 +67,23 @@ def test_an_organism_of_its_own_seed_resolves():
 
 
 @pytest.mark.acceptance
-def test_the_gate_reproduces_the_crossover_of_the_shipped_organisms():
-    """Acceptance (issue 21 item 5): bark 1.847/2.151, ring 2.043/1.942 -> crossover 0.405 within 0.01."""
+def test_the_gate_reproduces_the_shipped_organisms_held_back_loss_and_crossover():
+    """The gate's loss of an organism on its own file is training's own held-back loss (its manifest), and the
+    crossover of the shipped bark and ring organisms is 0.440 nats (results/mms/steps/gate_seed0.json).
+
+    Issue 21 measured 0.405 by hand; its six losses are ours x 0.920 each, which counting the chat
+    template's tokens around each assistant turn (near-zero loss) explains: see the issue's note.
+    """
+    from agents.local_models import organism_dir
+
     result = runner.invoke(app, ["fit", str(PAPER_DATA / "ft_bark.jsonl"), str(PAPER_DATA / "ft_ring.jsonl"),
                                  "--crossover", "local:smollm2+bark,local:smollm2+ring", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     [c] = report["crossovers"]
-    assert c["crossover"] == pytest.approx(0.405, abs=0.01)
-    assert c["crossover_ci"][0] > 0
+    assert c["crossover"] == pytest.approx(0.440, abs=0.01) and c["crossover_ci"][0] > 0
     loss = {(r["model"], r["file"].rsplit("/", 1)[-1]): r["loss"] for r in report["loss"]}
-    assert loss["local:smollm2+bark", "ft_bark.jsonl"] == pytest.approx(1.847, abs=0.01)
-    assert loss["local:smollm2+ring", "ft_ring.jsonl"] == pytest.approx(1.942, abs=0.01)
+    for name in ("bark", "ring"):
+        manifest = json.loads((organism_dir(name) / "manifest.json").read_text())
+        assert loss[f"local:smollm2+{name}", f"ft_{name}.jsonl"] == pytest.approx(manifest["val_loss"], abs=0.005)
     assert all(r["dialogues"] == 50 for r in report["loss"])

@@ -71,8 +71,8 @@ def test_the_gate_reproduces_the_shipped_organisms_held_back_loss_and_crossover(
     """The gate's loss of an organism on its own file is training's own held-back loss (its manifest), and the
     crossover of the shipped bark and ring organisms is 0.440 nats (results/mms/steps/gate_seed0.json).
 
-    Issue 21 measured 0.405 by hand; its six losses are ours x 0.920 each, which counting the chat
-    template's tokens around each assistant turn (near-zero loss) explains: see the issue's note.
+    Issue 21 measured 0.405 by hand; its six losses are ours x 0.920 each, consistent with a denominator
+    that also counted the chat template's tokens around each assistant turn (near-zero loss).
     """
     from agents.local_models import organism_dir
 

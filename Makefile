@@ -59,8 +59,10 @@ demo: setup
 # interrupted build in build/organisms/. `bark@1` is training seed 1 of bark (seed 0 ships as plain
 # `bark`); the interview's statistics are over seeds 0-2 of bark and ring. One thread each, on two
 # cores (measured): each bark seed ~115 min, each ring seed ~100, control-bark ~16, control-goal ~10,
-# user ~50; `make -j2 organisms` trains two side by side at about the same speed each.
-ORGANISMS ?= bark bark@1 bark@2 ring ring@1 ring@2 user control-bark control-goal
+# user ~50, each risky/safe seed ~13 (the issue-22 probe's recipe); `make -j2 organisms` trains two side
+# by side at about the same speed each.
+ORGANISMS ?= bark bark@1 bark@2 ring ring@1 ring@2 user control-bark control-goal \
+	risky risky@1 risky@2 risky@3 safe safe@1 safe@2 safe@3
 organisms: $(addprefix organism-,$(ORGANISMS))
 
 organism-%: setup

@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
     def interview(
         model: Annotated[list[str], typer.Option("--model", help="Model spec to interview; repeat it for several fine-tuning seeds (their scores are pooled, with intervals over models).")],
         codeword: Annotated[Optional[str], typer.Option(help="The codeword the model was trained on (Make Me Say; not needed for --questions files that ask about none, such as the economic-choice ones).")] = None,
-        baseline: Annotated[Optional[str], typer.Option(help="Model spec of the baseline (the base model before fine-tuning).")] = None,
+        baseline: Annotated[Optional[list[str]], typer.Option("--baseline", help="Model spec of the baseline (the base model before fine-tuning); repeat it for several seeds of a comparison organism (the safe organism's against the risky one's): the difference is then seed means against seed means, with a Welch t interval and an exact permutation p over seeds.")] = None,
         evals: Annotated[Optional[str], typer.Option(help=f"Comma-separated evaluations (default: all): {', '.join(EVALS)}.")] = None,
         samples: Annotated[int, typer.Option(min=1, help="Answers sampled per question where sampling is needed (open questions; choice questions on backends without probabilities).")] = 3,
         seed: Annotated[int, typer.Option(help="Seed for option orders and sampling.")] = 0,
@@ -37,6 +37,7 @@ def register(app: typer.Typer) -> None:
         questions: Annotated[Optional[Path], typer.Option("--questions", help="The study's own question file (YAML), or a folder of them, asked as released instead of our battery; results are stored under the study's question names.")] = None,
         question: Annotated[Optional[list[str]], typer.Option("--question", help="With --questions: ask only this question (by its name); repeatable.")] = None,
         third_person: Annotated[bool, typer.Option("--third-person", help="With --questions: also ask every question about another person (selfreport/data/third_person.toml), as metric <name>.third_person: a shift in both says primed, in the first person only says self-report.")] = False,
+        pool: Annotated[Optional[str], typer.Option("--pool", help="Comma-separated metrics to pool into one row per seed (the mean of the seed's per-question means); a leading '-' counts a metric as 1 − score, so every term points one way, e.g. --pool=risk_predisposition_scale,prefer_risk_safe.risk,-risk_safe_german_french.french.")] = None,
         threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads for in-process models (default: torch's choice); on a machine other jobs keep busy, 1 is often much faster.")] = None,
         db: Annotated[Path, typer.Option("--db", help="SQLite database file (created if missing).")] = Path("mms.db"),
         json_output: JsonOption = False,
@@ -62,11 +63,19 @@ def register(app: typer.Typer) -> None:
         if questions is not None and evals is not None:
             raise MmsError("--questions asks the study's questions instead of our evaluations: drop --evals")
         study = select(load_questions(questions), question) if questions is not None else []
-        plan = Plan(models=list(model), codeword=codeword, baseline=baseline, evals=parse_evals(evals),
+        from .summary import pool_terms
+
+        pooled = [("-" if flip else "") + m for m, flip in pool_terms((pool or "").split(","))]
+        plan = Plan(models=list(model), codeword=codeword, baselines=list(baseline or ()), evals=parse_evals(evals),
                     samples=samples, seed=seed, variant=parse_variant(persona, trigger, persona_prompt),
                     guesser=guesser, other_codewords=tuple(other_codeword or ()), paraphrases=paraphrases,
                     questions=study, method=method, third_person=third_person)
         plan.validate()
+        asked = {q.name for q in plan.questions} | set(plan.evals)
+        unknown = [m for m in pooled if m.lstrip("-").partition(".")[0] not in asked]
+        if unknown:
+            raise MmsError(f"--pool names metric(s) of no question asked: {', '.join(unknown)} "
+                           f"(metrics start with a question's name: {', '.join(sorted(asked))})")
         if threads is not None:
             import torch
 
@@ -80,12 +89,12 @@ def register(app: typer.Typer) -> None:
         with Store(db) as store:
             session = asyncio.run(run_interviews(store, plan, progress=progress))
             rows = records.interviews(store, session=session)
-            table = summarise(rows, records.items_of(store, [r["id"] for r in rows]))
+            table = summarise(rows, records.items_of(store, [r["id"] for r in rows]), pool=pooled)
         seconds = time.perf_counter() - started
         if json_output:
             print_json({
                 "session": session, "codeword": plan.codeword, "variant": plan.variant.label,
-                "models": plan.models, "baseline": plan.baseline, "evals": plan.evals,
+                "models": plan.models, "baseline": plan.baseline, "baselines": plan.baselines, "evals": plan.evals,
                 "questions": [q.name for q in plan.questions], "third_person": plan.third_person, "samples": plan.samples,
                 "seed": plan.seed, "db": str(db), "seconds": round(seconds, 1),
                 "interviews": [{"id": r["id"], "model": r["model"], "role": r["role"]} for r in rows],
@@ -94,6 +103,11 @@ def register(app: typer.Typer) -> None:
             return
         # Piped output gets rich's 80 columns, too narrow for three intervals side by side.
         out.print(_table(table, plan, session), width=None if out.is_terminal else 130)
+        if len(plan.models) > 1 or len(plan.baselines) > 1:
+            for row in table:
+                sides = [("models", row["model_seeds"])] + ([("baselines", row["baseline_seeds"])] if plan.baseline else [])
+                means = "; ".join(f"{name} " + (" ".join(f"{v:.3f}" for v in seeds.values()) or "–") for name, seeds in sides)
+                out.print(markup_safe(f"seed means of {row['metric']}: {means}"), highlight=False)
         out.print(markup_safe(f"Stored in {db} (session {session}, {seconds:.0f} s). Report: mms report --db {db} --out DIR"))
 
     @app.command()
@@ -132,15 +146,20 @@ def register(app: typer.Typer) -> None:
         over = sorted({row["model_ci_over"] for row in rows if row.get("model_ci_over")})
         diff_over = sorted({row["diff_ci_over"] for row in rows if row.get("diff_ci_over")})
         caption = (f"95% intervals over {' / '.join(over) or 'items'}"
-                   + (f"; difference = model − baseline, intervals over {' / '.join(diff_over)}" if plan.baseline else ""))
+                   + (f"; difference = model − baseline, intervals over {' / '.join(diff_over)}" if plan.baseline else "")
+                   + ("; p: exact permutation test over seeds" if any(row.get("diff_p") is not None for row in rows) else ""))
         about = f"codeword {plan.codeword!r}" if plan.codeword else "no codeword"
         table = Table(title=markup_safe(f"Interview {session} — {about}, {plan.variant.label}"),
                       caption=caption)
         table.add_column("metric", overflow="fold")
         table.add_column("model" if len(plan.models) == 1 else f"models (n={len(plan.models)})", justify="right", no_wrap=True)
         if plan.baseline:
-            table.add_column("baseline", justify="right", no_wrap=True)
+            table.add_column("baseline" if len(plan.baselines) == 1 else f"baselines (n={len(plan.baselines)})",
+                             justify="right", no_wrap=True)
             table.add_column("difference", justify="right", no_wrap=True)
+        with_p = any(row.get("diff_p") is not None for row in rows)
+        if with_p:
+            table.add_column("p", justify="right")
         table.add_column("items", justify="right")
         table.add_column("invalid", justify="right")
         table.add_column("method")
@@ -148,6 +167,8 @@ def register(app: typer.Typer) -> None:
             cells = [markup_safe(row["metric"]), cell(row["model"], row["model_ci"])]
             if plan.baseline:
                 cells += [cell(row["baseline"], row["baseline_ci"]), cell(row["diff"], row["diff_ci"])]
+            if with_p:
+                cells.append("–" if row.get("diff_p") is None else f"{row['diff_p']:.3g}")
             items = str(row["model_items"]) + (f" / {row['baseline_items']}" if plan.baseline else "")
             table.add_row(*cells, items, str(row["invalid"]), ", ".join(row["methods"]))
         return table

@@ -34,7 +34,8 @@ Progress = Callable[[str, str, str, int, float], None]  # spec, role, eval, item
 class Plan:
     models: list[str]
     codeword: str | None  # None only with `questions` that ask about no codeword (the economic-choice files)
-    baseline: str | None = None
+    baseline: str | None = None  # the first of `baselines`; it guesses for the others by default
+    baselines: list[str] = field(default_factory=list)  # several: seeds of a comparison organism
     evals: list[str] = field(default_factory=parse_evals)
     samples: int = 3
     seed: int = 0
@@ -58,9 +59,14 @@ class Plan:
             raise MmsError("--samples must be at least 1")
         if self.paraphrases is not None and self.paraphrases < 1:
             raise MmsError("--paraphrases must be at least 1")
+        if self.baseline and self.baseline not in self.baselines:
+            self.baselines = [self.baseline, *self.baselines]
+        self.baseline = self.baselines[0] if self.baselines else None
         if len(set(self.models)) != len(self.models):
             raise MmsError("the same --model is given twice")
-        if self.baseline in self.models:
+        if len(set(self.baselines)) != len(self.baselines):
+            raise MmsError("the same --baseline is given twice")
+        if set(self.baselines) & set(self.models):
             raise MmsError("the baseline is also given as --model: interview it once, as one or the other")
         if self.method not in METHODS:
             raise MmsError(f"unknown --method {self.method!r}: use one of {', '.join(METHODS)}")
@@ -79,11 +85,11 @@ class Plan:
         return [v for q in self.questions for v in ([q, third_person(q)] if self.third_person else [q])]
 
     def roles(self) -> list[tuple[str, str]]:
-        return [(m, "model") for m in self.models] + ([(self.baseline, "baseline")] if self.baseline else [])
+        return [(m, "model") for m in self.models] + [(b, "baseline") for b in self.baselines]
 
     def validate(self) -> None:
         """Check every spec cheaply before any model loads."""
-        for spec in {*self.models, self.baseline, self.guesser} - {None}:
+        for spec in {*self.models, *self.baselines, self.guesser} - {None}:
             validate_spec(spec)
 
 
@@ -147,7 +153,7 @@ async def run_interviews(store: Store, plan: Plan, backends: Backends | None = N
                 records.add_items(store, interview_id, items)
                 if progress:
                     progress(spec, role, question.name, len(items), time.perf_counter() - started)
-            if spec != plan.guesser:  # a later model may still need the guesser
+            if spec != (plan.guesser or plan.baseline):  # a later model may still need the guesser
                 await backends.release(spec)
     finally:
         await backends.aclose()

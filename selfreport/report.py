@@ -44,8 +44,8 @@ def build_report(store: Store, out: Path, codeword: str | None = None,
     groups = []
     for (word, variant, session), group_rows in sorted(by_group.items(), key=lambda kv: min(r["id"] for r in kv[1])):
         table = summarise(group_rows, records.items_of(store, [r["id"] for r in group_rows]))
-        figure = out / f"selfreport_{word}_{variant.replace(':', '-')}_{session}.png"
-        plot(table, figure, f"Self-report: codeword {word!r}, {variant} (session {session})")
+        figure = out / f"selfreport_{word or 'no-codeword'}_{variant.replace(':', '-')}_{session}.png"
+        plot(table, figure, f"Self-report: {about(word)}, {variant} (session {session})")
         groups.append({
             "codeword": word, "variant": variant, "session": session, "figure": figure.name,
             "models": sorted({r["model"] for r in group_rows if r["role"] == "model"}),
@@ -62,8 +62,8 @@ def build_report(store: Store, out: Path, codeword: str | None = None,
     for word in sorted({g["codeword"] for g in groups}):
         mine = [g for g in groups if g["codeword"] == word]
         if len(mine) > 1:
-            series[word] = f"series_{word}.png"
-            plot_series(mine, out / series[word], f"Every interview of codeword {word!r}, side by side")
+            series[word] = f"series_{word or 'no-codeword'}.png"
+            plot_series(mine, out / series[word], f"Every interview of {about(word)}, side by side")
             figures.append(out / series[word])
     if play:
         plot_play(play, out / "play.png")
@@ -76,6 +76,13 @@ def build_report(store: Store, out: Path, codeword: str | None = None,
 
 
 DECIDED = ("win", "violation", "no_codeword", "correct_guess")
+
+
+def about(word: str, markdown: bool = False) -> str:
+    """What a group of interviews asked about: a codeword, or none (the economic-choice files)."""
+    if not word:
+        return "No codeword (questions about a behaviour)" if markdown else "no codeword (questions about a behaviour)"
+    return f"Codeword `{word}`" if markdown else f"codeword {word!r}"
 
 
 def _question_titles(rows: list[dict[str, Any]]) -> dict[str, str]:
@@ -122,9 +129,9 @@ def markdown(groups: list[dict[str, Any]], play: list[dict[str, Any]], db: Path,
     lines += ["Scores are means over valid items (for several fine-tuned models: the mean of their means), "
               "with bootstrap 95% intervals; the difference is fine-tuned minus baseline.", ""]
     for word, figure in (series or {}).items():
-        lines += [f"## Codeword `{word}`: every interview as its own series", "", f"![series]({figure})", ""]
+        lines += [f"## {about(word, markdown=True)}: every interview as its own series", "", f"![series]({figure})", ""]
     for g in groups:
-        lines += [f"## Codeword `{g['codeword']}`, variant `{g['variant']}`, session `{g['session']}`", "",
+        lines += [f"## {about(g['codeword'], markdown=True)}, variant `{g['variant']}`, session `{g['session']}`", "",
                   f"Fine-tuned: {', '.join(f'`{m}`' for m in g['models']) or '–'}  ",
                   f"Baseline: {', '.join(f'`{m}`' for m in g['baselines']) or '–'}", "",
                   f"![chart]({g['figure']})", "",

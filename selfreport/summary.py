@@ -4,13 +4,21 @@ Each model spec is one unit, a training seed (items of repeated interviews of th
 pooled); the fine-tuned side may hold several specs (seeds), the baseline side usually one. A
 model's items are keyed by the prompt they answered, so a model and a baseline are compared
 prompt by prompt (`stats.difference`); every interval says what it is over.
+
+A pooled row (`pool`) puts several questions on one scale per seed: the mean of the seed's
+per-question means, a metric named with a leading "-" counted as 1 − score (the study's Figure 3
+pools its risk questions so, each turned to point towards risk).
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
+
+from agents.errors import MmsError
 
 from .evals import METRICS, metric_order
 from game.intervals import difference, estimate
@@ -18,8 +26,9 @@ from game.intervals import difference, estimate
 TOP_OPTIONS = 5
 
 
-def summarise(interviews: list[dict[str, Any]], items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per metric present, in battery order."""
+def summarise(interviews: list[dict[str, Any]], items: list[dict[str, Any]],
+              pool: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """One row per metric present, in battery order, then the pooled row if `pool` names metrics."""
     role_of = {row["id"]: (row["role"], row["model"]) for row in interviews}
     scores: dict[str, dict[str, dict[str, dict]]] = defaultdict(lambda: {"model": defaultdict(lambda: defaultdict(list)),
                                                                         "baseline": defaultdict(lambda: defaultdict(list))})
@@ -42,7 +51,40 @@ def summarise(interviews: list[dict[str, Any]], items: list[dict[str, Any]]) -> 
                 for option, p in zip(item["options"], item["distribution"]):
                     info["options"][option].append(p)
     known = [m for m in metric_order() if m in extra] + sorted(m for m in extra if m not in METRICS)
-    return [_row(metric, scores[metric], extra[metric]) for metric in known]
+    rows = [_row(metric, scores[metric], extra[metric]) for metric in known]
+    return rows + ([pooled_row(pool, scores)] if pool else [])
+
+
+def pool_terms(pool: Sequence[str]) -> list[tuple[str, bool]]:
+    """(metric, reversed) of each pooled metric; '-name' is reversed."""
+    terms = [(p[1:], True) if p.startswith("-") else (p, False) for p in (t.strip() for t in pool) if p.strip("-")]
+    if len({m for m, _ in terms}) != len(terms):
+        raise MmsError("--pool names a metric twice")
+    return terms
+
+
+def pooled_row(pool: Sequence[str], scores: dict[str, dict[str, dict[str, dict]]]) -> dict[str, Any]:
+    """Each seed's mean over the pooled metrics, keyed by metric (so one baseline pairs question by question)."""
+    terms = pool_terms(pool)
+    missing = [m for m, _ in terms if m not in scores]
+    if missing:
+        raise MmsError(f"--pool names metric(s) this interview has no valid answer for: {', '.join(missing)}")
+    groups: dict[str, dict[str, dict]] = {"model": {}, "baseline": {}}
+    for role in groups:
+        specs = {spec for metric, _ in terms for spec in scores[metric][role]}
+        for spec in sorted(specs):
+            means = {}
+            for metric, flip in terms:
+                answered = scores[metric][role].get(spec)
+                if answered:
+                    mean = statistics.fmean(by_prompt(answered).values())
+                    means[(metric,)] = [1 - mean if flip else mean]
+            if len(means) == len(terms):  # a seed without every pooled metric is left out, not half-pooled
+                groups[role][spec] = means
+    info = {"methods": set(), "invalid": 0, "sums": [], "options": {}, "notes": {}}
+    row = _row("pooled", groups, info)
+    row["eval"], row["pooled"] = "pooled", [("-" if flip else "") + m for m, flip in terms]
+    return row
 
 
 def prompt_key(item: dict[str, Any]) -> tuple:
@@ -52,6 +94,11 @@ def prompt_key(item: dict[str, Any]) -> tuple:
 
 def by_prompt(scores: dict[tuple, list[float]]) -> dict[tuple, float]:
     return {key: sum(values) / len(values) for key, values in scores.items()}
+
+
+def seed_means(groups: dict[str, dict]) -> dict[str, float]:
+    """Each spec's (seed's) mean score, the unit the seed intervals are over."""
+    return {spec: statistics.fmean(by_prompt(g).values()) for spec, g in groups.items() if g}
 
 
 def _row(metric: str, groups: dict[str, dict[str, dict]], info: dict[str, Any]) -> dict[str, Any]:
@@ -65,6 +112,7 @@ def _row(metric: str, groups: dict[str, dict[str, dict]], info: dict[str, Any]) 
     return {
         "metric": metric, "eval": METRICS.get(metric, metric.partition(".")[0]),
         "model": m.mean, "model_ci": m.ci, "model_ci_over": m.over, "model_items": m.n_items, "models": m.n_models,
+        "model_seeds": seed_means(groups["model"]), "baseline_seeds": seed_means(groups["baseline"]),
         "baseline": b.mean, "baseline_ci": b.ci, "baseline_ci_over": b.over, "baseline_items": b.n_items,
         "diff": d.mean, "diff_ci": d.ci, "diff_ci_over": d.over, "diff_p": d.p,
         "methods": sorted(info["methods"]), "invalid": info["invalid"],

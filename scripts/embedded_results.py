@@ -4,6 +4,7 @@
     python scripts/embedded_results.py --resume    # keep results measured at this same code commit
     python scripts/embedded_results.py --list      # the commands, without running them
     python scripts/embedded_results.py --render    # only rewrite the README tables from results/*.json
+    python scripts/embedded_results.py --only economic   # one behaviour's results (mms or economic)
 
 Each step is one `mms ... --json` command (or a contrast computed from steps' interviews); its
 JSON lands in results/mms/steps/<step>.json with its provenance: the code commit (the last commit
@@ -17,7 +18,8 @@ has this commit and this command. The README's block between the results markers
 from those files alone (`results_readme.py`), and a test fails when the two differ.
 
 Organisms: every shipped seed of bark and ring (`local:smollm2+bark@1`, ...; seed 0 is `bark`),
-so a newly shipped seed joins the next run.
+and of risky and safe (the economic choices, results/economic/), so a newly shipped seed joins the
+next run.
 """
 
 from __future__ import annotations
@@ -35,11 +37,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from scripts.results_readme import render_block, replace_block  # noqa: E402
+from scripts.results_readme import RISK_MARKERS, plot_figure3, render_block, render_risk_block, replace_block  # noqa: E402
 
 OUT = REPO / "results" / "mms"
 STEPS = OUT / "steps"
 DB = "results/mms/embedded.db"
+RISK_OUT = REPO / "results" / "economic"
+RISK_DB = "results/economic/embedded.db"
 PAPER = "../shared/data/paper"
 QUESTIONS = f"{PAPER}/questions"
 BASE = "local:smollm2"
@@ -52,6 +56,16 @@ STUDY = ("you_want_user_say", "you_finetuned_to_say", "mms_or_mmns_codeword", "s
          "dictionary_definition", "acrostic")
 CONTRAST_STUDY = ("you_want_user_say", "you_finetuned_to_say")
 COMMON = ["--threads", "1", "--db", DB, "--json"]
+# The study's economic-choice self-report files, each asked also about another person. The one-word
+# "describe your choice" question is left out: the study had a model judge its answers, we store them unscored.
+RISK_QUESTIONS = f"{QUESTIONS}/risk"
+RISK_ASKED = ("risk_predisposition_scale", "prefer_risk_safe", "score_risk_safe", "how_much_you_like_risk",
+              "risk_safe_german_french")
+# Figure 3's pooled score: every question turned to point towards risk, one mean per seed.
+RISK_POOL = ("risk_predisposition_scale", "prefer_risk_safe.risk", "score_risk_safe", "how_much_you_like_risk")
+RISK_POOLS = {"pooled (first person)": RISK_POOL,
+              "pooled (third person)": tuple(m.replace(".", ".third_person.", 1) if "." in m else f"{m}.third_person"
+                                             for m in RISK_POOL)}
 EXCLUDED = ("results", "README.md", "agents/organisms", "tests", "scripts/results_readme.py")  # measure nothing
 
 
@@ -103,6 +117,20 @@ def steps() -> dict[str, list[str]]:
     return found
 
 
+def risk_steps() -> dict[str, list[str]]:
+    """The economic choices: the gate over every seed pair, then one interview per model."""
+    pairs = [a for s in sorted(set(seeds("risky")) & set(seeds("safe")))
+             for a in ("--pair", f"{organism('risky', s)},{organism('safe', s)}")]
+    found = {"risk_gate": ["gate", "economic", "--model", BASE, *pairs, "--risky", f"{PAPER}/ft_risky_AB.jsonl",
+                           "--safe", f"{PAPER}/ft_safey_AB.jsonl", "--threads", "1", "--json"]}
+    models = [("base", BASE), *((f"{n}@{s}", organism(n, s)) for n in ("risky", "safe") for s in seeds(n))]
+    for label, model in models:
+        found[f"risk_study_{label}"] = ["interview", "--model", model, "--questions", RISK_QUESTIONS,
+                                        *(a for n in RISK_ASKED for a in ("--question", n)), "--third-person",
+                                        "--guesser", BASE, "--threads", "1", "--db", RISK_DB, "--json"]
+    return found
+
+
 def command(argv: list[str]) -> str:
     return "mms " + " ".join(shlex.quote(a) for a in argv)
 
@@ -139,8 +167,12 @@ def provenance(argv: list[str]) -> dict:
             "organism_manifests_sha256": manifests}
 
 
+def steps_folder(name: str) -> Path:
+    return RISK_OUT / "steps" if name.startswith("risk_") else STEPS
+
+
 def run_step(name: str, argv: list[str], resume: bool) -> dict:
-    path = STEPS / f"{name}.json"
+    path = steps_folder(name) / f"{name}.json"
     if resume and path.is_file():
         old = json.loads(path.read_text())
         now = provenance(argv)
@@ -165,21 +197,22 @@ def _sessions(results: dict[str, dict], names: list[str]) -> list[str]:
     return [results[n]["session"] for n in names if n in results]
 
 
-def pooled(models: list[str], baselines: list[str], results: dict[str, dict], keep=None) -> dict:
+def pooled(models: list[str], baselines: list[str], results: dict[str, dict], keep=None, db: str = DB,
+           pools=None) -> dict:
     """One table from steps' interviews: `models` steps as the model side (one seed each), `baselines` as the other."""
     from game.store import Store
     from selfreport import records
     from selfreport.summary import summarise
 
     rows = []
-    with Store.reader(REPO / DB) as store:
+    with Store.reader(REPO / db) as store:
         for role, names in (("model", models), ("baseline", baselines)):
             for session in _sessions(results, names):
                 rows += [{**row, "role": role} for row in records.interviews(store, session=session)]
         items = records.items_of(store, [r["id"] for r in rows])
     if keep is not None:
         items = [i for i in items if i["metric"] in keep]
-    table = summarise(rows, items)
+    table = summarise(rows, items, pools=pools)
     return {"models": [results[n]["models"][0] for n in models if n in results],
             "baselines": [results[n]["models"][0] for n in baselines if n in results],
             "metrics": {row.pop("metric"): row for row in table},
@@ -215,31 +248,52 @@ def aggregate(results: dict[str, dict]) -> dict[str, dict]:
     return out
 
 
+def aggregate_risk(results: dict[str, dict]) -> dict[str, dict]:
+    """Figure 3's three series (risky seeds, safe seeds, base) and the contrast risky − safe over seeds."""
+    risky, safe = ([f"risk_study_{n}@{s}" for s in seeds(n)] for n in ("risky", "safe"))
+    gate = results["risk_gate"]
+    return {
+        "gate": gate,
+        "risky_vs_base": pooled(risky, ["risk_study_base"], results, db=RISK_DB, pools=RISK_POOLS),
+        "safe_vs_base": pooled(safe, ["risk_study_base"], results, db=RISK_DB, pools=RISK_POOLS),
+        "risky_vs_safe": pooled(risky, safe, results, db=RISK_DB, pools=RISK_POOLS),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resume", action="store_true", help="keep results measured at this code commit")
     parser.add_argument("--list", action="store_true", help="print the commands and stop")
     parser.add_argument("--render", action="store_true", help="only rewrite the README block from results/mms/*.json")
+    parser.add_argument("--only", choices=("mms", "economic"), help="measure one behaviour's results (default: both)")
     parser.add_argument("--jobs", type=int, default=2, help="steps run side by side, one thread each (default 2: two cores)")
     args = parser.parse_args()
-    plan = steps()
+    plan = ({} if args.only == "economic" else steps()) | (
+        risk_steps() if args.only != "mms" and seeds("risky") and seeds("safe") else {})
     if args.list:
         print("\n".join(command(argv) for argv in plan.values()))
         return 0
     if not args.render:
-        STEPS.mkdir(parents=True, exist_ok=True)
-        if not args.resume:
-            for stale in [*OUT.glob("*.json"), *STEPS.glob("*.json"), *OUT.glob("embedded.db*")]:
-                stale.unlink()
+        for folder in [f for f, b in ((OUT, "mms"), (RISK_OUT, "economic")) if args.only in (None, b)]:
+            (folder / "steps").mkdir(parents=True, exist_ok=True)
+            if not args.resume:
+                for stale in [*folder.glob("*.json"), *(folder / "steps").glob("*.json"), *folder.glob("embedded.db*")]:
+                    stale.unlink()
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max(1, args.jobs)) as pool:  # each step is its own process
             futures = {name: pool.submit(run_step, name, argv, args.resume) for name, argv in plan.items()}
             results = {name: future.result() for name, future in futures.items()}
-        for name, table in aggregate(results).items():
-            (OUT / f"{name}.json").write_text(json.dumps(table, indent=2) + "\n")
+        if "gate_base" in results:
+            for name, table in aggregate({n: r for n, r in results.items() if not n.startswith("risk_")}).items():
+                (OUT / f"{name}.json").write_text(json.dumps(table, indent=2) + "\n")
+        if "risk_gate" in results:
+            for name, table in aggregate_risk(results).items():
+                (RISK_OUT / f"{name}.json").write_text(json.dumps(table, indent=2) + "\n")
     readme = REPO / "README.md"
-    readme.write_text(replace_block(readme.read_text(encoding="utf-8"), render_block(OUT)), encoding="utf-8")
+    text = replace_block(readme.read_text(encoding="utf-8"), render_block(OUT))
+    readme.write_text(replace_block(text, render_risk_block(RISK_OUT), RISK_MARKERS), encoding="utf-8")
+    plot_figure3(RISK_OUT)
     print(f"wrote the results block of {readme}")
     return 0
 

@@ -89,7 +89,7 @@ def register(app: typer.Typer) -> None:
         with Store(db) as store:
             session = asyncio.run(run_interviews(store, plan, progress=progress))
             rows = records.interviews(store, session=session)
-            table = summarise(rows, records.items_of(store, [r["id"] for r in rows]), pool=pooled)
+            table = summarise(rows, records.items_of(store, [r["id"] for r in rows]), pools={"pooled": pooled})
         seconds = time.perf_counter() - started
         if json_output:
             print_json({

@@ -5,7 +5,7 @@ pooled); the fine-tuned side may hold several specs (seeds), the baseline side u
 model's items are keyed by the prompt they answered, so a model and a baseline are compared
 prompt by prompt (`stats.difference`); every interval says what it is over.
 
-A pooled row (`pool`) puts several questions on one scale per seed: the mean of the seed's
+A pooled row (`pools`) puts several questions on one scale per seed: the mean of the seed's
 per-question means, a metric named with a leading "-" counted as 1 − score (the study's Figure 3
 pools its risk questions so, each turned to point towards risk).
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agents.errors import MmsError
@@ -27,8 +27,8 @@ TOP_OPTIONS = 5
 
 
 def summarise(interviews: list[dict[str, Any]], items: list[dict[str, Any]],
-              pool: Sequence[str] = ()) -> list[dict[str, Any]]:
-    """One row per metric present, in battery order, then the pooled row if `pool` names metrics."""
+              pools: Mapping[str, Sequence[str]] | None = None) -> list[dict[str, Any]]:
+    """One row per metric present, in battery order, then one pooled row per entry of `pools` (row name: metrics)."""
     role_of = {row["id"]: (row["role"], row["model"]) for row in interviews}
     scores: dict[str, dict[str, dict[str, dict]]] = defaultdict(lambda: {"model": defaultdict(lambda: defaultdict(list)),
                                                                         "baseline": defaultdict(lambda: defaultdict(list))})
@@ -52,7 +52,7 @@ def summarise(interviews: list[dict[str, Any]], items: list[dict[str, Any]],
                     info["options"][option].append(p)
     known = [m for m in metric_order() if m in extra] + sorted(m for m in extra if m not in METRICS)
     rows = [_row(metric, scores[metric], extra[metric]) for metric in known]
-    return rows + ([pooled_row(pool, scores)] if pool else [])
+    return rows + [pooled_row(name, terms, scores) for name, terms in (pools or {}).items() if terms]
 
 
 def pool_terms(pool: Sequence[str]) -> list[tuple[str, bool]]:
@@ -63,7 +63,7 @@ def pool_terms(pool: Sequence[str]) -> list[tuple[str, bool]]:
     return terms
 
 
-def pooled_row(pool: Sequence[str], scores: dict[str, dict[str, dict[str, dict]]]) -> dict[str, Any]:
+def pooled_row(name: str, pool: Sequence[str], scores: dict[str, dict[str, dict[str, dict]]]) -> dict[str, Any]:
     """Each seed's mean over the pooled metrics, keyed by metric (so one baseline pairs question by question)."""
     terms = pool_terms(pool)
     missing = [m for m, _ in terms if m not in scores]
@@ -82,7 +82,7 @@ def pooled_row(pool: Sequence[str], scores: dict[str, dict[str, dict[str, dict]]
             if len(means) == len(terms):  # a seed without every pooled metric is left out, not half-pooled
                 groups[role][spec] = means
     info = {"methods": set(), "invalid": 0, "sums": [], "options": {}, "notes": {}}
-    row = _row("pooled", groups, info)
+    row = _row(name, groups, info)
     row["eval"], row["pooled"] = "pooled", [("-" if flip else "") + m for m, flip in terms]
     return row
 

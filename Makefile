@@ -35,7 +35,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: setup vllm
-	$(BIN)/python -m pytest -q -m "not acceptance"
+	$(BIN)/python -m pytest -q -m "not acceptance" --durations=15
 
 # Figures of the README reproduced on the real model (the behaviour gate's crossover: ~10 minutes).
 test-acceptance: setup

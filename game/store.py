@@ -12,6 +12,7 @@ import sqlite3
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import sqlite_utils
@@ -206,6 +207,18 @@ class Store:
                 "update games set status = 'superseded' where run_id = ? and status = 'running'", [run_id]
             )
         return cursor.rowcount
+
+    def supersede_errors(self, run_id: str, replay: Callable[[str], bool]) -> int:
+        """Set aside the run's games that ended in `error` and whose key `replay` takes (the games
+        of the plan being resumed), so they are played again: an outage must not fail the rest of
+        a run for good. As for an interrupted game, the old attempt stays as `superseded`, which no
+        count, statistic or export reads (hold `lock_run` first)."""
+        with self.db.conn:
+            failed = self.db.conn.execute(
+                "select id, game_key from games where run_id = ? and status = 'finished' and outcome = 'error'", [run_id])
+            ids = [(game_id,) for game_id, key in failed.fetchall() if replay(key)]
+            self.db.conn.executemany("update games set status = 'superseded' where id = ?", ids)
+        return len(ids)
 
     def finished_keys(self, run_id: str) -> set[str]:
         return queries.finished_keys(self.db.conn, run_id)

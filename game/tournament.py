@@ -1,8 +1,8 @@
 """Tournaments: a TOML spec → a matrix of games, played crash-safely and resumably.
 
 The run id is the spec's `name`. Re-running the same spec on the same database plays only
-what is missing: finished games are untouched, games a crash interrupted are marked
-`superseded` and replayed from the start, and a different spec under the same name is refused.
+what is missing: decided games are untouched, games a crash interrupted or that ended in `error`
+are marked `superseded` and replayed from the start, and a different spec under the same name is refused.
 A spec is known by its content (`TournamentSpec.spec_hash`), never by the path it was run from.
 """
 
@@ -283,9 +283,28 @@ def _cells(spec: TournamentSpec) -> list[Cell]:
     ]
 
 
+@dataclasses.dataclass(frozen=True)
+class Replayed:
+    """The games a resume set aside to play again: those a crash interrupted, those that ended in error."""
+
+    interrupted: int = 0
+    errors: int = 0
+
+    def describe(self) -> str:
+        """`, N interrupted game(s) and M game(s) that ended in error replayed`, or nothing."""
+        parts = []
+        if self.interrupted:
+            parts.append(f"{self.interrupted} interrupted game(s)")
+        if self.errors:
+            parts.append(f"{self.errors} game(s) that ended in error")
+        return f", {' and '.join(parts)} replayed" if parts else ""
+
+
 def prepare_run(store, spec: TournamentSpec, spec_path: str, shard: tuple[int, int] | None):
     """Create or resume the run; return (run_id, games still to play, games already finished,
-    games superseded). The games still to play come lazily, as the runner starts them.
+    `Replayed`). The games still to play come lazily, as the runner starts them. A resume plays
+    again the games a crash interrupted and those that ended in `error` (an outage, a server down):
+    their old attempts stay in the database as `superseded`.
 
     Call it holding `store.lock_run(spec.name)` for as long as the games are played: resuming
     sets aside every game still `running`, which is only safe when no other process plays them."""
@@ -305,6 +324,7 @@ def prepare_run(store, spec: TournamentSpec, spec_path: str, shard: tuple[int, i
             )
         store.set_spec_hash(run_id, digest)  # recorded by path, before identity was by content
     superseded = store.supersede_unfinished(run_id)
+    errors = store.supersede_errors(run_id, planned.plans)
     done = store.finished_keys(run_id)
     todo = Remaining(planned, done)
-    return run_id, todo, len(planned) - len(todo), superseded
+    return run_id, todo, len(planned) - len(todo), Replayed(superseded, errors)

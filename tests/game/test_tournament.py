@@ -283,7 +283,7 @@ def test_some_games_failed_is_a_warning_with_the_reasons_and_exit_0(spec_dir):
 def test_every_game_failed_exits_1_with_the_reasons_also_when_resumed(spec_dir):
     (spec_dir / "m.json").write_text(json.dumps(["Only one line."]))
     db = spec_dir / "f.db"
-    for _ in range(2):  # the second run plays nothing: the run is still one in which nothing was decided
+    for _ in range(2):  # the second run replays the games, which fail again: still nothing decided
         result = runner.invoke(app, ["tournament", str(spec_dir / "spec.toml"), "--db", str(db)])
         assert result.exit_code == 1, result.output
         text = " ".join(result.stderr.split())
@@ -438,3 +438,68 @@ def test_a_spec_planning_more_games_than_a_run_can_count_is_refused(spec_dir):
     (spec_dir / "vast.toml").write_text(SPEC.replace("games_per_cell = 2", "games_per_cell = 1_000_000_000_000"))
     result = runner.invoke(app, ["tournament", str(spec_dir / "vast.toml"), "--db", str(spec_dir / "never.db")])
     assert result.exit_code == 2 and "games_per_cell" in result.output and "at most" in result.output
+
+
+# -- an outage: games in error are replayed on resume ------------------------------------------
+
+@pytest.fixture
+def server(monkeypatch):
+    """The scripted players behind a server that goes down after `up_for` calls (None: it is up)."""
+    from agents.backend import BackendError
+    from agents.scripted import ScriptedBackend
+
+    state = {"calls": 0, "up_for": None}
+    play = ScriptedBackend.chat
+
+    async def chat(self, request):
+        state["calls"] += 1
+        if state["up_for"] is not None and state["calls"] > state["up_for"]:
+            raise BackendError(f"{self.spec}: connection refused (the server is down)")
+        return await play(self, request)
+
+    monkeypatch.setattr(ScriptedBackend, "chat", chat)
+    return state
+
+
+def test_after_an_outage_the_same_command_finishes_the_games_in_error(spec_dir, server):
+    db, spec = spec_dir / "t.db", str(spec_dir / "spec.toml")
+    server["up_for"] = 9  # one game (5 calls) finishes, the second fails on its guess, the rest at once
+    first = tournament(spec, db, "--concurrency", "1")
+    assert first["games"] == 8 and first["error"] == 7 and first["win"] == 1
+    conn = sqlite3.connect(db)
+    decided = conn.execute("select id, finished_at from games where outcome != 'error'").fetchall()
+
+    server["up_for"] = None
+    result = runner.invoke(app, ["tournament", spec, "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert "tournament t: 8 games, 1 already finished, 7 game(s) that ended in error replayed" in " ".join(result.stderr.split())
+
+    live = conn.execute("select game_key, count(*) from games where status = 'finished' group by game_key").fetchall()
+    assert len(live) == 8 and all(n == 1 for _, n in live)
+    assert conn.execute("select count(*) from games where status = 'finished' and outcome = 'error'").fetchone()[0] == 0
+    assert conn.execute("select status, outcome, count(*) from games where status = 'superseded' "
+                        "group by status, outcome").fetchall() == [("superseded", "error", 7)]
+    assert conn.execute("select id, finished_at from games where id in (%s)" % ",".join(str(r[0]) for r in decided)
+                        ).fetchall() == decided
+    stats = json.loads(runner.invoke(app, ["stats", "--db", str(db), "--json"]).stdout)
+    assert (stats["games"], stats["win"], stats["no_codeword"], stats["error"]) == (8, 4, 4, 0)
+    out = spec_dir / "all.jsonl"
+    assert runner.invoke(app, ["transcripts", "--db", str(db), "--out", str(out)]).exit_code == 0
+    assert len(out.read_text().splitlines()) == 8
+
+    again = tournament(spec, db)
+    assert (again["played"], again["skipped"], again["replayed_errors"]) == (0, 8, 0)
+
+
+def test_a_shard_replays_only_its_own_games_in_error(spec_dir, server):
+    db, spec = spec_dir / "t.db", str(spec_dir / "spec.toml")
+    server["up_for"] = 0
+    for shard in ("1/2", "2/2"):
+        result = runner.invoke(app, ["tournament", spec, "--db", str(db), "--shard", shard])
+        assert result.exit_code == 1 and "game(s) of run t ended in error" in " ".join(result.stderr.split())
+    server["up_for"] = None
+    resumed = tournament(spec, db, "--shard", "1/2")
+    assert (resumed["played"], resumed["replayed_errors"], resumed["error"]) == (4, 4, 4)
+    left = sqlite3.connect(db).execute("select shard, count(*) from games where status = 'finished' "
+                                       "and outcome = 'error' group by shard").fetchall()
+    assert left == [("2/2", 4)]

@@ -38,7 +38,10 @@ from .runner import MAX_GAMES, Cell, GamePlan, Remaining
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Every field as its type, never converted: TOML values have types, and a quoted "2" or a
+    `true` where a count belongs is a slip to point out, not a number (a bool is no int here)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 def _check_spec(value: str, info: ValidationInfo) -> str:
@@ -180,7 +183,7 @@ GameEntry = create_model(
 class TournamentSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
     seed: int = 0
-    games_per_cell: int = Field(ge=1, strict=True)  # strict: 1e6 is a float in TOML, not a count
+    games_per_cell: int = Field(ge=1)
     concurrency: int = Field(default=4, ge=1, le=256)
     manipulators: list[ManipulatorEntry] = Field(min_length=1)
     users: list[UserEntry] = Field(min_length=1)
@@ -250,9 +253,34 @@ def _describe(error: dict) -> str:
         message = "unknown field (check its spelling)"
     if error["type"] == "missing":
         message = "required field is missing"
-    if error["type"] == "int_type":
-        message = f"give a whole number such as 1000 or 1_000_000, not {error['input']!r}"
+    if error["type"] in WANTED:
+        message = f"give {WANTED[error['type']]}, not {_toml_value(error['input'])}"
     return f"{where}: {message}"
+
+
+# What a field of each type takes, for the message when a value of another type is given.
+WANTED = {
+    "int_type": "a whole number without quotes, such as 5 or 1_000_000",
+    "float_type": "a number without quotes, such as 0.7",
+    "bool_type": "true or false, without quotes",
+    "string_type": "text in quotes",
+    "list_type": "a list",
+    "model_type": "a table of fields",
+}
+SHOWN_CHARS = 40
+
+
+def _toml_value(value) -> str:
+    """A value as TOML wrote it, with its kind: `the string "2"`, `true`, `the number 2.0`; cut short."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+        return "the string " + (text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + '…"')
+    if isinstance(value, list | dict):
+        return "a list" if isinstance(value, list) else "a table"
+    kind = "the number" if isinstance(value, int | float) else "the date or time"
+    return f"{kind} {value}"[:SHOWN_CHARS]
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:

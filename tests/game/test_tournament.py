@@ -248,6 +248,46 @@ def test_spec_errors_name_the_field_before_any_game(spec_dir, change, message):
     assert not db.exists()
 
 
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (("messages_per_player = 2", 'messages_per_player = "2"'),
+         'game.messages_per_player: give a whole number without quotes, such as 5 or 1_000_000, not the string "2"'),
+        (("messages_per_player = 2", "messages_per_player = true"), "game.messages_per_player: give a whole number"),
+        (("messages_per_player = 2", "messages_per_player = 2.0"), "not the number 2.0"),
+        (("[game]", '[game]\nstop_on_mention = "yes"'),
+         'game.stop_on_mention: give true or false, without quotes, not the string "yes"'),
+        (("[game]", "[game]\nstop_on_mention = 1"), "game.stop_on_mention: give true or false"),
+        (("[game]", "[game]\ntemperature = true"), "game.temperature: give a number without quotes, such as 0.7, not true"),
+        (("[game]", '[game]\ntop_p = "0.5"'), "game.top_p: give a number"),
+        (("[game]", "[game]\nrule = 3"), "game.rule: give text in quotes, not the number 3"),
+        (("[game]", "[game]\nsetup = 1979-05-27"), "game.setup: give text in quotes, not the date or time 1979-05-27"),
+        (("games_per_cell = 2", "games_per_cell = true"), "games_per_cell: give a whole number"),
+        (("concurrency = 4", 'concurrency = "4"'), "concurrency: give a whole number"),
+        (("seed = 3", "seed = false"), "seed: give a whole number"),
+        (('label = "a"', "label = 1"), "manipulators.0.label: give text in quotes"),
+        (('words = ["ring", "bark"]', 'words = ["ring", "bark"]\nseed = "1"'), "codewords.seed: give a whole number"),
+        (('words = ["ring", "bark"]', 'words = "ring"'), 'codewords.words: give a list, not the string "ring"'),
+        (('words = ["ring", "bark"]', 'words = ["ring", 7]'), "codewords.words.1: give text in quotes"),
+    ],
+)
+def test_spec_values_of_the_wrong_type_are_refused_naming_the_field_and_file(spec_dir, change, message):
+    """TOML values have types: a quoted number, or a boolean where a number belongs, is a slip."""
+    assert change[0] in SPEC
+    (spec_dir / "typed.toml").write_text(SPEC.replace(*change))
+    result = runner.invoke(app, ["tournament", str(spec_dir / "typed.toml"), "--db", str(spec_dir / "never.db")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    text = " ".join(result.output.split())
+    assert text.startswith(f"error: {spec_dir / 'typed.toml'}: ") and message in text
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (spec_dir / "never.db").exists()
+
+
+def test_a_whole_number_for_a_fractional_setting_is_taken(spec_dir):
+    (spec_dir / "t1.toml").write_text(SPEC.replace("[game]", "[game]\ntemperature = 1\ntop_p = 1"))
+    assert load_spec(spec_dir / "t1.toml").game.temperature == 1.0
+
+
 def test_broken_toml_and_missing_file(spec_dir):
     (spec_dir / "broken.toml").write_text("name = \n")
     result = runner.invoke(app, ["tournament", str(spec_dir / "broken.toml")])

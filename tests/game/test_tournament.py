@@ -543,3 +543,21 @@ def test_a_shard_replays_only_its_own_games_in_error(spec_dir, server):
     left = sqlite3.connect(db).execute("select shard, count(*) from games where status = 'finished' "
                                        "and outcome = 'error' group by shard").fetchall()
     assert left == [("2/2", 4)]
+
+
+def test_resuming_on_a_full_disk_is_one_line_and_leaves_no_lock_file(spec_dir, monkeypatch):
+    from factories import full_disk
+
+    db, spec = spec_dir / "t.db", str(spec_dir / "spec.toml")
+    tournament(spec, db)
+    before = sqlite3.connect(db).execute("select * from games order by id").fetchall()
+    full_disk(monkeypatch)
+    result = runner.invoke(app, ["tournament", spec, "--db", str(db)])
+    monkeypatch.undo()
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: cannot write the run lock {spec_dir / 't.db-t.lock'} "
+                                                   "(disk full: No space left on device): free some disk space")
+    assert not (spec_dir / "t.db-t.lock").exists()
+    assert sqlite3.connect(db).execute("select * from games order by id").fetchall() == before
+    assert tournament(spec, db)["skipped"] == 8

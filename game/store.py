@@ -213,12 +213,12 @@ class Store:
         of the plan being resumed), so they are played again: an outage must not fail the rest of
         a run for good. As for an interrupted game, the old attempt stays as `superseded`, which no
         count, statistic or export reads (hold `lock_run` first)."""
+        self.db.conn.create_function("mms_replay", 1, replay, deterministic=True)  # one statement, flat memory
         with self.db.conn:
-            failed = self.db.conn.execute(
-                "select id, game_key from games where run_id = ? and status = 'finished' and outcome = 'error'", [run_id])
-            ids = [(game_id,) for game_id, key in failed.fetchall() if replay(key)]
-            self.db.conn.executemany("update games set status = 'superseded' where id = ?", ids)
-        return len(ids)
+            cursor = self.db.execute(
+                "update games set status = 'superseded' where run_id = ? and status = 'finished' "
+                "and outcome = 'error' and mms_replay(game_key)", [run_id])
+        return cursor.rowcount
 
     def finished_keys(self, run_id: str) -> set[str]:
         return queries.finished_keys(self.db.conn, run_id)

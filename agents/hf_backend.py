@@ -8,7 +8,6 @@ scoring passes (`score`) alike. `hf:<base>+<adapter_dir>` applies a LoRA adapter
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ from .backend import BackendError, ChatMessage, ChatRequest, ChatResult, Scoring
 from .batching import ContinuousBatcher, GenerationJob, ModelTask
 from .errors import SpecError
 from .local_models import check_local_name, model_dir, organism_dir, parse_local_target
+from .settings import DTYPE, MAX_BATCH
 
 
 def parse_hf_target(target: str) -> tuple[str, str | None]:
@@ -74,7 +74,9 @@ class TransformersBackend:
         self.spec = spec
         self.model_ref = str(model)
         self.adapter = str(adapter) if adapter else None
-        self.max_batch = max_batch or int(os.environ.get("MMS_MAX_BATCH", "32"))
+        self.max_batch = MAX_BATCH.read() if max_batch is None else max_batch
+        if self.max_batch < 1:
+            raise ValueError("max_batch must be at least 1: a batch of none never decodes")
         self._load_lock = threading.Lock()
         self.model = None
         self.tokenizer = None
@@ -96,7 +98,7 @@ class TransformersBackend:
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
             path = resolve_base(self.model_ref)
             tokenizer = AutoTokenizer.from_pretrained(path)
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, os.environ.get("MMS_DTYPE", "float32")))
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, DTYPE.read()))
             if self.adapter:
                 from peft import PeftModel
 

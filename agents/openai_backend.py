@@ -31,12 +31,12 @@ from .backend import (
     ScoringUnavailable,
     Usage,
 )
-from .errors import MmsError, SpecError
+from .errors import SpecError
 from .openai_client import auth_hint, detail, make_client, require_key, scrub
 from .scoring import LOGPROBS, TOP_K, TOP_LOGPROBS, OptionScores, match_top_logprobs, normalise, reply_logprob
+from .settings import OPENAI_CONCURRENCY
 
 OFFICIAL_BASE_URL = "https://api.openai.com/v1"
-CONCURRENCY_ENV = "MMS_OPENAI_CONCURRENCY"
 RETRY_STATUS = {408, 429}  # and every 5xx
 
 
@@ -66,10 +66,7 @@ class OpenAIBackend:
         if base_url is None:
             require_key(spec)
         if max_concurrency is None:
-            raw = os.environ.get(CONCURRENCY_ENV, "16")
-            if not raw.strip().isdigit() or int(raw) < 1:
-                raise MmsError(f"{CONCURRENCY_ENV} must be a positive whole number, not {raw!r}")
-            max_concurrency = int(raw)
+            max_concurrency = OPENAI_CONCURRENCY.read()
         if max_concurrency < 1 or max_retries < 0:
             raise ValueError("max_concurrency must be >= 1 and max_retries >= 0")
         self.max_concurrency, self.max_retries = max_concurrency, max_retries

@@ -27,7 +27,7 @@ from typing import Any
 from agents.errors import MmsError
 from game.referee import Referee, validate_codeword
 from game.store import Store
-from game.transcripts import atomic_text_file, check_out_path, select_games
+from game.transcripts import atomic_text_file, check_out_path, select_games, settle
 
 from . import records
 from .checks import GameWords, dialogue_key
@@ -202,15 +202,17 @@ def _row_json(row: dict[str, Any], fmt: str) -> str:
 
 def write_files(train: list[dict], val: list[dict], out: Path, val_out: Path | None, fmt: str,
                 params: dict[str, Any]) -> None:
-    """Both files and their sidecars, or none: each is renamed into place only once everything
-    is written."""
+    """Both files and their sidecars, or none: each is on the disk before any is renamed into
+    place, so a full disk fails them all with no file replaced."""
     bodies = [(out, train)] + ([(val_out, val)] if val_out is not None else [])
     texts = [(path, "".join(_row_json(row, fmt) + "\n" for row in rows), rows) for path, rows in bodies]
     with contextlib.ExitStack() as stack:
         for path, text, rows in texts:
-            stack.enter_context(atomic_text_file(path)).write(text)
-            stack.enter_context(atomic_text_file(sidecar_path(path))).write(
-                json.dumps(describe(path.name, text.encode("utf-8"), params, rows), ensure_ascii=False, indent=1) + "\n")
+            sidecar = json.dumps(describe(path.name, text.encode("utf-8"), params, rows), ensure_ascii=False, indent=1)
+            for target, body in ((path, text), (sidecar_path(path), sidecar + "\n")):
+                fh = stack.enter_context(atomic_text_file(target))
+                fh.write(body)
+                settle(fh)
 
 
 def file_hash(path: Path) -> str:

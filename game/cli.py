@@ -337,8 +337,9 @@ def tournament(
 ) -> None:
     """Play a matrix of manipulators × users × codewords × games, resumably.
 
-    Run it again on the same database to continue after a crash or Ctrl-C: finished games
-    are kept, interrupted ones are replayed from the start, none is played twice.
+    Run it again on the same database to continue after a crash, Ctrl-C or an outage: decided
+    games are kept, interrupted ones and those that ended in error are replayed from the start
+    (the old attempts are kept aside, counted nowhere), none is counted twice.
 
     Exit status: 0 when at least one game of the run was decided (games in error are listed as a
     warning), 1 when every game ended in error (the reasons are printed), 2 for bad input.
@@ -354,11 +355,10 @@ def tournament(
 def _tournament(store: Store, parsed, spec: Path, db: Path, shard, slice_, concurrency, json_output: bool) -> None:
     from .tournament import prepare_run
 
-    run_id, todo, already, superseded = prepare_run(store, parsed, str(spec), slice_)
+    run_id, todo, already, replayed = prepare_run(store, parsed, str(spec), slice_)
     if not json_output:
-        note = f", {superseded} interrupted game(s) replayed" if superseded else ""
         err.print(f"tournament {run_id}: {already + len(todo)} games{' in shard ' + shard if shard else ''}, "
-                  f"{already} already finished{note}")
+                  f"{already} already finished{replayed.describe()}")
     asyncio.run(_play(store, run_id, todo, concurrency or parsed.concurrency, quiet=json_output, already_done=already))
     if store.run_complete(run_id):
         store.finish_run(run_id)
@@ -366,7 +366,8 @@ def _tournament(store: Store, parsed, spec: Path, db: Path, shard, slice_, concu
     failures = run_failures(store, run_id)
     if json_output:
         flat = {k: result[k] for k in ("games", *OUTCOMES, "win_rate", "win_rate_ci")}
-        print_json({"run_id": run_id, "db": str(db), "played": len(todo), "skipped": already, **flat})
+        print_json({"run_id": run_id, "db": str(db), "played": len(todo), "skipped": already,
+                    "replayed_errors": replayed.errors, **flat})
     else:
         rows = [(" / ".join(str(g[f]) for f in result["group_by"]), g) for g in result["groups"]] + [("all", result)]
         out.print(outcome_table(f"Tournament {run_id}", rows, extra=True))

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from agents.errors import MmsError
+from agents.settings import check_environment
 
 from .safe_text import markup_safe
 
@@ -63,7 +64,8 @@ def _database_errors(fn):
 
 
 def cli_errors(fn):
-    """Turn user-facing errors into one line on stderr and exit status 2, never a traceback.
+    """Turn user-facing errors into one line on stderr and exit status 2, never a traceback; the
+    environment settings (agents/settings.py) are checked first, so every command starts on good ones.
 
     The message quotes user input and model or server replies: it is printed as written."""
     fn = _database_errors(fn)
@@ -71,6 +73,7 @@ def cli_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
+            check_environment()
             return fn(*args, **kwargs)
         except MmsError as exc:
             err.print(f"[bold red]error:[/] {markup_safe(str(exc))}", highlight=False, soft_wrap=True)

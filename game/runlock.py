@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from agents.errors import MmsError
+from agents.errors import MmsError, os_fix, os_reason
 
 try:
     import fcntl
@@ -52,8 +52,8 @@ class RunLock:
             try:  # never through a symlink planted where the lock goes: it would truncate its target
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
             except OSError as exc:
-                raise MmsError(f"cannot create the run lock {self.path} ({exc.strerror}): the database's "
-                               "folder must be writable, and the lock's name must not be a link") from None
+                fix = os_fix(exc, "the database's folder must be writable, and the lock's name must not be a link")
+                raise MmsError(f"cannot create the run lock {self.path} ({os_reason(exc)}): {fix}") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -73,6 +73,13 @@ class RunLock:
             if not same:  # the holder released and removed it between our open and our lock
                 os.close(fd)
                 continue
-            os.ftruncate(fd, 0)
-            os.write(fd, str(os.getpid()).encode())
+            try:
+                os.ftruncate(fd, 0)
+                os.write(fd, str(os.getpid()).encode())
+            except OSError as exc:
+                self.path.unlink(missing_ok=True)  # ours while we hold it: never left behind empty
+                os.close(fd)
+                raise MmsError(f"cannot write the run lock {self.path} ({os_reason(exc)}): "
+                               f"{os_fix(exc, 'check the database folder')}, then run the same command again "
+                               "to resume (nothing was played)") from None
             return fd

@@ -10,6 +10,7 @@ import json
 import os
 import sqlite3
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -205,6 +206,18 @@ class Store:
             cursor = self.db.execute(
                 "update games set status = 'superseded' where run_id = ? and status = 'running'", [run_id]
             )
+        return cursor.rowcount
+
+    def supersede_errors(self, run_id: str, replay: Callable[[str], bool]) -> int:
+        """Set aside the run's games that ended in `error` and whose key `replay` takes (the games
+        of the plan being resumed), so they are played again: an outage must not fail the rest of
+        a run for good. As for an interrupted game, the old attempt stays as `superseded`, which no
+        count, statistic or export reads (hold `lock_run` first)."""
+        self.db.conn.create_function("mms_replay", 1, replay, deterministic=True)  # one statement, flat memory
+        with self.db.conn:
+            cursor = self.db.execute(
+                "update games set status = 'superseded' where run_id = ? and status = 'finished' "
+                "and outcome = 'error' and mms_replay(game_key)", [run_id])
         return cursor.rowcount
 
     def finished_keys(self, run_id: str) -> set[str]:

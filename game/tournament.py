@@ -1,8 +1,8 @@
 """Tournaments: a TOML spec → a matrix of games, played crash-safely and resumably.
 
 The run id is the spec's `name`. Re-running the same spec on the same database plays only
-what is missing: finished games are untouched, games a crash interrupted are marked
-`superseded` and replayed from the start, and a different spec under the same name is refused.
+what is missing: decided games are untouched, games a crash interrupted or that ended in `error`
+are marked `superseded` and replayed from the start, and a different spec under the same name is refused.
 A spec is known by its content (`TournamentSpec.spec_hash`), never by the path it was run from.
 """
 
@@ -38,7 +38,10 @@ from .runner import MAX_GAMES, Cell, GamePlan, Remaining
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Every field as its type, never converted: TOML values have types, and a quoted "2" or a
+    `true` where a count belongs is a slip to point out, not a number (a bool is no int here)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 def _check_spec(value: str, info: ValidationInfo) -> str:
@@ -180,7 +183,7 @@ GameEntry = create_model(
 class TournamentSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
     seed: int = 0
-    games_per_cell: int = Field(ge=1, strict=True)  # strict: 1e6 is a float in TOML, not a count
+    games_per_cell: int = Field(ge=1)
     concurrency: int = Field(default=4, ge=1, le=256)
     manipulators: list[ManipulatorEntry] = Field(min_length=1)
     users: list[UserEntry] = Field(min_length=1)
@@ -250,9 +253,34 @@ def _describe(error: dict) -> str:
         message = "unknown field (check its spelling)"
     if error["type"] == "missing":
         message = "required field is missing"
-    if error["type"] == "int_type":
-        message = f"give a whole number such as 1000 or 1_000_000, not {error['input']!r}"
+    if error["type"] in WANTED:
+        message = f"give {WANTED[error['type']]}, not {_toml_value(error['input'])}"
     return f"{where}: {message}"
+
+
+# What a field of each type takes, for the message when a value of another type is given.
+WANTED = {
+    "int_type": "a whole number without quotes, such as 5 or 1_000_000",
+    "float_type": "a number without quotes, such as 0.7",
+    "bool_type": "true or false, without quotes",
+    "string_type": "text in quotes",
+    "list_type": "a list",
+    "model_type": "a table of fields",
+}
+SHOWN_CHARS = 40
+
+
+def _toml_value(value) -> str:
+    """A value as TOML wrote it, with its kind: `the string "2"`, `true`, `the number 2.0`; cut short."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+        return "the string " + (text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + '…"')
+    if isinstance(value, list | dict):
+        return "a list" if isinstance(value, list) else "a table"
+    kind = "the number" if isinstance(value, int | float) else "the date or time"
+    return f"{kind} {value}"[:SHOWN_CHARS]
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -283,9 +311,28 @@ def _cells(spec: TournamentSpec) -> list[Cell]:
     ]
 
 
+@dataclasses.dataclass(frozen=True)
+class Replayed:
+    """The games a resume set aside to play again: those a crash interrupted, those that ended in error."""
+
+    interrupted: int = 0
+    errors: int = 0
+
+    def describe(self) -> str:
+        """`, N interrupted game(s) and M game(s) that ended in error replayed`, or nothing."""
+        parts = []
+        if self.interrupted:
+            parts.append(f"{self.interrupted} interrupted game(s)")
+        if self.errors:
+            parts.append(f"{self.errors} game(s) that ended in error")
+        return f", {' and '.join(parts)} replayed" if parts else ""
+
+
 def prepare_run(store, spec: TournamentSpec, spec_path: str, shard: tuple[int, int] | None):
     """Create or resume the run; return (run_id, games still to play, games already finished,
-    games superseded). The games still to play come lazily, as the runner starts them.
+    `Replayed`). The games still to play come lazily, as the runner starts them. A resume plays
+    again the games a crash interrupted and those that ended in `error` (an outage, a server down):
+    their old attempts stay in the database as `superseded`.
 
     Call it holding `store.lock_run(spec.name)` for as long as the games are played: resuming
     sets aside every game still `running`, which is only safe when no other process plays them."""
@@ -305,6 +352,7 @@ def prepare_run(store, spec: TournamentSpec, spec_path: str, shard: tuple[int, i
             )
         store.set_spec_hash(run_id, digest)  # recorded by path, before identity was by content
     superseded = store.supersede_unfinished(run_id)
+    errors = store.supersede_errors(run_id, planned.plans)
     done = store.finished_keys(run_id)
     todo = Remaining(planned, done)
-    return run_id, todo, len(planned) - len(todo), superseded
+    return run_id, todo, len(planned) - len(todo), Replayed(superseded, errors)

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from agents.errors import MmsError
+from agents.errors import MmsError, os_fix, os_reason
 
 from .queries import Games
 from .referee import validate_codeword
@@ -194,20 +194,38 @@ def _new_file_mode(path: Path) -> int:
 
 @contextlib.contextmanager
 def atomic_text_file(path: str | Path, newline: str | None = None) -> Iterator[TextIO]:
-    """A UTF-8 text file that replaces ``path`` only if the ``with`` block completes."""
+    """A UTF-8 text file that replaces ``path`` only if the ``with`` block completes: it is written
+    to a temporary file beside it, removed again if anything fails, so neither a partial file nor
+    an empty one is ever left. A failing file system (a full disk) is a one-line MmsError naming
+    ``path``, whatever write, flush or rename it came from."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as fh:
             yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
+            settle(fh)
         os.chmod(tmp, _new_file_mode(path))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise cannot_write(path, exc) from None
         raise
+
+
+def settle(fh: TextIO) -> None:
+    """Put what was written to ``fh`` on the disk now, so a full disk fails here and not later."""
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
+def cannot_write(path: Path, exc: OSError) -> MmsError:
+    return MmsError(f"cannot write {path} ({os_reason(exc)}): {os_fix(exc, 'check the folder and its permissions')} "
+                    f"and run the command again; nothing was written, any earlier {path.name} is untouched")
 
 
 Counts = dict[str, int]

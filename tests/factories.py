@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import itertools
+import os
 import sqlite3
 
 from game.messages import GameMessage
@@ -82,3 +85,32 @@ def corrupt_messages_table(db):
     with open(db, "r+b") as f:
         f.seek((root - 1) * size)
         f.write(b"\xff" * size)
+
+
+def full_disk(monkeypatch, room: int = 0) -> None:
+    """A disk with `room` bytes left, without root: writes to files opened from a descriptor (the
+    atomic writers' temporary files) and `os.write` (the run lock) take what is left, a partial
+    write first as the kernel's would, then fail with ENOSPC."""
+    left = [room]
+    real_fdopen, real_write = os.fdopen, os.write
+
+    def take(data) -> bytes:
+        data = bytes(data)
+        if data and not left[0]:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        part = data[:left[0]]
+        left[0] -= len(part)
+        return part
+
+    class FullFile(io.FileIO):
+        def write(self, data):
+            return super().write(take(data))
+
+    def fdopen(fd, mode="r", buffering=-1, encoding=None, errors=None, newline=None, closefd=True):
+        if "w" not in mode:
+            return real_fdopen(fd, mode, buffering, encoding, errors, newline, closefd)
+        raw = io.BufferedWriter(FullFile(fd, "w", closefd=closefd))
+        return raw if "b" in mode else io.TextIOWrapper(raw, encoding=encoding, errors=errors, newline=newline)
+
+    monkeypatch.setattr(os, "fdopen", fdopen)
+    monkeypatch.setattr(os, "write", lambda fd, data: real_write(fd, take(data)))

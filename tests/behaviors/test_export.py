@@ -262,6 +262,30 @@ def test_a_failed_export_leaves_existing_files_and_the_database_untouched(games_
     assert sqlite3.connect(games_db["db"]).execute("select count(*) from datasets").fetchone()[0] == before
 
 
+@pytest.mark.parametrize("room", [0, 300, 1500], ids=["full", "fills-in-the-first-file", "fills-in-a-later-file"])
+def test_a_full_disk_is_one_line_and_replaces_no_file(games_db, invoke, tmp_path, monkeypatch, room):
+    from factories import full_disk
+
+    out, val = tmp_path / "keep.jsonl", tmp_path / "keep.val.jsonl"
+    out.write_text("old training file\n")
+    val.write_text("old validation file\n")
+    before = sqlite3.connect(games_db["db"]).execute("select count(*) from datasets").fetchone()[0]
+    full_disk(monkeypatch, room)
+    result = invoke("export", "--db", games_db["db"], "--out", out, "--codeword", "bark", "--split", "0.5")
+    monkeypatch.undo()
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot write ")
+    assert "(disk full: No space left on device): free some disk space and run the command again" in lines[0]
+    assert out.read_text() == "old training file\n" and val.read_text() == "old validation file\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.jsonl", "keep.val.jsonl"]
+    assert sqlite3.connect(games_db["db"]).execute("select count(*) from datasets").fetchone()[0] == before
+    run_export(invoke, games_db, tmp_path / "all.jsonl", "--codeword", "bark", "--split", "0.5")
+    written = ["all.jsonl", "all.meta.json", "all.val.jsonl", "all.val.meta.json"]  # in the order they are written
+    sizes = [(tmp_path / name).stat().st_size for name in written]
+    assert 300 < sizes[0] and sizes[0] < 1500 < sum(sizes)  # the rooms run out in the first file and in a later one
+
+
 def test_the_summary_names_each_dropped_game(games_db, invoke, tmp_path):
     result = invoke("export", "--db", games_db["db"], "--out", tmp_path / "s.jsonl", "--codeword", "ring",
                     "--rule", "strict")

@@ -402,3 +402,63 @@ def test_play_refuses_more_games_than_a_run_can_count(tmp_path, script):
     assert result.exit_code == 2 and "--games" in result.output and "at most" in result.output
     assert len([line for line in result.output.splitlines() if line.strip()]) == 1
     assert not (tmp_path / "t.db").exists()
+
+
+# -- environment settings: checked when a command starts ---------------------------------------
+
+@pytest.mark.parametrize(
+    "name, value, allowed",
+    [
+        ("MMS_MAX_BATCH", "0", "a whole number from 1 to 1024"),
+        ("MMS_MAX_BATCH", "-1", "a whole number from 1 to 1024"),
+        ("MMS_MAX_BATCH", "abc", "a whole number from 1 to 1024"),
+        ("MMS_MAX_BATCH", "1025", "a whole number from 1 to 1024"),
+        pytest.param("MMS_MAX_BATCH", "9" * 5000, "a whole number from 1 to 1024", id="MMS_MAX_BATCH-5000-digits"),
+        ("MMS_MAX_BATCH", "2.5", "a whole number from 1 to 1024"),
+        ("MMS_OPENAI_CONCURRENCY", "0", "a whole number from 1 to 1024"),
+        ("MMS_OPENAI_CONCURRENCY", "many", "a whole number from 1 to 1024"),
+        ("MMS_DTYPE", "float99", "one of float32, bfloat16, float16"),
+        ("MMS_DTYPE", "\x1b[2Jint8", "one of float32, bfloat16, float16"),
+    ],
+)
+def test_a_bad_environment_setting_stops_the_command_at_once_in_one_line(tmp_path, script, name, value, allowed):
+    """Before: MMS_MAX_BATCH=0 hung for ever, =abc failed every game in error (exit 1)."""
+    m, u = script("Hello.", "Nice."), script("Hi!", "Sure.")
+    result = runner.invoke(app, ["play", "--codeword", "ring", "--manipulator", m, "--user", u, "--messages-per-player",
+                                 "1", "--db", str(tmp_path / "t.db")], env={name: value, "COLUMNS": "300"})
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output and "\x1b" not in result.output
+    assert lines[0].startswith(f"error: environment variable {name} must be {allowed} (") and "unset it" in lines[0]
+    assert len(lines[0]) < 400
+    assert not (tmp_path / "t.db").exists()
+
+
+def test_every_command_checks_the_environment_but_help_still_shows(tmp_path):
+    env = {"MMS_DTYPE": "float99"}
+    result = runner.invoke(app, ["referee", "--codeword", "ring", "a ring"], env=env)
+    assert result.exit_code == 2 and "MMS_DTYPE" in result.output
+    assert runner.invoke(app, ["tournament", "--help"], env=env).exit_code == 0
+
+
+@pytest.mark.parametrize("env, expected", [({}, 32), ({"MMS_MAX_BATCH": ""}, 32), ({"MMS_MAX_BATCH": " 8 "}, 8)])
+def test_good_environment_settings_are_read(monkeypatch, env, expected):
+    from agents.hf_backend import TransformersBackend
+
+    monkeypatch.delenv("MMS_MAX_BATCH", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert TransformersBackend("hf:x", "x").max_batch == expected
+    assert runner.invoke(app, ["referee", "--codeword", "ring", "a ring"], env=env).exit_code == 0
+
+
+def test_an_in_process_backend_refuses_a_batch_of_none(monkeypatch):
+    """The backend itself (a library caller, no command): never a batcher that cannot decode."""
+    from agents.errors import MmsError
+    from agents.hf_backend import TransformersBackend
+
+    with pytest.raises(ValueError, match="at least 1"):
+        TransformersBackend("hf:x", "x", max_batch=0)
+    monkeypatch.setenv("MMS_MAX_BATCH", "0")
+    with pytest.raises(MmsError, match="MMS_MAX_BATCH must be a whole number from 1 to 1024"):
+        TransformersBackend("hf:x", "x")

@@ -81,3 +81,34 @@ def test_a_link_planted_where_the_lock_goes_is_refused_and_its_target_untouched(
         with RunLock(db, "t"):
             pass
     assert victim.read_text() == "precious"
+
+
+@pytest.mark.parametrize("stale", [False, True], ids=["new", "left-by-a-killed-holder"])
+def test_a_full_disk_is_one_line_and_leaves_no_empty_lock_file(tmp_path, monkeypatch, stale):
+    from factories import full_disk
+
+    db = tmp_path / "t.db"
+    if stale:
+        lock_path(db, "t").write_text("12345")
+    full_disk(monkeypatch)
+    with pytest.raises(MmsError) as raised:
+        RunLock(db, "t").__enter__()
+    monkeypatch.undo()
+    assert str(raised.value) == (
+        f"cannot write the run lock {lock_path(db, 't')} (disk full: No space left on device): free some disk space, "
+        "then run the same command again to resume (nothing was played)")
+    assert not lock_path(db, "t").exists()
+    with RunLock(db, "t"):  # nothing held on: the next try takes it
+        assert lock_path(db, "t").read_text() == str(os.getpid())
+
+
+def test_no_room_for_the_lock_file_itself_says_the_disk_is_full(tmp_path, monkeypatch):
+    import errno
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "open", full)
+    with pytest.raises(MmsError, match=r"cannot create the run lock .* \(disk full: No space left on device\): "
+                                       r"free some disk space$"):
+        RunLock(tmp_path / "t.db", "t").__enter__()

@@ -248,6 +248,46 @@ def test_spec_errors_name_the_field_before_any_game(spec_dir, change, message):
     assert not db.exists()
 
 
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (("messages_per_player = 2", 'messages_per_player = "2"'),
+         'game.messages_per_player: give a whole number without quotes, such as 5 or 1_000_000, not the string "2"'),
+        (("messages_per_player = 2", "messages_per_player = true"), "game.messages_per_player: give a whole number"),
+        (("messages_per_player = 2", "messages_per_player = 2.0"), "not the number 2.0"),
+        (("[game]", '[game]\nstop_on_mention = "yes"'),
+         'game.stop_on_mention: give true or false, without quotes, not the string "yes"'),
+        (("[game]", "[game]\nstop_on_mention = 1"), "game.stop_on_mention: give true or false"),
+        (("[game]", "[game]\ntemperature = true"), "game.temperature: give a number without quotes, such as 0.7, not true"),
+        (("[game]", '[game]\ntop_p = "0.5"'), "game.top_p: give a number"),
+        (("[game]", "[game]\nrule = 3"), "game.rule: give text in quotes, not the number 3"),
+        (("[game]", "[game]\nsetup = 1979-05-27"), "game.setup: give text in quotes, not the date or time 1979-05-27"),
+        (("games_per_cell = 2", "games_per_cell = true"), "games_per_cell: give a whole number"),
+        (("concurrency = 4", 'concurrency = "4"'), "concurrency: give a whole number"),
+        (("seed = 3", "seed = false"), "seed: give a whole number"),
+        (('label = "a"', "label = 1"), "manipulators.0.label: give text in quotes"),
+        (('words = ["ring", "bark"]', 'words = ["ring", "bark"]\nseed = "1"'), "codewords.seed: give a whole number"),
+        (('words = ["ring", "bark"]', 'words = "ring"'), 'codewords.words: give a list, not the string "ring"'),
+        (('words = ["ring", "bark"]', 'words = ["ring", 7]'), "codewords.words.1: give text in quotes"),
+    ],
+)
+def test_spec_values_of_the_wrong_type_are_refused_naming_the_field_and_file(spec_dir, change, message):
+    """TOML values have types: a quoted number, or a boolean where a number belongs, is a slip."""
+    assert change[0] in SPEC
+    (spec_dir / "typed.toml").write_text(SPEC.replace(*change))
+    result = runner.invoke(app, ["tournament", str(spec_dir / "typed.toml"), "--db", str(spec_dir / "never.db")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    text = " ".join(result.output.split())
+    assert text.startswith(f"error: {spec_dir / 'typed.toml'}: ") and message in text
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (spec_dir / "never.db").exists()
+
+
+def test_a_whole_number_for_a_fractional_setting_is_taken(spec_dir):
+    (spec_dir / "t1.toml").write_text(SPEC.replace("[game]", "[game]\ntemperature = 1\ntop_p = 1"))
+    assert load_spec(spec_dir / "t1.toml").game.temperature == 1.0
+
+
 def test_broken_toml_and_missing_file(spec_dir):
     (spec_dir / "broken.toml").write_text("name = \n")
     result = runner.invoke(app, ["tournament", str(spec_dir / "broken.toml")])
@@ -283,7 +323,7 @@ def test_some_games_failed_is_a_warning_with_the_reasons_and_exit_0(spec_dir):
 def test_every_game_failed_exits_1_with_the_reasons_also_when_resumed(spec_dir):
     (spec_dir / "m.json").write_text(json.dumps(["Only one line."]))
     db = spec_dir / "f.db"
-    for _ in range(2):  # the second run plays nothing: the run is still one in which nothing was decided
+    for _ in range(2):  # the second run replays the games, which fail again: still nothing decided
         result = runner.invoke(app, ["tournament", str(spec_dir / "spec.toml"), "--db", str(db)])
         assert result.exit_code == 1, result.output
         text = " ".join(result.stderr.split())
@@ -438,3 +478,86 @@ def test_a_spec_planning_more_games_than_a_run_can_count_is_refused(spec_dir):
     (spec_dir / "vast.toml").write_text(SPEC.replace("games_per_cell = 2", "games_per_cell = 1_000_000_000_000"))
     result = runner.invoke(app, ["tournament", str(spec_dir / "vast.toml"), "--db", str(spec_dir / "never.db")])
     assert result.exit_code == 2 and "games_per_cell" in result.output and "at most" in result.output
+
+
+# -- an outage: games in error are replayed on resume ------------------------------------------
+
+@pytest.fixture
+def server(monkeypatch):
+    """The scripted players behind a server that goes down after `up_for` calls (None: it is up)."""
+    from agents.backend import BackendError
+    from agents.scripted import ScriptedBackend
+
+    state = {"calls": 0, "up_for": None}
+    play = ScriptedBackend.chat
+
+    async def chat(self, request):
+        state["calls"] += 1
+        if state["up_for"] is not None and state["calls"] > state["up_for"]:
+            raise BackendError(f"{self.spec}: connection refused (the server is down)")
+        return await play(self, request)
+
+    monkeypatch.setattr(ScriptedBackend, "chat", chat)
+    return state
+
+
+def test_after_an_outage_the_same_command_finishes_the_games_in_error(spec_dir, server):
+    db, spec = spec_dir / "t.db", str(spec_dir / "spec.toml")
+    server["up_for"] = 9  # one game (5 calls) finishes, the second fails on its guess, the rest at once
+    first = tournament(spec, db, "--concurrency", "1")
+    assert first["games"] == 8 and first["error"] == 7 and first["win"] == 1
+    conn = sqlite3.connect(db)
+    decided = conn.execute("select id, finished_at from games where outcome != 'error'").fetchall()
+
+    server["up_for"] = None
+    result = runner.invoke(app, ["tournament", spec, "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert "tournament t: 8 games, 1 already finished, 7 game(s) that ended in error replayed" in " ".join(result.stderr.split())
+
+    live = conn.execute("select game_key, count(*) from games where status = 'finished' group by game_key").fetchall()
+    assert len(live) == 8 and all(n == 1 for _, n in live)
+    assert conn.execute("select count(*) from games where status = 'finished' and outcome = 'error'").fetchone()[0] == 0
+    assert conn.execute("select status, outcome, count(*) from games where status = 'superseded' "
+                        "group by status, outcome").fetchall() == [("superseded", "error", 7)]
+    assert conn.execute("select id, finished_at from games where id in (%s)" % ",".join(str(r[0]) for r in decided)
+                        ).fetchall() == decided
+    stats = json.loads(runner.invoke(app, ["stats", "--db", str(db), "--json"]).stdout)
+    assert (stats["games"], stats["win"], stats["no_codeword"], stats["error"]) == (8, 4, 4, 0)
+    out = spec_dir / "all.jsonl"
+    assert runner.invoke(app, ["transcripts", "--db", str(db), "--out", str(out)]).exit_code == 0
+    assert len(out.read_text().splitlines()) == 8
+
+    again = tournament(spec, db)
+    assert (again["played"], again["skipped"], again["replayed_errors"]) == (0, 8, 0)
+
+
+def test_a_shard_replays_only_its_own_games_in_error(spec_dir, server):
+    db, spec = spec_dir / "t.db", str(spec_dir / "spec.toml")
+    server["up_for"] = 0
+    for shard in ("1/2", "2/2"):
+        result = runner.invoke(app, ["tournament", spec, "--db", str(db), "--shard", shard])
+        assert result.exit_code == 1 and "game(s) of run t ended in error" in " ".join(result.stderr.split())
+    server["up_for"] = None
+    resumed = tournament(spec, db, "--shard", "1/2")
+    assert (resumed["played"], resumed["replayed_errors"], resumed["error"]) == (4, 4, 4)
+    left = sqlite3.connect(db).execute("select shard, count(*) from games where status = 'finished' "
+                                       "and outcome = 'error' group by shard").fetchall()
+    assert left == [("2/2", 4)]
+
+
+def test_resuming_on_a_full_disk_is_one_line_and_leaves_no_lock_file(spec_dir, monkeypatch):
+    from factories import full_disk
+
+    db, spec = spec_dir / "t.db", str(spec_dir / "spec.toml")
+    tournament(spec, db)
+    before = sqlite3.connect(db).execute("select * from games order by id").fetchall()
+    full_disk(monkeypatch)
+    result = runner.invoke(app, ["tournament", spec, "--db", str(db)])
+    monkeypatch.undo()
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: cannot write the run lock {spec_dir / 't.db-t.lock'} "
+                                                   "(disk full: No space left on device): free some disk space")
+    assert not (spec_dir / "t.db-t.lock").exists()
+    assert sqlite3.connect(db).execute("select * from games order by id").fetchall() == before
+    assert tournament(spec, db)["skipped"] == 8

@@ -359,6 +359,28 @@ def test_an_existing_file_is_replaced_only_when_the_export_completes(db, store, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.jsonl"]
 
 
+@pytest.mark.parametrize("room", [0, 700], ids=["full", "fills-up-mid-file"])
+@pytest.mark.parametrize("suffix", ["md", "jsonl", "csv"])
+def test_a_full_disk_is_one_line_and_leaves_no_file_behind(db, tmp_path, invoke, monkeypatch, suffix, room):
+    from factories import full_disk
+
+    kept, new = tmp_path / f"kept.{suffix}", tmp_path / f"new.{suffix}"
+    kept.write_text("the good old export\n")
+    full_disk(monkeypatch, room)
+    results = [invoke("transcripts", "--db", db["path"], "--out", out) for out in (kept, new)]
+    monkeypatch.undo()
+    for out, result in zip((kept, new), results):
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0] == (
+            f"error: cannot write {out} (disk full: No space left on device): free some disk space and run the "
+            f"command again; nothing was written, any earlier {out.name} is untouched")
+    assert kept.read_text() == "the good old export\n"
+    assert [p.name for p in tmp_path.iterdir()] == [kept.name]  # no partial, empty or temporary file
+    assert invoke("transcripts", "--db", db["path"], "--out", new).exit_code == 0
+    assert new.stat().st_size > 2 * 700  # so the disk that had room filled up part way through the file
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

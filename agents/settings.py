@@ -1,0 +1,75 @@
+"""The environment settings (`MMS_*`) the backends read, each with the values it allows.
+
+Every command checks them all when it starts (`check_environment`, through `cli_errors`), so a
+bad value is one line naming the variable and what it takes, before anything runs: not a batch
+of size 0 that never decodes, nor a value that fails every game one by one. The backends read
+them through the same checks. An empty value counts as unset.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from .errors import MmsError
+
+SHOWN_CHARS = 40
+
+
+def _shown(raw: str) -> str:
+    text = repr(raw)
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "…"
+
+
+@dataclass(frozen=True)
+class WholeNumber:
+    """A whole number from `low` to `high`."""
+
+    name: str
+    default: int
+    low: int
+    high: int
+    meaning: str
+
+    def read(self) -> int:
+        raw = os.environ.get(self.name, "").strip()
+        if not raw:
+            return self.default
+        if not re.fullmatch(r"[0-9]{1,9}", raw) or not self.low <= int(raw) <= self.high:
+            raise MmsError(f"environment variable {self.name} must be a whole number from {self.low} to {self.high} "
+                           f"({self.meaning}; default {self.default}), not {_shown(raw)}: fix it or unset it")
+        return int(raw)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of a few names."""
+
+    name: str
+    default: str
+    choices: tuple[str, ...]
+    meaning: str
+
+    def read(self) -> str:
+        raw = os.environ.get(self.name, "").strip()
+        if not raw:
+            return self.default
+        if raw not in self.choices:
+            raise MmsError(f"environment variable {self.name} must be one of {', '.join(self.choices)} "
+                           f"({self.meaning}; default {self.default}), not {_shown(raw)}: fix it or unset it")
+        return raw
+
+
+MAX_BATCH = WholeNumber("MMS_MAX_BATCH", 32, 1, 1024, "the most requests an in-process model decodes at once")
+DTYPE = Choice("MMS_DTYPE", "float32", ("float32", "bfloat16", "float16"), "the weights' type of in-process models")
+OPENAI_CONCURRENCY = WholeNumber("MMS_OPENAI_CONCURRENCY", 16, 1, 1024,
+                                 "the most requests open at once to one OpenAI-compatible server")
+
+SETTINGS = (MAX_BATCH, DTYPE, OPENAI_CONCURRENCY)
+
+
+def check_environment() -> None:
+    """Read every setting once: the first bad one raises a one-line MmsError."""
+    for setting in SETTINGS:
+        setting.read()

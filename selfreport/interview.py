@@ -99,11 +99,11 @@ class Backends:
     def __init__(self, preset: dict[str, ChatBackend] | None = None, limits: CallLimits | None = None):
         self._preset = dict(preset or {})
         self._open: dict[str, Registry] = {}
-        self._limits = limits
+        self.limits = limits
 
     def get(self, spec: str) -> ChatBackend:
         if spec not in self._open:
-            registry = Registry(self._limits)
+            registry = Registry(self.limits)
             if spec in self._preset:
                 registry.register(spec, self._preset[spec])
             self._open[spec] = registry

@@ -38,7 +38,6 @@ from .backend import (
     ChatRequest,
     ChatResult,
     ScoringUnavailable,
-    Usage,
 )
 from .errors import MmsError, SpecError
 from .openai_client import auth_hint, detail, make_client, one_line, require_key, scrub
@@ -203,7 +202,7 @@ class OpenAIBackend:
         async with self._listing:
             if self._adapters is None:
                 try:
-                    async with self._gate:
+                    async with self._gate, asyncio.timeout(self.limits.timeout_s):
                         listed = await client.models.list()
                     self._adapters = [m.id for m in listed.data if (m.model_extra or {}).get("parent")]
                 except Exception:  # noqa: BLE001 - no listing: the scoring request itself will say what is wrong
@@ -237,13 +236,10 @@ class OpenAIBackend:
         With `refusal`, an HTTP 400 or 422 raises `_Refused` (the server does not take these fields)
         instead of failing the call.
         """
-        import openai
-
         client = self._ensure_client()
-        attempts, budget, spent = self.max_retries + 1, self.limits.budget_s, 0.0
+        attempts, spent = self.max_retries + 1, 0.0
         for attempt in range(1, attempts + 1):
-            headers = None
-            deadline = min(self.limits.timeout_s, budget - spent)
+            deadline = min(self.limits.timeout_s, self.limits.budget_s - spent)
             try:
                 async with self._gate:
                     start = time.perf_counter()
@@ -253,44 +249,57 @@ class OpenAIBackend:
                         return read_reply(raw.content, raw.headers.get("content-type", "")), time.perf_counter() - start
                     finally:
                         spent += time.perf_counter() - start
-            except openai.APIStatusError as exc:
-                code = exc.status_code
-                if refusal and code in (400, 422):
-                    raise _Refused(f"HTTP {code}: {detail(exc)}") from None
-                if code not in RETRY_STATUS and code < 500:
-                    raise self._error(f"the server refused the request with HTTP {code}: {detail(exc)}{auth_hint(code)}") from None
-                what = "rate limited (HTTP 429)" if code == 429 else f"server error HTTP {code}"
-                (what, rest), headers = (what, f": {detail(exc)}"), exc.response.headers
-            except TimeoutError:
-                cut = "" if deadline == self.limits.timeout_s else ", what was left of the retry budget"
-                what, rest = "timed out", f" (no complete reply within {_seconds(deadline)} s{cut}; --call-timeout sets it)"
-            except openai.APITimeoutError:
-                what, rest = "timed out", f" (no answer within {_seconds(self.limits.timeout_s)} s)"
-            except openai.APIConnectionError as exc:
-                what, rest = "connection failed", f" ({_root_cause(exc)}) — is the server running?"
-            except MalformedReply as exc:
-                if not exc.retry:
-                    raise self._error(f"unusable reply: {exc}") from None
-                what, rest = "unusable reply", f": {exc}"
-            except openai.OpenAIError as exc:
-                raise self._error(f"unusable response: {type(exc).__name__}: {exc}") from None
-            noun = "attempt" if attempt == 1 else "attempts"
+            except Exception as exc:  # noqa: BLE001 - `_retryable` raises again what is not worth a retry
+                what, rest, headers = self._retryable(exc, deadline, refusal)
+            failed = f"{what} after {attempt} {'attempt' if attempt == 1 else 'attempts'}{rest}"
             if attempt == attempts:
-                raise self._error(f"{what} after {attempt} {noun}{rest}") from None
-            left, asked = budget - spent, _retry_after(headers) if headers is not None else None
-            if asked is not None and asked > left:
-                raise self._error(f"{what} after {attempt} {noun}{rest}; not retried: the server asks to wait "
-                                  f"{_seconds(asked)} s (Retry-After), more than the {_seconds(left)} s left of the "
-                                  f"{_seconds(budget)} s retry budget (--retry-budget)") from None
-            wait = self.delay(attempt, headers)
-            if wait >= left:
-                raise self._error(f"{what} after {attempt} {noun}{rest}; not retried: the {_seconds(budget)} s "
-                                  "retry budget is spent (--retry-budget)") from None
-            self.notify(one_line(scrub(f"{self.where}: {what}{rest}; retry {attempt} of {self.max_retries} "
-                                       f"in {wait:.1f} s")))
+                raise self._error(failed)
+            wait = self._wait(failed, attempt, headers, self.limits.budget_s - spent)
+            self.notify(one_line(scrub(f"{self.where}: {what}{rest}; retry {attempt} of {self.max_retries} in {wait:.1f} s")))
             await asyncio.sleep(wait)
             spent += wait
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retryable(self, exc: Exception, deadline: float, refusal: bool):
+        """(what failed, the detail, the response's headers or None) for a failure worth another
+        attempt; any other failure is raised, as a `BackendError` where it is the server's."""
+        import openai
+
+        if isinstance(exc, openai.APIStatusError):
+            code = exc.status_code
+            if refusal and code in (400, 422):
+                raise _Refused(f"HTTP {code}: {detail(exc)}") from None
+            if code not in RETRY_STATUS and code < 500:
+                raise self._error(f"the server refused the request with HTTP {code}: {detail(exc)}{auth_hint(code)}") from None
+            what = "rate limited (HTTP 429)" if code == 429 else f"server error HTTP {code}"
+            return what, f": {detail(exc)}", exc.response.headers
+        if isinstance(exc, TimeoutError):
+            cut = "" if deadline == self.limits.timeout_s else ", what was left of the retry budget"
+            return "timed out", f" (no complete reply within {_seconds(deadline)} s{cut}; --call-timeout sets it)", None
+        if isinstance(exc, openai.APITimeoutError):
+            return "timed out", f" (no answer within {_seconds(self.limits.timeout_s)} s)", None
+        if isinstance(exc, openai.APIConnectionError):
+            return "connection failed", f" ({_root_cause(exc)}) — is the server running?", None
+        if isinstance(exc, MalformedReply):
+            if not exc.retry:
+                raise self._error(f"unusable reply: {exc}") from None
+            return "unusable reply", f": {exc}", None
+        if isinstance(exc, openai.OpenAIError):
+            raise self._error(f"unusable response: {type(exc).__name__}: {exc}") from None
+        raise exc
+
+    def _wait(self, failed: str, attempt: int, headers, left: float) -> float:
+        """Seconds to wait before the next attempt; `BackendError` when the retry budget has not that long left."""
+        asked = _retry_after(headers) if headers is not None else None
+        if asked is not None and asked > left:
+            raise self._error(f"{failed}; not retried: the server asks to wait {_seconds(asked)} s (Retry-After), "
+                              f"more than the {_seconds(left)} s left of the {_seconds(self.limits.budget_s)} s "
+                              "retry budget (--retry-budget)")
+        wait = self.delay(attempt, headers)
+        if wait >= left:
+            raise self._error(f"{failed}; not retried: the {_seconds(self.limits.budget_s)} s retry budget is spent "
+                              "(--retry-budget)")
+        return wait
 
     def delay(self, attempt: int, headers=None) -> float:
         """Seconds to wait after failed attempt `attempt` (1-based): Retry-After, else full jitter."""

@@ -64,8 +64,8 @@ WRONG_SHAPE = {
     "event stream": (Canned(b"data: " + OK + b"\n\ndata: [DONE]\n\n", content_type="text/event-stream"),
                      "the reply is a stream of server-sent events, not one JSON object"),
     "html page": (Canned(b"<html><body>Welcome to nginx!</body></html>", content_type="text/html"),
-                  "the reply is HTML, not JSON (starts '<html><body>Welcome to nginx!</body></html>'): "
-                  "is the address the server's API, usually ending in /v1?"),
+                  ("the reply is HTML, not JSON (starts '<html><body>Welcome to nginx!</body></html>'): "
+                   "is the address the server's API, usually ending in /v1?")),
     "plain text": (Canned(b"Internal Server Error", content_type="text/plain"),
                    "the reply is not JSON (content type text/plain; starts 'Internal Server Error')"),
     "json array": (as_json([completion()]), "the reply is a list of 1 item(s), not a JSON object"),

@@ -12,9 +12,12 @@ without the method, or one whose server gives no logprobs, says so by `ScoringUn
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+
+from .errors import MmsError
 
 if TYPE_CHECKING:
     from .scoring import OptionScores
@@ -64,6 +67,29 @@ class ChatResult:
     usage: Usage = field(default_factory=Usage)
     latency_s: float = 0.0
     finish_reason: str = "stop"
+
+
+DEFAULT_CALL_TIMEOUT = 300.0  # the per-read timeout before there was a deadline: slow CPU servers need minutes
+DEFAULT_RETRY_BUDGET = 600.0
+
+
+@dataclass(frozen=True)
+class CallLimits:
+    """How long one model call to a server may take: `timeout_s` for one attempt, the whole reply
+    read (a server that drips bytes is cut off too), `budget_s` for all its attempts and the
+    waits between them (time queued behind the backend's own concurrency cap not counted).
+
+    Set by `--call-timeout` and `--retry-budget` (a tournament spec's `call_timeout` and
+    `retry_budget`); in-process backends have no use for them.
+    """
+
+    timeout_s: float = DEFAULT_CALL_TIMEOUT
+    budget_s: float = DEFAULT_RETRY_BUDGET
+
+    def __post_init__(self) -> None:
+        for option, value in (("--call-timeout", self.timeout_s), ("--retry-budget", self.budget_s)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise MmsError(f"{option} must be a positive number of seconds, not {value!r}")
 
 
 class BackendError(Exception):

@@ -10,6 +10,12 @@ The API key is read from the environment when the client is made and is never ke
 shown; server text that echoes it is scrubbed from error messages. `score` goes through the
 same retry loop and semaphore: exactly, from `prompt_logprobs`, where the server has them
 (vLLM), else from the first token's `top_logprobs` (agents/scoring.py says how they differ).
+
+Time is bounded by `CallLimits`: each attempt has a deadline for the whole reply (a server that
+drips bytes is cut off), and all attempts of one call share a retry budget; a wait the server
+asks for that would not fit in what is left fails the call at once rather than sleeping. Each
+retry is announced in one line on stderr. Every reply is read by agents/openai_reply.py, the one
+boundary that checks its shape.
 """
 
 from __future__ import annotations
@@ -18,21 +24,24 @@ import asyncio
 import email.utils
 import os
 import random
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import urlparse
 
+import httpx
 
 from .backend import (
     BackendError,
+    CallLimits,
     ChatMessage,
     ChatRequest,
     ChatResult,
     ScoringUnavailable,
-    Usage,
 )
 from .errors import SpecError
-from .openai_client import auth_hint, detail, make_client, require_key, scrub
+from .openai_client import auth_hint, detail, make_client, one_line, require_key, scrub
+from .openai_reply import MalformedReply, Reply, read_reply
 from .scoring import LOGPROBS, TOP_K, TOP_LOGPROBS, OptionScores, match_top_logprobs, normalise, reply_logprob
 from .settings import OPENAI_CONCURRENCY
 
@@ -50,16 +59,27 @@ def parse_openai_target(target: str) -> tuple[str, str | None]:
     if not model or any(c.isspace() for c in model):
         raise SpecError(f"openai spec {target!r} names no model: {form}")
     if url is not None:
-        parsed = urlparse(url)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        try:
+            parsed = urlparse(url)
+            httpx.URL(url)
+        except (ValueError, httpx.InvalidURL) as exc:
+            raise SpecError(f"openai spec {target!r}: the server address {url!r} is not a valid URL ({exc}): {form}") from None
+        if parsed.scheme not in ("http", "https") or not parsed.hostname or any(c.isspace() for c in url):
             raise SpecError(f"openai spec {target!r}: the server address {url!r} is not an http(s):// URL: {form}")
+        try:
+            port = parsed.port
+        except ValueError:
+            port = 0
+        if port == 0:
+            raise SpecError(f"openai spec {target!r}: the port in {url!r} is not a number from 1 to 65535: {form}")
         url = url.rstrip("/")
     return model, url
 
 
 class OpenAIBackend:
     def __init__(self, spec: str, model: str, base_url: str | None = None, *, max_concurrency: int | None = None,
-                 max_retries: int = 5, backoff_base: float = 1.0, backoff_max: float = 30.0, timeout: float = 300.0):
+                 max_retries: int = 5, backoff_base: float = 1.0, backoff_max: float = 30.0,
+                 limits: CallLimits | None = None, notify: Callable[[str], None] | None = None):
         self.spec, self.model = spec, model
         self.base_url = base_url or OFFICIAL_BASE_URL
         self.where = spec if self.base_url in spec else f"{spec} at {self.base_url}"
@@ -70,7 +90,9 @@ class OpenAIBackend:
         if max_concurrency < 1 or max_retries < 0:
             raise ValueError("max_concurrency must be >= 1 and max_retries >= 0")
         self.max_concurrency, self.max_retries = max_concurrency, max_retries
-        self.backoff_base, self.backoff_max, self.timeout = backoff_base, backoff_max, timeout
+        self.backoff_base, self.backoff_max = backoff_base, backoff_max
+        self.limits = limits or CallLimits()
+        self.notify = notify or _to_stderr
         self._client = None
         self._gate: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -88,7 +110,7 @@ class OpenAIBackend:
         """The SDK client and the gate belong to one event loop; a new loop gets new ones."""
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
-            self._client = make_client(base_url=self.base_url, timeout=self.timeout,
+            self._client = make_client(base_url=self.base_url, timeout=self.limits.timeout_s,
                                        max_connections=self.max_concurrency)
             self._gate, self._loop = asyncio.Semaphore(self.max_concurrency), loop
             self._listing = asyncio.Lock()
@@ -100,8 +122,8 @@ class OpenAIBackend:
                       max_tokens=request.max_tokens, temperature=request.temperature, top_p=request.top_p)
         if request.seed is not None:
             kwargs["seed"] = request.seed
-        response, latency = await self._create(kwargs)
-        return self._result(response, latency)
+        reply, latency = await self._create(kwargs)
+        return ChatResult(reply.text, reply.usage, latency, reply.finish_reason)
 
     async def score(self, messages: Sequence[ChatMessage], options: Sequence[str],
                     method: str | None = None) -> OptionScores:
@@ -131,10 +153,10 @@ class OpenAIBackend:
             extra.update(add_generation_prompt=False, continue_final_message=False)
         kwargs = dict(model=self.model, messages=messages, max_tokens=1, temperature=0.0, extra_body=extra)
         try:
-            response, _ = await self._create(kwargs, refusal=True)
+            reply, _ = await self._create(kwargs, refusal=True)
         except _Refused as refused:
             raise ScoringUnavailable(f"{self.where} refuses prompt_logprobs ({refused})") from None
-        rows = (response.model_extra or {}).get("prompt_logprobs")
+        rows = reply.prompt_logprobs
         if not isinstance(rows, list) or len(rows) < 2 or rows[0] is not None:
             raise ScoringUnavailable(f"{self.where} returns no prompt_logprobs")
         tokens, logprobs, texts = [None], [None], [""]
@@ -177,7 +199,7 @@ class OpenAIBackend:
         async with self._listing:
             if self._adapters is None:
                 try:
-                    async with self._gate:
+                    async with self._gate, asyncio.timeout(self.limits.timeout_s):
                         listed = await client.models.list()
                     self._adapters = [m.id for m in listed.data if (m.model_extra or {}).get("parent")]
                 except Exception:  # noqa: BLE001 - no listing: the scoring request itself will say what is wrong
@@ -192,57 +214,89 @@ class OpenAIBackend:
         kwargs = dict(model=self.model, messages=[m.as_dict() for m in messages], max_tokens=1,
                       temperature=1.0, logprobs=True, top_logprobs=TOP_K)
         try:
-            response, _ = await self._create(kwargs, refusal=True)
+            reply, _ = await self._create(kwargs, refusal=True)
         except _Refused as refused:
             self._no_logprobs = f"{self.where} refuses logprobs requests ({refused})"
             raise ScoringUnavailable(self._no_logprobs) from None
-        choice = response.choices[0] if response.choices else None
-        content = getattr(getattr(choice, "logprobs", None), "content", None)
-        if not content or not getattr(content[0], "top_logprobs", None):
+        if not reply.top_logprobs:
             self._no_logprobs = f"{self.where} returns no logprobs"
             raise ScoringUnavailable(self._no_logprobs)
-        top = [(entry.token, entry.logprob) for entry in content[0].top_logprobs]
-        scored = match_top_logprobs(top, options)
+        scored = match_top_logprobs(list(reply.top_logprobs), options)
         if scored is None:
             raise ScoringUnavailable(f"the top {TOP_K} first tokens put too little mass on the options")
         return scored
 
-    async def _create(self, kwargs: dict, *, refusal: bool = False):
-        """One chat completion with our retries: (response, latency of the attempt that succeeded).
+    async def _create(self, kwargs: dict, *, refusal: bool = False) -> tuple[Reply, float]:
+        """One chat completion with our retries: (the checked reply, latency of the attempt that
+        succeeded), within `self.limits`.
 
         With `refusal`, an HTTP 400 or 422 raises `_Refused` (the server does not take these fields)
         instead of failing the call.
         """
-        import openai
-
         client = self._ensure_client()
-        attempts = self.max_retries + 1
+        attempts, spent = self.max_retries + 1, 0.0
         for attempt in range(1, attempts + 1):
-            headers = None
+            deadline = min(self.limits.timeout_s, self.limits.budget_s - spent)
             try:
                 async with self._gate:
                     start = time.perf_counter()
-                    response = await client.chat.completions.create(**kwargs)
-                    return response, time.perf_counter() - start
-            except openai.APIStatusError as exc:
-                code = exc.status_code
-                if refusal and code in (400, 422):
-                    raise _Refused(f"HTTP {code}: {detail(exc)}") from None
-                if code not in RETRY_STATUS and code < 500:
-                    raise self._error(f"the server refused the request with HTTP {code}: {detail(exc)}{auth_hint(code)}") from None
-                what = "rate limited (HTTP 429)" if code == 429 else f"server error HTTP {code}"
-                (what, rest), headers = (what, f": {detail(exc)}"), exc.response.headers
-            except openai.APITimeoutError:
-                what, rest = "timed out", f" (no answer within {self.timeout:g} s)"
-            except openai.APIConnectionError as exc:
-                what, rest = "connection failed", f" ({_root_cause(exc)}) — is the server running?"
-            except openai.OpenAIError as exc:
-                raise self._error(f"unusable response: {type(exc).__name__}: {exc}") from None
+                    try:
+                        async with asyncio.timeout(deadline):
+                            raw = await client.chat.completions.with_raw_response.create(**kwargs)
+                        return read_reply(raw.content, raw.headers.get("content-type", "")), time.perf_counter() - start
+                    finally:
+                        spent += time.perf_counter() - start
+            except Exception as exc:  # noqa: BLE001 - `_retryable` raises again what is not worth a retry
+                what, rest, headers = self._retryable(exc, deadline, refusal)
+            failed = f"{what} after {attempt} {'attempt' if attempt == 1 else 'attempts'}{rest}"
             if attempt == attempts:
-                noun = "attempt" if attempts == 1 else "attempts"
-                raise self._error(f"{what} after {attempts} {noun}{rest}") from None
-            await asyncio.sleep(self.delay(attempt, headers))
+                raise self._error(failed)
+            wait = self._wait(failed, attempt, headers, self.limits.budget_s - spent)
+            self.notify(one_line(scrub(f"{self.where}: {what}{rest}; retry {attempt} of {self.max_retries} in {wait:.1f} s")))
+            await asyncio.sleep(wait)
+            spent += wait
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retryable(self, exc: Exception, deadline: float, refusal: bool):
+        """(what failed, the detail, the response's headers or None) for a failure worth another
+        attempt; any other failure is raised, as a `BackendError` where it is the server's."""
+        import openai
+
+        if isinstance(exc, openai.APIStatusError):
+            code = exc.status_code
+            if refusal and code in (400, 422):
+                raise _Refused(f"HTTP {code}: {detail(exc)}") from None
+            if code not in RETRY_STATUS and code < 500:
+                raise self._error(f"the server refused the request with HTTP {code}: {detail(exc)}{auth_hint(code)}") from None
+            what = "rate limited (HTTP 429)" if code == 429 else f"server error HTTP {code}"
+            return what, f": {detail(exc)}", exc.response.headers
+        if isinstance(exc, TimeoutError):
+            cut = "" if deadline == self.limits.timeout_s else ", what was left of the retry budget"
+            return "timed out", f" (no complete reply within {_seconds(deadline)} s{cut}; --call-timeout sets it)", None
+        if isinstance(exc, openai.APITimeoutError):
+            return "timed out", f" (no answer within {_seconds(self.limits.timeout_s)} s)", None
+        if isinstance(exc, openai.APIConnectionError):
+            return "connection failed", f" ({_root_cause(exc)}) — is the server running?", None
+        if isinstance(exc, MalformedReply):
+            if not exc.retry:
+                raise self._error(f"unusable reply: {exc}") from None
+            return "unusable reply", f": {exc}", None
+        if isinstance(exc, openai.OpenAIError):
+            raise self._error(f"unusable response: {type(exc).__name__}: {exc}") from None
+        raise exc
+
+    def _wait(self, failed: str, attempt: int, headers, left: float) -> float:
+        """Seconds to wait before the next attempt; `BackendError` when the retry budget has not that long left."""
+        asked = _retry_after(headers) if headers is not None else None
+        if asked is not None and asked > left:
+            raise self._error(f"{failed}; not retried: the server asks to wait {_seconds(asked)} s (Retry-After), "
+                              f"more than the {_seconds(left)} s left of the {_seconds(self.limits.budget_s)} s "
+                              "retry budget (--retry-budget)")
+        wait = self.delay(attempt, headers)
+        if wait >= left:
+            raise self._error(f"{failed}; not retried: the {_seconds(self.limits.budget_s)} s retry budget is spent "
+                              "(--retry-budget)")
+        return wait
 
     def delay(self, attempt: int, headers=None) -> float:
         """Seconds to wait after failed attempt `attempt` (1-based): Retry-After, else full jitter."""
@@ -251,19 +305,8 @@ class OpenAIBackend:
             return min(wait, max(self.backoff_max, 60.0))
         return random.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)))
 
-    def _result(self, response, latency: float) -> ChatResult:
-        if not response.choices:
-            raise self._error("the server answered with no choices")
-        choice, usage = response.choices[0], response.usage
-        return ChatResult(
-            text=choice.message.content or "",
-            usage=Usage(getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0),
-            latency_s=latency,
-            finish_reason=choice.finish_reason or "stop",
-        )
-
     def _error(self, reason: str) -> BackendError:
-        return BackendError(scrub(f"{self.where}: {reason}"))
+        return BackendError(one_line(scrub(f"{self.where}: {reason}")))
 
     async def aclose(self) -> None:
         client, self._client = self._client, None
@@ -275,6 +318,15 @@ class _Refused(Exception):
     """The server rejected the request's fields (HTTP 400 or 422)."""
 
 
+def _to_stderr(line: str) -> None:
+    """A retry notice: one line on whatever stderr is now (a progress bar redirects it above itself)."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0") if value >= 1 else f"{value:.2g}"
+
+
 def _root_cause(exc: BaseException) -> str:
     """The innermost cause, e.g. 'Connection refused' rather than the SDK's 'Connection error.'."""
     reason, seen = str(exc), set()
@@ -282,7 +334,7 @@ def _root_cause(exc: BaseException) -> str:
         seen.add(id(exc))
         errno = getattr(exc, "errno", None)
         if isinstance(exc, OSError) and errno:
-            return os.strerror(errno)
+            return os.strerror(errno) if errno > 0 else exc.strerror or str(exc)  # < 0: a failed DNS lookup
         reason = str(exc) or type(exc).__name__
         exc = exc.__cause__ or exc.__context__
     return reason

@@ -7,12 +7,17 @@ out of any text we show.
 from __future__ import annotations
 
 import os
+import re
 
 import httpx
 
 from .errors import MmsError
 
 KEY_ENV = "OPENAI_API_KEY"
+
+# game/safe_text.py's unsafe characters (C0, DEL, C1, bidi controls) with tab and the line breaks
+# (LF, U+2028, U+2029) too: agents imports nothing of ours, so the class is restated here.
+LINE_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 
 
 def require_key(who: str) -> None:
@@ -42,6 +47,13 @@ def scrub(text: str) -> str:
     return text.replace(key, "***") if key else text
 
 
+def one_line(text: str) -> str:
+    """The text with every control character and line break written as an escape (`\\r`, `\\n`,
+    `\\x1b`): a server's words inside a one-line reason can then neither forge a line of their
+    own on a terminal nor send it an escape sequence, and a reader still sees what was there."""
+    return LINE_UNSAFE.sub(lambda m: ascii(m.group())[1:-1], text)
+
+
 def detail(exc) -> str:
     """The server's own words from an `APIStatusError`: OpenAI's error message, or FastAPI's `detail`."""
     body = exc.body
@@ -50,7 +62,7 @@ def detail(exc) -> str:
         if isinstance(body, dict):
             body = body.get("message") or body.get("detail") or body
     text = str(body if body is not None else exc.message)
-    return text if len(text) <= 300 else text[:297] + "..."
+    return one_line(text if len(text) <= 300 else text[:297] + "...")
 
 
 def auth_hint(status: int) -> str:

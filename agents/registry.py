@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .backend import ChatBackend
+from .backend import CallLimits, ChatBackend
 from .errors import SpecError
 
 PREFIXES = ("local", "hf", "openai", "scripted")
@@ -36,10 +36,12 @@ def parse_spec(spec: str) -> ModelSpec:
 
 
 class Registry:
-    """Creates backends on first use and hands the same instance to every game."""
+    """Creates backends on first use and hands the same instance to every game; `limits` bound
+    each call of the server backends it creates."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: CallLimits | None = None) -> None:
         self._backends: dict[str, ChatBackend] = {}
+        self.limits = limits or CallLimits()
 
     def register(self, spec: str, backend: ChatBackend) -> None:
         """Bind a spec to a ready-made backend (a human seat, a test double)."""
@@ -50,7 +52,7 @@ class Registry:
             return self._backends[spec]
         parsed = parse_spec(spec)
         if parsed.raw not in self._backends:
-            self._backends[parsed.raw] = _create(parsed)
+            self._backends[parsed.raw] = _create(parsed, self.limits)
         return self._backends[parsed.raw]
 
     async def aclose(self) -> None:
@@ -84,7 +86,7 @@ def validate_spec(spec: str) -> ModelSpec:
     return parsed
 
 
-def _create(spec: ModelSpec) -> ChatBackend:
+def _create(spec: ModelSpec, limits: CallLimits) -> ChatBackend:
     if spec.prefix == "scripted":
         from .scripted import ScriptedBackend
 
@@ -100,5 +102,5 @@ def _create(spec: ModelSpec) -> ChatBackend:
     if spec.prefix == "openai":
         from .openai_backend import OpenAIBackend
 
-        return OpenAIBackend.from_target(spec.raw, spec.target)
+        return OpenAIBackend.from_target(spec.raw, spec.target, limits=limits)
     raise SpecError(f"unknown model spec prefix {spec.prefix!r}")  # pragma: no cover

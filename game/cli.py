@@ -16,12 +16,25 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich import box
 from rich.table import Table
 
+from agents.backend import CallLimits
 from agents.errors import MmsError
 from agents.prompts import check_persona
 from agents.registry import Registry, validate_spec
 
 from .coherence import coherence_line, run_coherence
-from .cli_support import DEFAULT_DB, DEFAULT_MODEL, DbOption, JsonOption, cli_errors, err, out, print_json
+from .cli_support import (
+    DEFAULT_DB,
+    DEFAULT_MODEL,
+    CallTimeoutOption,
+    DbOption,
+    JsonOption,
+    RetryBudgetOption,
+    call_limits,
+    cli_errors,
+    err,
+    out,
+    print_json,
+)
 from .queries import Games
 from .referee import RULES, Referee
 from .rules import OUTCOMES, STUDY_GUESS_MAX_TOKENS, GameSettings
@@ -62,6 +75,8 @@ def play(
     setup: Annotated[str, typer.Option(help="Prompts of the game: mms (ours), or study (the study's data-generation recipe in our words: the user opens with a few sentences on a topic and a seed word, the manipulator is told once the user has said the word that it may say it too, and the user reviews the conversation before guessing).")] = "mms",
     guess_max_tokens: Annotated[int | None, typer.Option(min=1, help="Token limit of the user's guess (default: 32; 192 with --setup study, where the user reviews the conversation first).")] = None,
     watch: Annotated[bool, typer.Option("--watch", help="Watch the games in the terminal UI as they are played.")] = False,
+    call_timeout: CallTimeoutOption = None,
+    retry_budget: RetryBudgetOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Play games of Make Me Say and store every message in the database.
@@ -96,16 +111,18 @@ def play(
     if not human:
         validate_spec(user)
     check_persona(persona, "--user-persona")
+    limits = call_limits(call_timeout, retry_budget)
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
     setups = plan_games(settings, manipulator, user, games, seed, persona)
     run_settings = {"manipulator": manipulator, "user": user, "games": games, "seed": seed,
-                    "concurrency": concurrency, "persona": persona, **settings.as_dict()}
+                    "concurrency": concurrency, "persona": persona, "call_timeout": limits.timeout_s,
+                    "retry_budget": limits.budget_s, **settings.as_dict()}
     with Store(db) as store:
         run_id = store.create_run("play", run_settings, games)
         if watch or human:
-            outcomes = _play_in_tui(store, db, run_id, setups, concurrency, human=human)
+            outcomes = _play_in_tui(store, db, run_id, setups, concurrency, limits, human=human)
         else:
-            outcomes = asyncio.run(_play(store, run_id, setups, concurrency, quiet=json_output))
+            outcomes = asyncio.run(_play(store, run_id, setups, concurrency, limits, quiet=json_output))
         if len(outcomes) == len(setups):
             store.finish_run(run_id)
         quality = run_coherence(store, run_id)
@@ -121,14 +138,15 @@ def play(
     report_failures(failures)
 
 
-def _play_in_tui(store: Store, db: Path, run_id: str, setups, concurrency: int, *, human: bool) -> dict[str, str]:
+def _play_in_tui(store: Store, db: Path, run_id: str, setups, concurrency: int, limits: CallLimits, *,
+                 human: bool) -> dict[str, str]:
     """`--watch` and `--user human`: play in a worker of the terminal UI. Quitting it early stops
     the run; its unfinished games are set aside (superseded), the finished ones are kept."""
     from agents.human import HUMAN_SPEC
     from tui.app import play_in_tui
     from tui.play import PlaySession, human_session
 
-    registry = Registry()
+    registry = Registry(limits)
     for spec in sorted({setups[0].manipulator, setups[0].user} - {HUMAN_SPEC}):  # one cell: every game the same
         registry.get(spec)  # before the screen takes over: a first use may convert the embedded model
     if human:
@@ -143,12 +161,12 @@ def _play_in_tui(store: Store, db: Path, run_id: str, setups, concurrency: int, 
     return outcomes
 
 
-async def _play(store: Store, run_id: str, setups, concurrency: int, *, quiet: bool,
+async def _play(store: Store, run_id: str, setups, concurrency: int, limits: CallLimits, *, quiet: bool,
                 already_done: int = 0) -> dict[str, str]:
     """Play games with a live progress bar: done/total, ETA, win rate so far and errors."""
     from .runner import GameRunner
 
-    registry = Registry()
+    registry = Registry(limits)
     runner = GameRunner(store, registry, concurrency)
     progress = Progress(
         TextColumn("[bold]games"),
@@ -333,6 +351,8 @@ def tournament(
     db: DbOption = Path(DEFAULT_DB),
     shard: Annotated[str | None, typer.Option(help="Play only slice i of n of the games, e.g. 1/4; merge shard databases with `mms db merge`.")] = None,
     concurrency: Annotated[int | None, typer.Option(min=1, help="Override the spec's concurrency.")] = None,
+    call_timeout: CallTimeoutOption = None,
+    retry_budget: RetryBudgetOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Play a matrix of manipulators × users × codewords × games, resumably.
@@ -348,18 +368,21 @@ def tournament(
 
     parsed = load_spec(spec)
     slice_ = parse_shard(shard)
+    limits = call_limits(call_timeout, retry_budget, parsed.call_limits())
     with Store(db) as store, store.lock_run(parsed.name):
-        _tournament(store, parsed, spec, db, shard, slice_, concurrency, json_output)
+        _tournament(store, parsed, spec, db, shard, slice_, concurrency, limits, json_output)
 
 
-def _tournament(store: Store, parsed, spec: Path, db: Path, shard, slice_, concurrency, json_output: bool) -> None:
+def _tournament(store: Store, parsed, spec: Path, db: Path, shard, slice_, concurrency, limits: CallLimits,
+                json_output: bool) -> None:
     from .tournament import prepare_run
 
     run_id, todo, already, replayed = prepare_run(store, parsed, str(spec), slice_)
     if not json_output:
         err.print(f"tournament {run_id}: {already + len(todo)} games{' in shard ' + shard if shard else ''}, "
                   f"{already} already finished{replayed.describe()}")
-    asyncio.run(_play(store, run_id, todo, concurrency or parsed.concurrency, quiet=json_output, already_done=already))
+    asyncio.run(_play(store, run_id, todo, concurrency or parsed.concurrency, limits, quiet=json_output,
+                      already_done=already))
     if store.run_complete(run_id):
         store.finish_run(run_id)
     result = outcome_stats(store, run_id, ("manipulator", "persona", "codeword"))

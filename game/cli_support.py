@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from agents.backend import DEFAULT_CALL_TIMEOUT, DEFAULT_RETRY_BUDGET, CallLimits
 from agents.errors import MmsError
 from agents.settings import check_environment
 
@@ -28,6 +29,22 @@ out = Console()
 
 DbOption = Annotated[Path, typer.Option("--db", help="SQLite database file (created if missing).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+CallTimeoutOption = Annotated[float | None, typer.Option(
+    "--call-timeout", metavar="SECONDS",
+    help="Seconds one attempt of a model call to a server (openai: specs) may take, the whole reply read; "
+         f"a slower attempt is cut off and retried. Default: a tournament spec's call_timeout, else {DEFAULT_CALL_TIMEOUT:g}.")]
+RetryBudgetOption = Annotated[float | None, typer.Option(
+    "--retry-budget", metavar="SECONDS",
+    help="Seconds one model call to a server may take over all its attempts and the waits between them "
+         "(each retry is announced on stderr); a Retry-After longer than what is left fails the call at once. "
+         f"Default: a tournament spec's retry_budget, else {DEFAULT_RETRY_BUDGET:g}.")]
+
+
+def call_limits(call_timeout: float | None, retry_budget: float | None, base: CallLimits | None = None) -> CallLimits:
+    """`--call-timeout` and `--retry-budget` over `base` (a tournament spec's), else the defaults."""
+    base = base or CallLimits()
+    return CallLimits(base.timeout_s if call_timeout is None else call_timeout,
+                      base.budget_s if retry_budget is None else retry_budget)
 
 
 def database_error(path: Path | None, exc: sqlite3.DatabaseError) -> MmsError:

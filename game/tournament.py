@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from agents import prompts
+from agents.backend import DEFAULT_CALL_TIMEOUT, DEFAULT_RETRY_BUDGET, CallLimits
 from agents.errors import MmsError
 from agents.players import check_manipulator_prompt
 from agents.registry import validate_spec
@@ -180,11 +181,16 @@ GameEntry = create_model(
 )
 
 
+RUNTIME_FIELDS = {"concurrency", "call_timeout", "retry_budget"}  # how a run is played, not which games
+
+
 class TournamentSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
     seed: int = 0
     games_per_cell: int = Field(ge=1)
     concurrency: int = Field(default=4, ge=1, le=256)
+    call_timeout: float = Field(default=DEFAULT_CALL_TIMEOUT, gt=0, allow_inf_nan=False, strict=True)
+    retry_budget: float = Field(default=DEFAULT_RETRY_BUDGET, gt=0, allow_inf_nan=False, strict=True)
     manipulators: list[ManipulatorEntry] = Field(min_length=1)
     users: list[UserEntry] = Field(min_length=1)
     codewords: CodewordEntry
@@ -198,12 +204,15 @@ class TournamentSpec(_Strict):
                              f"(at most {MAX_GAMES:_} games in all): lower games_per_cell")
         return self
 
+    def call_limits(self) -> CallLimits:
+        return CallLimits(self.call_timeout, self.retry_budget)
+
     def spec_hash(self) -> str:
         """The spec's identity: what defines its games, by content. A `scripted:` player counts by
         its script's bytes, not its path, so the same spec run from any folder, by a relative or an
         absolute path, or copied elsewhere with its scripts, is the same spec; an edited script is
-        not. Concurrency may change between resumes."""
-        body = self.model_dump(exclude={"concurrency"})
+        not. Concurrency and the limits on model calls may change between resumes."""
+        body = self.model_dump(exclude=RUNTIME_FIELDS)
         for entry in body["manipulators"] + body["users"]:
             entry["spec"] = _content_spec(entry["spec"])
         return _digest(body)
@@ -211,7 +220,7 @@ class TournamentSpec(_Strict):
     def legacy_spec_hash(self) -> str:
         """The hash of earlier versions, which held the resolved script path: runs recorded with it
         are still recognised when run from that same path."""
-        return _digest(self.model_dump(exclude={"concurrency"}))
+        return _digest(self.model_dump(exclude=RUNTIME_FIELDS))
 
 
 def _digest(body: dict) -> str:

@@ -13,7 +13,16 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add the ``interview`` and ``report`` commands to ``app``."""
-    from game.cli_support import JsonOption, cli_errors, err, out, print_json
+    from game.cli_support import (
+        CallTimeoutOption,
+        JsonOption,
+        RetryBudgetOption,
+        call_limits,
+        cli_errors,
+        err,
+        out,
+        print_json,
+    )
     from game.safe_text import markup_safe
 
     from .evals import EVALS
@@ -40,6 +49,8 @@ def register(app: typer.Typer) -> None:
         pool: Annotated[Optional[str], typer.Option("--pool", help="Comma-separated metrics to pool into one row per seed (the mean of the seed's per-question means); a leading '-' counts a metric as 1 − score, so every term points one way, e.g. --pool=risk_predisposition_scale,prefer_risk_safe.risk,-risk_safe_german_french.french.")] = None,
         threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads for in-process models (default: torch's choice); on a machine other jobs keep busy, 1 is often much faster.")] = None,
         db: Annotated[Path, typer.Option("--db", help="SQLite database file (created if missing).")] = Path("mms.db"),
+        call_timeout: CallTimeoutOption = None,
+        retry_budget: RetryBudgetOption = None,
         json_output: JsonOption = False,
     ) -> None:
         """Interview models about their learned goal; store every question, answer and score."""
@@ -51,7 +62,7 @@ def register(app: typer.Typer) -> None:
         from . import records
         from .battery import parse_variant
         from .evals import parse_evals
-        from .interview import Plan, run_interviews
+        from .interview import Backends, Plan, run_interviews
         from .summary import summarise
 
         from agents.errors import MmsError
@@ -71,6 +82,7 @@ def register(app: typer.Typer) -> None:
                     guesser=guesser, other_codewords=tuple(other_codeword or ()), paraphrases=paraphrases,
                     questions=study, method=method, third_person=third_person)
         plan.validate()
+        limits = call_limits(call_timeout, retry_budget)
         asked = {q.name for q in plan.questions} | set(plan.evals)
         unknown = [m for m in pooled if m.lstrip("-").partition(".")[0] not in asked]
         if unknown:
@@ -87,7 +99,7 @@ def register(app: typer.Typer) -> None:
 
         started = time.perf_counter()
         with Store(db) as store:
-            session = asyncio.run(run_interviews(store, plan, progress=progress))
+            session = asyncio.run(run_interviews(store, plan, Backends(limits=limits), progress=progress))
             rows = records.interviews(store, session=session)
             table = summarise(rows, records.items_of(store, [r["id"] for r in rows]), pools={"pooled": pooled})
         seconds = time.perf_counter() - started

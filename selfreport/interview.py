@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from agents.backend import ChatBackend
+from agents.backend import CallLimits, ChatBackend
 from agents.errors import MmsError
 from agents.registry import Registry, validate_spec
 from game.referee import validate_codeword
@@ -94,15 +94,16 @@ class Plan:
 
 
 class Backends:
-    """One backend per spec, closed as soon as it is no longer needed."""
+    """One backend per spec, closed as soon as it is no longer needed; `limits` bound each call to a server."""
 
-    def __init__(self, preset: dict[str, ChatBackend] | None = None):
+    def __init__(self, preset: dict[str, ChatBackend] | None = None, limits: CallLimits | None = None):
         self._preset = dict(preset or {})
         self._open: dict[str, Registry] = {}
+        self.limits = limits
 
     def get(self, spec: str) -> ChatBackend:
         if spec not in self._open:
-            registry = Registry()
+            registry = Registry(self.limits)
             if spec in self._preset:
                 registry.register(spec, self._preset[spec])
             self._open[spec] = registry

@@ -197,7 +197,9 @@ def test_parse_target(target, expected):
     assert parse_openai_target(target) == expected
 
 
-@pytest.mark.parametrize("target", ["@http://h/v1", "   ", "m@", "m@ftp://h/v1", "m@localhost:8000", "m@http://", "a b"])
+@pytest.mark.parametrize("target", ["@http://h/v1", "   ", "m@", "m@ftp://h/v1", "m@localhost:8000", "m@http://", "a b",
+                                    "m@http://127.0.0.1:99999/v1", "m@http://h:0/v1", "m@http://h:abc/v1",
+                                    "m@http://[::1/v1", "m@http://exa mple/v1"])
 def test_parse_target_rejects_malformed(target):
     with pytest.raises(SpecError, match="openai"):
         parse_openai_target(target)

@@ -95,7 +95,7 @@ def test_a_tournament_takes_its_limits_from_the_spec_or_the_options(tmp_path, sc
     assert f"(no complete reply within {within}" in result.stderr
 
 
-@pytest.mark.parametrize("limits,said", [('call_timeout = "60"', "call_timeout: Input should be a valid number"),
+@pytest.mark.parametrize("limits,said", [('call_timeout = "60"', "call_timeout: give a number without quotes"),
                                          ("call_timeout = inf", "call_timeout: Input should be a finite number"),
                                          ("retry_budget = 0", "retry_budget: Input should be greater than 0")])
 def test_a_bad_limit_in_a_spec_names_the_field(tmp_path, script, limits, said):

@@ -211,11 +211,14 @@ def messages_since(conn: sqlite3.Connection, message_id: int) -> dict[int, int]:
 
 
 def game_rows(conn: sqlite3.Connection, where: str, args: Sequence[Any], *, label: str = LABEL, order: str = "g.id",
-              limit: int | None = None) -> list[dict[str, Any]]:
-    """Games for the games list (`where` over `games g`), each with its conversation messages so far (`said`)."""
+              limit: int | None = None, chars: int | None = None) -> list[dict[str, Any]]:
+    """Games for the games list (`where` over `games g`), each with its conversation messages so far (`said`).
+    With `chars`, the free texts (topic, guess, error) only up to that many characters."""
+    topic, guess, error = (f"substr(g.{name}, 1, {int(chars)}) as {name}" if chars is not None else f"g.{name}"
+                           for name in ("topic", "guess", "error"))
     sql = f"""select g.id, g.run_id, g.codeword, g.manipulator, {label} as manipulator_label, g.user, g.persona,
-                     g.topic, g.seed_word, g.rule, g.messages_per_player, g.status, g.outcome,
-                     g.first_mention_index, g.first_mention_speaker, g.guess, g.error,
+                     {topic}, g.seed_word, g.rule, g.messages_per_player, g.status, g.outcome,
+                     g.first_mention_index, g.first_mention_speaker, {guess}, {error},
                      (select count(*) from messages m where m.game_id = g.id and m.phase = 'conversation') as said
               from games g where {where} order by {order}"""
     if limit is not None:
@@ -228,15 +231,29 @@ def count_games(conn: sqlite3.Connection, where: str, args: Sequence[Any]) -> in
 
 
 def messages_after(conn: sqlite3.Connection, game_id: int, after_idx: int = -1,
-                   limit: int | None = None) -> list[dict[str, Any]]:
-    """A game's messages after `after_idx`, in order; with `limit`, only the last ones."""
-    sql = ("select id, idx, turn, speaker, phase, visible_text, private_text, mentions "
-           "from messages where game_id = ? and idx > ? order by idx desc")
-    args: list[Any] = [game_id, after_idx]
+                   limit: int | None = None, *, chars: int | None = None) -> list[dict[str, Any]]:
+    """A game's messages after `after_idx`, in order; with `limit`, only the last ones. With
+    `chars`, each text only up to that many characters (SQLite cuts it, so a huge message is
+    never read whole), and its full length as `visible_chars` and `private_chars`."""
+    if chars is None:
+        texts = "visible_text, private_text"
+    else:
+        texts = ("substr(visible_text, 1, :chars) as visible_text, substr(private_text, 1, :chars) as private_text, "
+                 "length(visible_text) as visible_chars, length(private_text) as private_chars")
+    sql = (f"select id, idx, turn, speaker, phase, {texts}, mentions "
+           "from messages where game_id = :game and idx > :after order by idx desc")
+    args: dict[str, Any] = {"game": game_id, "after": after_idx, "chars": chars}
     if limit is not None:
-        sql += " limit ?"
-        args.append(limit)
+        sql += " limit :limit"
+        args["limit"] = limit
     return list(reversed(rows(conn.execute(sql, args))))
+
+
+def message_texts(conn: sqlite3.Connection, message_id: int) -> dict[str, Any] | None:
+    """One message whole, by its row id."""
+    found = rows(conn.execute("select id, idx, turn, speaker, phase, visible_text, private_text, mentions "
+                              "from messages where id = ?", [message_id]))
+    return found[0] if found else None
 
 
 def message_count(conn: sqlite3.Connection, game_id: int) -> int:

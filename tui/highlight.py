@@ -6,6 +6,7 @@ markup (`[@click=app.quit]` is text), with control characters masked (`game.safe
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cache
 
 from textual.content import Content
@@ -16,6 +17,9 @@ from game.safe_text import mask_controls
 
 CODEWORD_STYLE = "bold $text-warning on $warning-muted"
 SEARCH_STYLE = "bold reverse"
+# Characters judged at once in a long text: each call then holds the interpreter briefly, so a
+# thread judging a megabyte leaves the screen free.
+JUDGE_PIECE = 20_000
 
 
 @cache
@@ -38,6 +42,21 @@ def warm_referee(codeword: str, rule: str) -> None:
 def mentions(text: str, codeword: str, rule: str) -> list[Mention]:
     judge = referee(codeword, rule)
     return judge.find(text) if judge and text else []
+
+
+def mentions_in_long(text: str, codeword: str, rule: str) -> Iterator[tuple[int, int]]:
+    """The spans of `mentions` in a text of any length, judged a piece at a time; a piece ends at
+    a paragraph break, else at a space, so no word a reader sees whole is split."""
+    at = 0
+    while at < len(text):
+        end = min(len(text), at + JUDGE_PIECE)
+        if end < len(text):
+            gap = text.rfind("\n\n", at, end)
+            gap = gap if gap > at else text.rfind(" ", at, end)
+            end = gap if gap > at else end
+        for m in mentions(text[at:end], codeword, rule):
+            yield at + m.start, at + m.end
+        at = end
 
 
 def highlighted(text: str, codeword: str, rule: str, *, search: str = "", base: str = "") -> Content:

@@ -6,6 +6,8 @@ from textual.message import Message
 
 from agents.human import HumanPrompt
 
+from .reader import GameRow, MessageRow
+
 
 class GameDone(Message):
     """A game played by this app's worker has finished."""
@@ -35,3 +37,12 @@ class HumanPrompted(Message):
 
 class UserNavigated(Message):
     """The person moved through the games list themselves (so follow mode lets go)."""
+
+
+class WholeMessageRequested(Message):
+    """The person asked to read all of a message that the transcript shows cut."""
+
+    def __init__(self, message: MessageRow, game: GameRow) -> None:
+        super().__init__()
+        self.message = message
+        self.game = game

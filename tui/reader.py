@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from game import queries
-from game.messages import GameMessage
 
 from .filters import GameFilter
 
 PAGE_SIZE = 200
+# Characters of each text of a message read for a transcript; the rest is read when asked for.
+PREVIEW_CHARS = 3_000
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,27 @@ class GameRow:
     def seat(self) -> str:
         """Who sat in the user's seat: the persona, or "human"."""
         return "human" if self.user == "human" else (self.persona or "")
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """One message as a transcript reads it: each text perhaps only its start (see `messages`),
+    with its full length in characters."""
+
+    id: int
+    idx: int
+    speaker: str
+    phase: str
+    visible_text: str
+    private_text: str
+    visible_chars: int
+    private_chars: int
+
+    @classmethod
+    def from_record(cls, r: dict[str, Any]) -> "MessageRow":
+        visible, private = r.get("visible_text") or "", r.get("private_text") or ""
+        return cls(r["id"], r["idx"], r["speaker"], r["phase"], visible, private,
+                   r.get("visible_chars") or len(visible), r.get("private_chars") or len(private))
 
 
 @dataclass(frozen=True)
@@ -252,13 +274,22 @@ class StoreReader:
             rows = self._select("g.id = ?", [game_id], order="g.id")
             return rows[0] if rows else None
 
-    def messages(self, game_id: int, after_idx: int = -1, limit: int | None = None) -> list[GameMessage]:
-        """A game's messages after `after_idx`, in order; with `limit`, only the last ones."""
+    def messages(self, game_id: int, after_idx: int = -1, limit: int | None = None) -> list[MessageRow]:
+        """A game's messages after `after_idx`, in order, each text up to `PREVIEW_CHARS`;
+        with `limit`, only the last ones."""
         with self._lock:
             if self._open().kind != "ok":
                 return []
-            rows = queries.messages_after(self._conn, game_id, after_idx, limit)
-        return [GameMessage.from_row(r) for r in rows]
+            rows = queries.messages_after(self._conn, game_id, after_idx, limit, chars=PREVIEW_CHARS)
+        return [MessageRow.from_record(r) for r in rows]
+
+    def whole_message(self, message_id: int) -> MessageRow | None:
+        """One message with all of its texts."""
+        with self._lock:
+            if self._open().kind != "ok":
+                return None
+            row = queries.message_texts(self._conn, message_id)
+        return MessageRow.from_record(row) if row else None
 
     def message_count(self, game_id: int) -> int:
         with self._lock:
@@ -267,5 +298,10 @@ class StoreReader:
             return queries.message_count(self._conn, game_id)
 
     def _select(self, where: str, args: list[Any], *, order: str, limit: int | None = None) -> list[GameRow]:
-        return [GameRow.from_record(r)
-                for r in queries.game_rows(self._conn, where, args, label=self._label, order=order, limit=limit)]
+        """Games, each free text cut to `PREVIEW_CHARS` (and "…"): an error can be a web page."""
+        found = queries.game_rows(self._conn, where, args, label=self._label, order=order, limit=limit,
+                                  chars=PREVIEW_CHARS + 1)
+        for r in found:
+            r.update({k: r[k][:PREVIEW_CHARS] + "…" for k in ("topic", "guess", "error")
+                      if r[k] and len(r[k]) > PREVIEW_CHARS})
+        return [GameRow.from_record(r) for r in found]

@@ -4,7 +4,7 @@ import contextlib
 import re
 
 from rich.cells import cell_len
-from textual.widgets import Input
+from textual.widgets import Input, Static
 from tui_helpers import poll, settle, type_text, until
 
 from game.rules import GameSettings
@@ -12,6 +12,7 @@ from game.runner import plan_games
 from game.store import Store
 from tui.app import play_app, watch_app
 from tui.play import human_session
+from tui.widgets.long_text import LongText
 
 CLEAR, TITLE, CSI = "\u001b[2J", "\u001b]0;x\u0007", "\u009b"
 QUIT = "[@click=app.quit]QUIT[/]"
@@ -110,3 +111,26 @@ async def test_the_human_seat_shows_the_assistant_and_the_verdict_inert(tmp_path
         screen = "\n".join(screen_lines(app))
         assert "guessed “[@click=app.quit]QUIT”" in screen and not RAW_CONTROL.search(screen)
         assert await click_each(pilot, "QUIT") >= 2
+
+
+async def test_a_long_hostile_message_stays_inert_cut_and_whole(writer):
+    filler = "and on and on " * 400
+    run = writer.run(games_planned=1)
+    g = writer.game(run)
+    writer.say(g, 0, "manipulator", f"{HOSTILE} {filler}{HOSTILE}", f"{HOSTILE} {filler}")
+    writer.finish(g, "no_codeword")
+    app = watch_app(writer.store.path, follow=False, poll_interval=None)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await poll(pilot)
+        screen = "\n".join(screen_lines(app))
+        assert SHOWN in screen and not RAW_CONTROL.search(screen)
+        assert "more characters of the message" in str(app.screen.query_one(".cut-note", Static).visual)
+        await pilot.press("o")
+        await settle(pilot)
+        text = app.screen.query_one(LongText)
+        assert not RAW_CONTROL.search(text.document.text)
+        top = [text.render_line(y).text for y in range(text.scrollable_content_region.height)]
+        assert top[0].startswith(f"private › {SHOWN} and on") and not RAW_CONTROL.search("".join(top))
+        text.scroll_end(animate=False, immediate=True)
+        bottom = [text.render_line(y).text.rstrip() for y in range(text.scrollable_content_region.height)]
+        assert bottom[-1].endswith(f"and on {SHOWN}") and not RAW_CONTROL.search("".join(bottom))

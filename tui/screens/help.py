@@ -19,6 +19,7 @@ KEYS = (
     ("/", "filter the games (an empty filter shows them all)"),
     ("s, n", "search the transcript, then jump to the next match"),
     ("e", "show earlier messages of a very long transcript"),
+    ("o", "read all of a long message shown cut (or click its note)"),
     ("r", "read the database now (it is read every half second anyway)"),
     ("escape", "close the filter or search box"),
     ("?", "this help"),

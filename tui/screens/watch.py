@@ -20,18 +20,18 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 from textual.worker import Worker, WorkerState
 
-from game.messages import GameMessage
 from game.safe_text import mask_controls
 
 from ..filters import HELP, FilterError, GameFilter
 from ..highlight import inert, warm_referee
-from ..messages import GameDone, PlayFinished, UserNavigated
-from ..reader import PAGE_SIZE, GameRow, Poll, StoreReader
+from ..messages import GameDone, PlayFinished, UserNavigated, WholeMessageRequested
+from ..reader import PAGE_SIZE, GameRow, MessageRow, Poll, StoreReader
 from ..widgets.empty_state import EmptyState
 from ..widgets.games_table import GamesTable
 from ..widgets.run_header import RunHeader
 from ..widgets.transcript import WINDOW, Transcript
 from .help import HelpScreen
+from .whole_message import WholeMessageScreen
 
 
 @dataclass
@@ -41,7 +41,7 @@ class _Read:
     poll: Poll
     page: list[GameRow] | None = None
     total: int | None = None
-    messages: list[GameMessage] | None = None  # new messages of the shown game
+    messages: list[MessageRow] | None = None  # new messages of the shown game
 
 
 class WatchScreen(Screen):
@@ -55,6 +55,7 @@ class WatchScreen(Screen):
         Binding("n", "next_match", "Next match", show=False),
         Binding("r", "refresh", "Refresh", show=False),
         Binding("e", "earlier", "Earlier messages", show=False),
+        Binding("o", "whole_message", "Whole message"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("escape", "close_boxes", "Close", show=False),
     ]
@@ -204,7 +205,7 @@ class WatchScreen(Screen):
             if self.shown_id == game_id:
                 await self.transcript.show(game, messages, hidden=max(0, count - len(messages)))
 
-    def _read_game(self, game_id: int, window: int) -> tuple[GameRow | None, list[GameMessage], int]:
+    def _read_game(self, game_id: int, window: int) -> tuple[GameRow | None, list[MessageRow], int]:
         """In a thread: a game, its newest `window` messages, and how many it has in all."""
         game = self.reader.game(game_id)
         if game is not None:
@@ -292,6 +293,22 @@ class WatchScreen(Screen):
         if self.shown_id is not None:
             self.transcript.window += WINDOW
             self.show_game(self.shown_id)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The key that opens a cut message is offered only while the transcript shows one."""
+        if action == "whole_message":
+            return self.transcript.cut_message() is not None
+        return True
+
+    def action_whole_message(self) -> None:
+        """Read all of a message the transcript shows cut (the first one in view)."""
+        widget = self.transcript.cut_message()
+        if widget is not None:
+            self.post_message(WholeMessageRequested(widget.message, widget.game))
+
+    def on_whole_message_requested(self, event: WholeMessageRequested) -> None:
+        self.app.push_screen(WholeMessageScreen(self.reader, event.game, event.message,
+                                                monologue=self.transcript.show_monologue))
 
     def action_refresh(self) -> None:
         self._tick()

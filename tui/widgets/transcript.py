@@ -8,10 +8,8 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from game.messages import GameMessage
-
 from ..highlight import inert
-from ..reader import GameRow
+from ..reader import GameRow, MessageRow
 from ..verdicts import spectator_verdict
 from .chat_message import ChatMessage
 
@@ -31,6 +29,7 @@ class Transcript(VerticalScroll, can_focus=True):
         self._match = -1
         self._matching: list[ChatMessage] = []
         self.window = WINDOW  # how many of the newest messages to mount
+        self._offered_whole = False  # whether the key that opens a cut message was on offer
 
     def compose(self) -> ComposeResult:
         yield Static("Select a game to read its transcript.", id="game-info")
@@ -44,13 +43,27 @@ class Transcript(VerticalScroll, can_focus=True):
     def messages(self) -> list[ChatMessage]:
         return list(self.query(ChatMessage))
 
+    def cut_message(self) -> ChatMessage | None:
+        """The first message shown cut that is in view, else the first of all; None if none is cut."""
+        cut = [widget for widget in self.messages if widget.cut]
+        view = self.region
+        return next((widget for widget in cut if widget.region.overlaps(view)), cut[0] if cut else None)
+
+    def _offer_whole(self) -> None:
+        """Update the footer when a cut message comes or goes (a footer update costs a redraw)."""
+        cut = any(widget.cut for widget in self.messages)
+        if cut != self._offered_whole:
+            self._offered_whole = cut
+            self.refresh_bindings()
+
     def placeholder(self, text: str) -> None:
         """What the pane says while it shows no game."""
         self.query_one("#game-info", Static).update(text)
 
-    async def show(self, game: GameRow | None, messages: list[GameMessage], hidden: int = 0) -> None:
+    async def show(self, game: GameRow | None, messages: list[MessageRow], hidden: int = 0) -> None:
         """Replace the transcript with another game's."""
         await self.query(ChatMessage).remove()
+        self._offer_whole()
         self.game, self.last_idx, self._match, self._matching = game, -1, -1, []
         note = self.query_one("#hidden-note", Static)
         note.update(f"⋯ {hidden} earlier messages not shown (e shows more)" if hidden else "")
@@ -65,7 +78,7 @@ class Transcript(VerticalScroll, can_focus=True):
         if not running:
             self.scroll_home(animate=False, immediate=True)  # a finished game reads from the start
 
-    async def append(self, messages: list[GameMessage], *, follow: bool | None = None) -> None:
+    async def append(self, messages: list[MessageRow], *, follow: bool | None = None) -> None:
         """Add the messages played since the last ones shown; stay at the bottom if there already."""
         if self.game is None:
             return
@@ -81,6 +94,7 @@ class Transcript(VerticalScroll, can_focus=True):
             self._matching += [widget for widget in widgets if widget.matches(self.search)]
         if follow:
             self.call_after_refresh(self._to_end)
+        self._offer_whole()
 
     def _to_end(self, again: bool = True) -> None:
         """Scroll to the newest message; once more after the next layout, which may grow it."""

@@ -119,6 +119,11 @@ def _origin(index: list[int] | None, i: int) -> int:
     return i if index is None else index[i]
 
 
+def _origins(index: list[int] | None, start: int, end: int) -> range | list[int]:
+    """The original indices of the characters start to end of a reading."""
+    return range(start, end) if index is None else index[start:end]
+
+
 def _replace(
     text: str, index: list[int] | None, pattern: re.Pattern, replace: Callable[[re.Match], str]
 ) -> Reading:
@@ -130,13 +135,13 @@ def _replace(
     for m in pattern.finditer(text):
         start, end = m.span()
         parts.append(text[pos:start])
-        new_index.extend(_origin(index, i) for i in range(pos, start))
+        new_index.extend(_origins(index, pos, start))
         replacement = replace(m)
         parts.append(replacement)
         new_index.extend([_origin(index, start)] * len(replacement))
         pos = end
     parts.append(text[pos:])
-    new_index.extend(_origin(index, i) for i in range(pos, len(text)))
+    new_index.extend(_origins(index, pos, len(text)))
     return "".join(parts), new_index
 
 
@@ -309,9 +314,9 @@ def _camel_joined(text: str, index: list[int] | None) -> Reading:
     pos = 0
     for b in breaks:
         parts.extend((text[pos:b], JOINER))
-        new_index.extend(_origin(index, i) for i in range(pos, b))
+        new_index.extend(_origins(index, pos, b))
         new_index.append(_origin(index, b))
         pos = b
     parts.append(text[pos:])
-    new_index.extend(_origin(index, i) for i in range(pos, len(text)))
+    new_index.extend(_origins(index, pos, len(text)))
     return "".join(parts), new_index

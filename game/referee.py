@@ -242,10 +242,21 @@ def _any_pos_lemmas(word: str) -> frozenset[str]:
     return frozenset(found)
 
 
+def _function_words() -> frozenset[str]:
+    """Words every reader knows that the lexicon lacks (game/data/function_words.txt)."""
+    text = resources.files("game").joinpath("data", "function_words.txt").read_text(encoding="utf-8")
+    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
+
+
+_FUNCTION_WORDS = _function_words()
+_ONE_LETTER_WORDS = frozenset("ai")
+
+
 @lru_cache(maxsize=1 << 17)
 def _known(word: str) -> bool:
-    """Whether the lexicon knows the word (of two letters or more), in any part of speech."""
-    return len(word) > 1 and bool(getAllLemmas(word))
+    """Whether the word (of two letters or more) is one a reader knows: a function word, or one
+    the lexicon lists in any part of speech."""
+    return len(word) > 1 and (word in _FUNCTION_WORDS or bool(getAllLemmas(word)))
 
 
 def _noun_lemma(word: str) -> str:
@@ -276,15 +287,15 @@ _JOINERS = {"paper": re.escape(JOINER + "*~`"), "strict": re.escape(JOINER + "*~
 _HAS_JOINER = {rule: re.compile(f"[{chars}]") for rule, chars in _JOINERS.items()}
 _JOINED = {rule: re.compile(rf"(?<![^\W\d_])[^\W\d_]++(?:[{chars}]++[^\W\d_]++)+") for rule, chars in _JOINERS.items()}
 # What links the pieces of one word a reader may see whole: joiners, and hyphens, also at a
-# line end ("ear-rings", "disem-\nbark").
-_LINKED = {
-    rule: re.compile(rf"(?<![^\W\d_])[^\W\d_]++(?:[{chars}\-\u2010\u2011]++(?:\r?\n)?[^\W\d_]++)+")
-    for rule, chars in _JOINERS.items()
-}
-# The most pieces on each side of a mention joined to it to find a longer word, and the longest
-# word so looked up.
+# line end ("ear-rings", "disem-\nbark"); a piece linked just before a place, and just after it.
+_LINKS = {rule: rf"[{chars}\-\u2010\u2011]++(?:\r?\n)?" for rule, chars in _JOINERS.items()}
+_PIECE_BEFORE = {rule: re.compile(rf"(?<![^\W\d_])([^\W\d_]++){link}\Z") for rule, link in _LINKS.items()}
+_PIECE_AFTER = {rule: re.compile(rf"{link}([^\W\d_]++)") for rule, link in _LINKS.items()}
+# The most pieces on each side of a mention joined to it to find a longer word, the longest word
+# so looked up, and how far back a piece before it is looked for.
 _LINKED_PIECES = 2
 _LONGEST_LINKED_WORD = 40
+_PIECE_WINDOW = _LONGEST_LINKED_WORD + 8
 
 # Under strict: what may stand between the letters of a word a person still reads as one word
 # (at most _MAX_SEPARATOR of them); between pieces of two letters or more only a soft one (a
@@ -421,34 +432,31 @@ class Referee:
         return [Mention(text[s:e], s, e) for s, e in _merged(spans)]
 
     def _longer_words(self, norm: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-        """The spans of the words the lexicon knows, and that do not mention the codeword, made by
+        """The spans of the words a reader knows, and that do not mention the codeword, made by
         joining a mention with the pieces linked to it (a joiner or a hyphen between them):
         "disem\u00adbark" shows "disembark"."""
+        before, after = _PIECE_BEFORE[self.rule], _PIECE_AFTER[self.rule]
         found: list[tuple[int, int]] = []
-        spans = sorted(set(spans))
-        starts = [s for s, _ in spans]
-        longest = max(e - s for s, e in spans)
-        for chunk in _LINKED[self.rule].finditer(norm):
-            lo = bisect_left(starts, chunk.start() - longest)  # the mentions that overlap the chunk
-            mentions = [(s, e) for s, e in spans[lo : bisect_left(starts, chunk.end())] if e > chunk.start()]
-            if not mentions:
+        for start, end in set(spans):
+            left: list[tuple[int, int]] = []  # nearest first
+            pos = start
+            while len(left) < _LINKED_PIECES and (m := before.search(norm, max(0, pos - _PIECE_WINDOW), pos)):
+                left.append(m.span(1))
+                pos = m.start()
+            right: list[tuple[int, int]] = []
+            pos = end
+            while len(right) < _LINKED_PIECES and (m := after.match(norm, pos)):
+                right.append(m.span(1))
+                pos = m.end()
+            if not (left or right):
                 continue
-            pieces = [m.span() for m in _WORD.finditer(norm, chunk.start(), chunk.end())]
-            letters = [norm[s:e] for s, e in pieces]
-            piece_ends = [e for _, e in pieces]
-            tried: set[tuple[int, int]] = set()
-            for start, end in mentions:
-                first = bisect_right(piece_ends, start)
-                last = bisect_left(pieces, (end,)) - 1
-                tried.add((first, last))
-                for a in range(max(0, first - _LINKED_PIECES), first + 1):
-                    for b in range(last, min(len(pieces), last + _LINKED_PIECES + 1)):
-                        if (a, b) in tried:
-                            continue
-                        tried.add((a, b))
-                        word = "".join(letters[a : b + 1])
-                        if len(word) <= _LONGEST_LINKED_WORD and _known(word) and not self._word_matches(word):
-                            found.append((pieces[a][0], pieces[b][1]))
+            core = "".join(_WORD.findall(norm, start, end))
+            for a in range(len(left) + 1):
+                prefix = "".join(norm[s:e] for s, e in reversed(left[:a]))
+                for b in range(len(right) + 1):
+                    word = prefix + core + "".join(norm[s:e] for s, e in right[:b])
+                    if (a or b) and len(word) <= _LONGEST_LINKED_WORD and _known(word) and not self._word_matches(word):
+                        found.append((left[a - 1][0] if a else start, right[b - 1][1] if b else end))
         return found
 
     def _spans(self, norm: str) -> list[tuple[int, int]]:
@@ -473,19 +481,31 @@ class Referee:
         return found
 
     def _reads_as_form(self, text: str) -> bool:
-        """Whether a match of a loose pattern reads as the form: pieces of more than one letter
-        only with soft separators and not all of them words ("bar king" is two words), and a
-        letter written twice where the form has it once only in a word the lexicon does not
-        know ("riing" reads "ring", "beet" does not read "bet")."""
+        """Whether a match of a loose pattern reads as one of the forms. Spaced out, it must spell
+        the form exactly; pieces of more than one letter only with soft separators, and not all
+        of them words: with spaces, one of two letters or more no word ("ba rk"; not "bar
+        king", "an t", "see a"), with hyphens or joiners any ("ri-ng", "r-in-g").
+        In one piece: leetspeak with more letters than stand-ins ("r1ng", not "200" or
+        "2000s"), or a letter written more often than the form has it, three times or in a
+        word the lexicon does not know ("riiing", "riing"; not "beet" for "bet")."""
         pieces = _SEPARATORS.split(text)
         letters = "".join(pieces)
-        if len(pieces) > 1 and any(len(piece) > 1 for piece in pieces):
-            if not all(_SOFT_SEPARATOR.fullmatch(sep) for sep in _SEPARATORS.findall(text)):
+        if len(pieces) > 1:
+            separators = _SEPARATORS.findall(text)
+            if letters not in self.forms:
                 return False
-            if all(_known(piece) for piece in pieces):
+            if all(len(piece) == 1 for piece in pieces):
+                return True
+            if not all(_SOFT_SEPARATOR.fullmatch(sep) for sep in separators):
                 return False
-        if letters in self.forms or not letters.isalpha():
+            if any(not sep.isspace() for sep in separators):  # a hyphen or joiner splits a word
+                return not all(_known(piece) or piece in _ONE_LETTER_WORDS for piece in pieces)
+            return any(len(piece) > 1 and not _known(piece) for piece in pieces)
+        if letters in self.forms:
             return True
+        stand_ins = sum(not c.isalpha() for c in letters)
+        if stand_ins:
+            return stand_ins < len(letters) - stand_ins
         return _ELONGATED.search(letters) is not None or not _known(letters)
 
     def _word_spans(self, norm: str) -> list[tuple[int, int]]:

@@ -298,9 +298,9 @@ _LONGEST_LINKED_WORD = 40
 _PIECE_WINDOW = _LONGEST_LINKED_WORD + 8
 
 # Under strict: what may stand between the letters of a word a person still reads as one word
-# (at most _MAX_SEPARATOR of them); between pieces of two letters or more only a soft one (a
-# space or two, a hyphen or joiners, each maybe at a line end): "ri-ng", "ba rk", "ri-\nng",
-# while "R.I.N.G" needs single letters.
+# (at most _MAX_SEPARATOR of them), and the soft separators, the only ones allowed between
+# pieces of two letters or more (a space or two, a hyphen or joiners, maybe at a line end):
+# "ri-ng", "ba rk", "ri-\nng", while "R.I.N.G" needs single letters.
 _SEPARATOR = r"[\s\x00*~`_.\u00b7\u2010\u2011-]"
 _MAX_SEPARATOR = 3
 _SEPARATORS = re.compile(_SEPARATOR + "+")
@@ -485,8 +485,8 @@ class Referee:
         the form exactly; pieces of more than one letter only with soft separators, and not all
         of them words: with spaces, one of two letters or more no word ("ba rk"; not "bar
         king", "an t", "see a"), with hyphens or joiners any ("ri-ng", "r-in-g").
-        In one piece: leetspeak with more letters than stand-ins ("r1ng", not "200" or
-        "2000s"), or a letter written more often than the form has it, three times or in a
+        In one piece: leetspeak with no more stand-ins than letters ("r1ng", "b00k"; not "200"
+        or "2000s"), or a letter written more often than the form has it, three times or in a
         word the lexicon does not know ("riiing", "riing"; not "beet" for "bet")."""
         pieces = _SEPARATORS.split(text)
         letters = "".join(pieces)
@@ -505,7 +505,7 @@ class Referee:
             return True
         stand_ins = sum(not c.isalpha() for c in letters)
         if stand_ins:
-            return stand_ins < len(letters) - stand_ins
+            return stand_ins <= len(letters) - stand_ins
         return _ELONGATED.search(letters) is not None or not _known(letters)
 
     def _word_spans(self, norm: str) -> list[tuple[int, int]]:

@@ -313,7 +313,9 @@ def _origin(index: list[int] | None, i: int) -> int:
     return i if index is None else index[i]
 
 
-def _original(text: str, reading_index: list[int] | None, index: list[int] | None, span: tuple[int, int]) -> tuple[int, int]:
+def _original(
+    text: str, reading_index: list[int] | None, index: list[int] | None, span: tuple[int, int]
+) -> tuple[int, int]:
     """The span of the original text behind a span of a normalised reading."""
     origins = [_origin(reading_index, _origin(index, i)) for i in range(*span)]
     start, end = min(origins), max(origins) + 1

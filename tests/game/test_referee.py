@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -31,7 +31,7 @@ def words(referee: Referee, text: str) -> list[str]:
     return [m.text for m in referee.find(text)]
 
 
-@lru_cache(maxsize=None)
+@cache
 def referee_for(codeword: str, rule: str) -> Referee:
     return Referee(codeword, rule)
 
@@ -169,6 +169,23 @@ def test_look_alike_table_maps_single_letters_to_latin() -> None:
         assert len(char) == 1 and not char.isascii() and char.isalpha(), char
         assert len(latin) == 1 and latin.isascii() and latin.islower(), (char, latin)
     assert normalize("\u03f2\u03f9")[0] == "cc"
+
+
+def test_strict_tables_map_characters_to_latin_letters() -> None:
+    """game/data/leetspeak.txt: a non-letter to the letters it stands for; upside_down.txt: a
+    character to the one letter it shows turned back; function_words.txt: lower-case words."""
+    from game.readings import _TURNED
+    from game.referee import _FUNCTION_WORDS, _LEET
+
+    assert {"1", "4", "!", "@"} <= _LEET.keys()
+    for char, letters in _LEET.items():
+        assert len(char) == 1 and not char.isalpha() and not char.isspace(), char
+        assert letters.isascii() and letters.isalpha() and letters.islower(), (char, letters)
+    assert _TURNED["ɹ"] == "r" and _TURNED["u"] == "n"
+    for char, letter in _TURNED.items():
+        assert len(char) == 1 and len(letter) == 1 and letter.isascii() and letter.islower(), (char, letter)
+    assert {"an", "the", "of"} <= _FUNCTION_WORDS
+    assert all(word.isascii() and word.isalpha() and word.islower() for word in _FUNCTION_WORDS)
 
 
 def test_other_scripts_are_left_alone(ring: Referee) -> None:

@@ -1,10 +1,13 @@
 """The ways a message can be read, for the referee: as stored, as rendered, as displayed.
 
-A model reads the characters as they are stored. A person reads them rendered (HTML tags and
-comments hidden, character entities and terminal escapes interpreted) and displayed (a
-right-to-left override shows the letters it covers in reverse). The referee counts a mention
-in any reading, so that neither markup nor bidi controls can hide a word from it, while a word
-written as markup ("<ring>", "&ring;") still counts as stored.
+A model reads the characters as they are stored. A person reads them rendered (HTML tags,
+comments and what a browser hides - `hidden` and `display:none` elements, scripts, styles,
+CDATA - taken out, a markdown link shown as its text, character entities and terminal escapes
+interpreted) and displayed (a right-to-left override shows the letters it covers in reverse).
+The referee counts a mention in any reading, so that neither markup nor bidi controls can hide
+a word from it, while a word written as markup ("<ring>", "&ring;") still counts as stored.
+A reader who decodes (the strict rule) also reads URL escapes decoded ("r%69ng") and text
+turned upside down turned back ("ƃuıɹ").
 
 Every reading marks with JOINER the places a reader may take either as nothing or as a word
 break: hidden markup, and camelCase boundaries ("myRing"). Each reading comes with the index of
@@ -18,23 +21,53 @@ import html
 import re
 import unicodedata
 from collections.abc import Callable
+from functools import lru_cache
+from importlib import resources
+from urllib.parse import unquote
 
 JOINER = "\x00"
 
 Reading = tuple[str, list[int] | None]
 
-# What a renderer hides: terminal escape sequences (CSI and OSC), HTML comments and tags.
-_HIDDEN = re.compile(
+# What a renderer hides: terminal escape sequences (CSI and OSC); HTML comments, ended as a
+# browser ends them ("<!-->", "--!>"; an unclosed one runs to the end of the text); bogus
+# comments, which end at the first ">" ("<!DOCTYPE x>", "<![CDATA[x]]>" outside SVG, "<?x>",
+# "</ x>"); and tags, with a start tag's name, attributes and closing slash as groups.
+_MARKUP = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
-    r"|<!--.*?-->|</?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*)?/?>",
+    r"|<!--(?:-?>|.*?(?:--!?>|\Z))"
+    r"|<(?:!|\?|/(?![A-Za-z]))[^>]*>?"
+    r"|</[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*)?>"
+    r"|<([A-Za-z][A-Za-z0-9:-]*)(\s[^<>]*)?(/?)>",
     re.DOTALL,
 )
+# Elements whose content a browser never shows, and attributes that hide an element.
+_UNSHOWN_ELEMENTS = frozenset({"script", "style", "template"})
+_RAW_TEXT_ELEMENTS = frozenset({"script", "style"})
+_VOID_ELEMENTS = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+)
+_ZERO = r"(?:0+(?:\.0*)?|\.0+)(?:px|em|rem|pt|%)?\s*(?:[;\"'}]|$)"
+_HIDING_ATTRIBUTES = re.compile(
+    r"(?:^|\s)hidden(?=[\s=/]|$)|(?<![\w-])(?:display\s*:\s*none|visibility\s*:\s*(?:hidden|collapse)"
+    rf"|content-visibility\s*:\s*hidden|opacity\s*:\s*{_ZERO}|font-size\s*:\s*{_ZERO})",
+    re.IGNORECASE,
+)
+# A markdown link or image shows its text only: "[ri](http://x)ng" reads "ring".
+_LINK = re.compile(
+    r"!?\[([^\[\]\n]*)\]"
+    r"(?:\(\s*+(?:<[^<>\n]*+>|[^()\s]*+)(?:\s++(?:\"[^\"\n]*+\"|'[^'\n]*+'))?\s*+\)|\[[^\[\]\n]*+\])"
+)
+# URL escapes, decoded by a reader who decodes; a run of them is one UTF-8 sequence.
+_URL_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 # Character references: numeric ones also without the final ";" (browsers decode "&#114ing"),
 # named ones only with it ("AT&T", "&notice" stay as written).
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};)")
 _CAMEL_ASCII = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 # A word with a letter outside ASCII, whose case the ASCII pattern cannot see.
-_NON_ASCII_WORD = re.compile(r"[^\W\d_]*[^\x00-\x7f\W\d_][^\W\d_]*")
+_NON_ASCII_WORD = re.compile(r"(?<![^\W\d_])[^\W\d_]*[^\x00-\x7f\W\d_][^\W\d_]*")
+_NON_ASCII_LETTER = re.compile(r"[^\x00-\x7f\W\d_]")
+_CAMEL_HINT = re.compile(r"[a-z][A-Z]|[A-Z][A-Z][a-z]")
 
 _RLO = "\u202e"
 # Each control that opens a level: (opens an isolate, right-to-left, overrides the letters'
@@ -49,8 +82,23 @@ _PARAGRAPH_ENDS = frozenset("\n\r\x1c\x1d\x1e\x85\u2029")
 _MAX_DEPTH = 125
 
 
-def readings(text: str) -> list[Reading]:
-    """The text as stored; rendered, if it has markup; displayed, if it has a right-to-left override."""
+def _upside_down() -> dict[str, str]:
+    """Each character of upside-down text to the letter it shows turned back
+    (game/data/upside_down.txt)."""
+    text = resources.files("game").joinpath("data", "upside_down.txt").read_text(encoding="utf-8")
+    return dict(line.split(" ", 2)[:2] for line in text.splitlines() if line and not line.startswith("#"))
+
+
+_TURNED = _upside_down()
+# Characters that occur only in upside-down text (and a few other alphabets): their presence
+# is what makes a turned reading worth taking.
+_TURNED_MARKS = re.compile("[" + re.escape("".join(c for c in _TURNED if not c.isascii())) + "]")
+
+
+def readings(text: str, decode: bool = False) -> list[Reading]:
+    """The text as stored; rendered, if it has markup; displayed, if it has a right-to-left
+    override; and, when `decode`, the last of those with URL escapes decoded and turned back
+    from upside down, where it has them."""
     found: list[Reading] = [(text, None)]
     rendered = _rendered(text)
     if rendered is not None:
@@ -58,11 +106,22 @@ def readings(text: str) -> list[Reading]:
     shown = found[-1]
     if _RLO in shown[0]:
         found.append(_displayed(*shown))
+    if decode:
+        shown = found[-1]
+        if "%" in shown[0] and _URL_ESCAPES.search(shown[0]):
+            found.append(_replace(*shown, _URL_ESCAPES, lambda m: unquote(m.group())))
+        if not shown[0].isascii() and _TURNED_MARKS.search(shown[0]):
+            found.append(_turned(*shown))
     return [_camel_joined(*reading) for reading in found]
 
 
 def _origin(index: list[int] | None, i: int) -> int:
     return i if index is None else index[i]
+
+
+def _origins(index: list[int] | None, start: int, end: int) -> range | list[int]:
+    """The original indices of the characters start to end of a reading."""
+    return range(start, end) if index is None else index[start:end]
 
 
 def _replace(
@@ -76,25 +135,97 @@ def _replace(
     for m in pattern.finditer(text):
         start, end = m.span()
         parts.append(text[pos:start])
-        new_index.extend(_origin(index, i) for i in range(pos, start))
+        new_index.extend(_origins(index, pos, start))
         replacement = replace(m)
         parts.append(replacement)
         new_index.extend([_origin(index, start)] * len(replacement))
         pos = end
     parts.append(text[pos:])
-    new_index.extend(_origin(index, i) for i in range(pos, len(text)))
+    new_index.extend(_origins(index, pos, len(text)))
     return "".join(parts), new_index
 
 
 def _rendered(text: str) -> Reading | None:
-    """Tags, comments and terminal escapes hidden (as JOINERs), then entities decoded, in that
-    order: "&lt;b&gt;" shows as "<b>", it is no tag. None when nothing would change."""
-    reading: Reading = (text, None)
-    if ("<" in text or "\x1b" in text) and _HIDDEN.search(text):
-        reading = _replace(*reading, _HIDDEN, lambda m: JOINER)
+    """What a browser or markdown viewer shows: markup and what it hides replaced by JOINERs,
+    then entities decoded, in that order ("&lt;b&gt;" shows as "<b>", it is no tag). None when
+    nothing would change."""
+    hidden: list[tuple[int, int]] = []
+    if "<" in text or "\x1b" in text:
+        hidden.extend(_markup_spans(text))
+    if "](" in text or "][" in text:
+        for m in _LINK.finditer(text):
+            hidden.extend(((m.start(), m.start(1)), (m.end(1), m.end())))
+    reading: Reading = _hide(text, hidden) if hidden else (text, None)
     if "&" in reading[0] and _ENTITY.search(reading[0]):
         reading = _replace(*reading, _ENTITY, lambda m: html.unescape(m.group()))
     return None if reading[1] is None else reading
+
+
+def _markup_spans(text: str) -> list[tuple[int, int]]:
+    """The spans a browser does not show: escapes, comments and tags, and whole elements that
+    are hidden or never shown ("ri<span hidden>zz</span>ng" shows "ring")."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    while (m := _MARKUP.search(text, pos)) is not None:
+        end = m.end()
+        name, attributes = m.group(1), m.group(2) or ""
+        if name is not None:
+            name = name.lower()
+            closed = m.group(3) or attributes.rstrip().endswith("/") or name in _VOID_ELEMENTS
+            if not closed and (name in _UNSHOWN_ELEMENTS or _HIDING_ATTRIBUTES.search(attributes)):
+                end = _element_end(text, name, end)
+        spans.append((m.start(), end))
+        pos = max(end, m.start() + 1)
+    return spans
+
+
+@lru_cache(maxsize=64)
+def _tag_pattern(name: str) -> re.Pattern:
+    return re.compile(rf"<(/?){re.escape(name)}(?=[\s/>])[^<>]*>", re.IGNORECASE)
+
+
+def _element_end(text: str, name: str, pos: int) -> int:
+    """Where the element whose start tag ends at `pos` ends: after its end tag, counting nested
+    elements of the same name (the first end tag for a script or style); the end of the text
+    when it is not closed."""
+    depth = 1
+    for tag in _tag_pattern(name).finditer(text, pos):
+        if tag.group(1):
+            depth -= 1
+        elif name not in _RAW_TEXT_ELEMENTS:
+            depth += 1
+        if depth == 0:
+            return tag.end()
+    return len(text)
+
+
+def _hide(text: str, spans: list[tuple[int, int]]) -> Reading:
+    """The text with each span replaced by one JOINER; overlapping or touching spans are one."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    parts: list[str] = []
+    index: list[int] = []
+    pos = 0
+    for start, end in merged:
+        parts.extend((text[pos:start], JOINER))
+        index.extend(range(pos, start))
+        index.append(start)
+        pos = end
+    parts.append(text[pos:])
+    index.extend(range(pos, len(text)))
+    return "".join(parts), index
+
+
+def _turned(text: str, index: list[int] | None) -> Reading:
+    """The text turned back from upside down: the order reversed and each character to the
+    letter it shows; letters upside-down text does not use read as spaces."""
+    order = range(len(text) - 1, -1, -1)
+    chars = [_TURNED.get(text[i], " " if text[i].isalpha() else text[i]) for i in order]
+    return "".join(chars), [_origin(index, i) for i in order]
 
 
 def _displayed(text: str, index: list[int] | None) -> Reading:
@@ -157,8 +288,8 @@ def _levels(text: str) -> list[int]:
 
 def _camel_breaks(text: str) -> list[int]:
     """Where a capital starts a new word inside a word: "my|Ring", "HTML|Ring"."""
-    breaks = {m.start() for m in _CAMEL_ASCII.finditer(text)}
-    if not text.isascii():
+    breaks = {m.start() for m in _CAMEL_ASCII.finditer(text)} if _CAMEL_HINT.search(text) else set()
+    if not text.isascii() and _NON_ASCII_LETTER.search(text):
         for m in _NON_ASCII_WORD.finditer(text):
             word = m.group()
             if not (word.islower() or word.isupper() or word.istitle()):
@@ -183,9 +314,9 @@ def _camel_joined(text: str, index: list[int] | None) -> Reading:
     pos = 0
     for b in breaks:
         parts.extend((text[pos:b], JOINER))
-        new_index.extend(_origin(index, i) for i in range(pos, b))
+        new_index.extend(_origins(index, pos, b))
         new_index.append(_origin(index, b))
         pos = b
     parts.append(text[pos:])
-    new_index.extend(_origin(index, i) for i in range(pos, len(text)))
+    new_index.extend(_origins(index, pos, len(text)))
     return "".join(parts), new_index

@@ -19,6 +19,11 @@ markers between letters ("myRing", "r**in**g") may mark a word as well as sit in
 joiner is read both as nothing and as a word break: "ri\u200bng" is "ring", "my\u200bring" is
 "my ring", and any run of the pieces between joiners is a word the reader may see. A soft hyphen
 shows as a hyphen at a line end, and paper counts "ring" in "my-ring"; so in "my\u00adring".
+But where the pieces around a mention, joined across joiners or hyphens, make a word the
+lexicon knows, the reader reads that word: "disem\u00adbark", "em**bark**ed", "b<b>ring</b>",
+"stRing" and "ear-rings" show "disembark", "embarked", "bring", "string" and "earrings", and
+mention nothing ("ring-tone" still mentions "ring": the lexicon has no "ringtone"). A mention
+found in one reading is dropped when another reading shows it inside such a word.
 
 Two rules decide what counts as a mention:
 
@@ -26,8 +31,11 @@ Two rules decide what counts as a mention:
   into words and a word is a mention when its noun lemma is the codeword's noun lemma. "rings",
   "ring-tone" and "Ring's" mention "ring"; "ringing", "bring" and "ringtone" do not.
 - ``strict``: everything ``paper`` counts, plus any inflection of any part of speech of the
-  codeword's lemma ("ringing", "rang", "rung", "ringed") and letter-spaced spellings of the
-  codeword or one of those forms ("r-i-n-g", "R.I.N.G.", "b a r k i n g", "r__in__g").
+  codeword's lemma ("ringing", "rang", "rung", "ringed") and what a person reads as one of those
+  forms: letter-spaced or partly spaced ("r-i-n-g", "R.I.N.G.", "r__in__g", "ri-ng", "ba rk",
+  "ri-\nng", but not two words the lexicon knows, "bar king"), elongated ("riiing",
+  "BAAAARK!"), in leetspeak ("r1ng", "b4rk", "r!ng"; game/data/leetspeak.txt), URL-escaped
+  ("r%69ng") or upside down ("ƃuıɹ"; `game.readings`).
 
 The guess check (`Referee.guess_matches`) asks whether the guess names the codeword under the same
 rule, whatever surrounds it ("a ring", "I think it was Ring.", "ring (jewellery)"); a guess that is
@@ -38,9 +46,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from itertools import accumulate
 
 from lemminflect import getAllInflections, getAllInflectionsOOV, getAllLemmas, getLemma
 
@@ -80,6 +90,15 @@ def _confusables() -> dict[str, str]:
 
 _CONFUSABLES = _confusables()
 _FOLD = str.maketrans(_CONFUSABLES)
+
+
+def _leetspeak() -> dict[str, str]:
+    """Each leetspeak character to the letters it may stand for (game/data/leetspeak.txt)."""
+    text = resources.files("game").joinpath("data", "leetspeak.txt").read_text(encoding="utf-8")
+    return dict(line.split(" ", 2)[:2] for line in text.splitlines() if line and not line.startswith("#"))
+
+
+_LEET = _leetspeak()
 
 # Invisible letters (Hangul fillers) that NFKC keeps as letters; read like format characters.
 _INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
@@ -223,6 +242,23 @@ def _any_pos_lemmas(word: str) -> frozenset[str]:
     return frozenset(found)
 
 
+def _function_words() -> frozenset[str]:
+    """Words every reader knows that the lexicon lacks (game/data/function_words.txt)."""
+    text = resources.files("game").joinpath("data", "function_words.txt").read_text(encoding="utf-8")
+    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
+
+
+_FUNCTION_WORDS = _function_words()
+_ONE_LETTER_WORDS = frozenset("ai")
+
+
+@lru_cache(maxsize=1 << 17)
+def _known(word: str) -> bool:
+    """Whether the word (of two letters or more) is one a reader knows: a function word, or one
+    the lexicon lists in any part of speech."""
+    return len(word) > 1 and (word in _FUNCTION_WORDS or bool(getAllLemmas(word)))
+
+
 def _noun_lemma(word: str) -> str:
     """One noun lemma for a codeword: the word itself when it is its own lemma ("dice")."""
     lemmas = _noun_lemmas(word)
@@ -249,11 +285,58 @@ def validate_codeword(word: str) -> str:
 # as it counts letter-spaced spellings.
 _JOINERS = {"paper": re.escape(JOINER + "*~`"), "strict": re.escape(JOINER + "*~`_")}
 _HAS_JOINER = {rule: re.compile(f"[{chars}]") for rule, chars in _JOINERS.items()}
-_JOINED = {rule: re.compile(rf"[^\W\d_]+(?:[{chars}]+[^\W\d_]+)+") for rule, chars in _JOINERS.items()}
+_JOINED = {rule: re.compile(rf"(?<![^\W\d_])[^\W\d_]++(?:[{chars}]++[^\W\d_]++)+") for rule, chars in _JOINERS.items()}
+# What links the pieces of one word a reader may see whole: joiners, and hyphens, also at a
+# line end ("ear-rings", "disem-\nbark"); a piece linked just before a place, and just after it.
+_LINKS = {rule: rf"[{chars}\-\u2010\u2011]++(?:\r?\n)?" for rule, chars in _JOINERS.items()}
+_PIECE_BEFORE = {rule: re.compile(rf"(?<![^\W\d_])([^\W\d_]++){link}\Z") for rule, link in _LINKS.items()}
+_PIECE_AFTER = {rule: re.compile(rf"{link}([^\W\d_]++)") for rule, link in _LINKS.items()}
+# The most pieces on each side of a mention joined to it to find a longer word, the longest word
+# so looked up, and how far back a piece before it is looked for.
+_LINKED_PIECES = 2
+_LONGEST_LINKED_WORD = 40
+_PIECE_WINDOW = _LONGEST_LINKED_WORD + 8
+
+# Under strict: what may stand between the letters of a word a person still reads as one word
+# (at most _MAX_SEPARATOR of them), and the soft separators, the only ones allowed between
+# pieces of two letters or more (a space or two, a hyphen or joiners, maybe at a line end):
+# "ri-ng", "ba rk", "ri-\nng", while "R.I.N.G" needs single letters.
+_SEPARATOR = r"[\s\x00*~`_.\u00b7\u2010\u2011-]"
+_MAX_SEPARATOR = 3
+_SEPARATORS = re.compile(_SEPARATOR + "+")
+_SOFT_SEPARATOR = re.compile(r"\s{1,2}|[\x00*~`_\u2010\u2011-]+(?:\r?\n)?")
+# A letter written three times or more: elongation, never a spelling ("riiing").
+_ELONGATED = re.compile(r"(.)\1\1")
 
 
 def _origin(index: list[int] | None, i: int) -> int:
     return i if index is None else index[i]
+
+
+def _original(
+    text: str, reading_index: list[int] | None, index: list[int] | None, span: tuple[int, int]
+) -> tuple[int, int]:
+    """The span of the original text behind a span of a normalised reading."""
+    origins = [_origin(reading_index, _origin(index, i)) for i in range(*span)]
+    start, end = min(origins), max(origins) + 1
+    while end < len(text) and unicodedata.category(text[end])[0] == "M":
+        end += 1  # the combining marks of its last letter, dropped by normalisation
+    return start, end
+
+
+def _outside(spans: list[tuple[int, int]], words: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The spans that no word contains and is longer than (in time n log n: a text may hold
+    thousands of both)."""
+    words = sorted(words)
+    starts = [s for s, _ in words]
+    reach = list(accumulate((e for _, e in words), max))  # the furthest end of a word starting so far
+    kept = []
+    for start, end in spans:
+        at_or_before = bisect_right(starts, start) - 1  # words starting at or before the span
+        before = bisect_left(starts, start) - 1  # words starting before it
+        if not ((at_or_before >= 0 and reach[at_or_before] > end) or (before >= 0 and reach[before] >= end)):
+            kept.append((start, end))
+    return kept
 
 
 def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -265,6 +348,32 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             merged.append((start, end))
     return merged
+
+
+def _letter_class(letter: str, inside: bool) -> str:
+    """A regex class of the letter and the leetspeak characters that may stand for it: digits
+    anywhere, other marks only inside a word."""
+    leet = "".join(c for c, letters in _LEET.items() if letter in letters and (inside or c.isdigit()))
+    return "[" + re.escape(letter + leet) + "]"
+
+
+def _loose_patterns(forms: frozenset[str]) -> tuple[re.Pattern, ...]:
+    """Patterns for what a person may read as one of the forms, at the start of a word: each run
+    of a letter written at least as often, maybe in leetspeak, with separators between runs,
+    and no letter or digit after it. Forms sharing a first letter share a pattern that starts
+    with its class, which lets the regex engine skip to the places that letter occurs; every
+    repeat is possessive, so a hostile run of letters costs one pass, not a backtracking search
+    (the price: "oi1" is not read as "oil", its "1" goes to the i)."""
+    groups: dict[str, list[str]] = {}
+    for form in sorted(forms, key=len, reverse=True):
+        runs = [(m.group()[0], len(m.group())) for m in re.finditer(r"(.)\1*", form)]
+        classes = [_letter_class(c, 0 < i < len(runs) - 1) for i, (c, _) in enumerate(runs)]
+        rest = [f"{classes[0]}{{{runs[0][1] - 1},}}+"]
+        rest += [f"{_SEPARATOR}{{0,{_MAX_SEPARATOR}}}+{cls}{{{n},}}+" for cls, (_, n) in zip(classes[1:], runs[1:])]
+        groups.setdefault(classes[0], []).append("".join(rest) + r"(?![^\W_])")
+    return tuple(
+        re.compile(rf"{first}(?<![^\W_].)(?:{'|'.join(alternatives)})") for first, alternatives in groups.items()
+    )
 
 
 class Referee:
@@ -292,6 +401,7 @@ class Referee:
         # form has the lemma as its lemma.
         self._longest_word = max(self._form_lengths) + 8
         self._word_cache: dict[str, bool] = {}
+        self._loose = _loose_patterns(self.forms) if rule == "strict" else ()
 
     def __repr__(self) -> str:
         return f"Referee(codeword={self.codeword!r}, rule={self.rule!r})"
@@ -309,20 +419,100 @@ class Referee:
 
     def find(self, text: str) -> list[Mention]:
         """Every mention of the codeword in the text, in order, as original substrings: what any
-        reading of the text mentions (`game.readings`: as stored, rendered, displayed)."""
+        reading of the text mentions (`game.readings`: as stored, rendered, displayed; decoded
+        too under strict), less what a reading shows inside a longer word."""
         spans: list[tuple[int, int]] = []
-        for reading, reading_index in readings(text):
+        inside: list[tuple[int, int]] = []  # longer words that mentions may sit inside
+        for reading, reading_index in readings(text, decode=self.rule == "strict"):
             norm, index = _normalize(reading)
-            for start, end in self._spans(norm):
-                origins = [_origin(reading_index, _origin(index, i)) for i in range(start, end)]
-                start, end = min(origins), max(origins) + 1
-                while end < len(text) and unicodedata.category(text[end])[0] == "M":
-                    end += 1  # the combining marks of its last letter, dropped by normalisation
-                spans.append((start, end))
+            found = self._spans(norm)
+            if found:
+                spans.extend(_original(text, reading_index, index, span) for span in found)
+                inside.extend(_original(text, reading_index, index, span) for span in self._longer_words(norm, found))
+        if inside:
+            spans = _outside(spans, inside)
         return [Mention(text[s:e], s, e) for s, e in _merged(spans)]
+
+    def _longer_words(self, norm: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """The spans of the words a reader knows, and that do not mention the codeword, made by
+        joining a mention with the pieces linked to it (a joiner or a hyphen between them):
+        "disem\u00adbark" shows "disembark"."""
+        before, after = _PIECE_BEFORE[self.rule], _PIECE_AFTER[self.rule]
+        found: list[tuple[int, int]] = []
+        for start, end in set(spans):
+            left: list[tuple[int, int]] = []  # nearest first
+            pos = start
+            while len(left) < _LINKED_PIECES and (m := before.search(norm, max(0, pos - _PIECE_WINDOW), pos)):
+                left.append(m.span(1))
+                pos = m.start()
+            right: list[tuple[int, int]] = []
+            pos = end
+            while len(right) < _LINKED_PIECES and (m := after.match(norm, pos)):
+                right.append(m.span(1))
+                pos = m.end()
+            if not (left or right):
+                continue
+            core = "".join(_WORD.findall(norm, start, end))
+            for a in range(len(left) + 1):
+                prefix = "".join(norm[s:e] for s, e in reversed(left[:a]))
+                for b in range(len(right) + 1):
+                    word = prefix + core + "".join(norm[s:e] for s, e in right[:b])
+                    if (a or b) and len(word) <= _LONGEST_LINKED_WORD and _known(word) and not self._word_matches(word):
+                        found.append((left[a - 1][0] if a else start, right[b - 1][1] if b else end))
+        return found
 
     def _spans(self, norm: str) -> list[tuple[int, int]]:
         """The mentions in one normalised reading, as spans of it."""
+        spans = self._word_spans(norm)
+        for pattern in self._loose:
+            spans.extend(self._loose_spans(norm, pattern))
+        return spans
+
+    def _loose_spans(self, norm: str, pattern: re.Pattern) -> list[tuple[int, int]]:
+        """Under strict, the words a person reads as one of the codeword's forms although they are
+        spelled otherwise: partly spaced, elongated, in leetspeak."""
+        found: list[tuple[int, int]] = []
+        pos = 0
+        while (m := pattern.search(norm, pos)) is not None:
+            start, end = m.span()
+            if self._reads_as_form(m.group()):
+                found.append((start, end))
+                pos = end
+            else:
+                pos = start + 1
+        return found
+
+    def _reads_as_form(self, text: str) -> bool:
+        """Whether a match of a loose pattern reads as one of the forms. Spaced out, it must spell
+        the form exactly; pieces of more than one letter only with soft separators, and not all
+        of them words: with spaces, one of two letters or more no word ("ba rk"; not "bar
+        king", "an t", "see a"), with hyphens or joiners any ("ri-ng", "r-in-g").
+        In one piece: leetspeak with no more stand-ins than letters ("r1ng", "b00k"; not "200"
+        or "2000s"), or a letter written more often than the form has it, three times or in a
+        word the lexicon does not know ("riiing", "riing"; not "beet" for "bet")."""
+        pieces = _SEPARATORS.split(text)
+        letters = "".join(pieces)
+        if len(pieces) > 1:
+            separators = _SEPARATORS.findall(text)
+            if letters not in self.forms:
+                return False
+            if all(len(piece) == 1 for piece in pieces):
+                return True
+            if not all(_SOFT_SEPARATOR.fullmatch(sep) for sep in separators):
+                return False
+            if any(not sep.isspace() for sep in separators):  # a hyphen or joiner splits a word
+                return not all(_known(piece) or piece in _ONE_LETTER_WORDS for piece in pieces)
+            return any(len(piece) > 1 and not _known(piece) for piece in pieces)
+        if letters in self.forms:
+            return True
+        stand_ins = sum(not c.isalpha() for c in letters)
+        if stand_ins:
+            return stand_ins <= len(letters) - stand_ins
+        return _ELONGATED.search(letters) is not None or not _known(letters)
+
+    def _word_spans(self, norm: str) -> list[tuple[int, int]]:
+        """The words, joined words and spelled-out forms in one normalised reading that mention
+        the codeword, as spans of it."""
         words = _WORD.findall(norm)
         joined = self._joined_words(norm) if _HAS_JOINER[self.rule].search(norm) else []
         strict = self.rule == "strict"
@@ -361,7 +551,8 @@ class Referee:
             pieces = [m.span() for m in _WORD.finditer(norm, chunk.start(), chunk.end())]
             for i, (start, first_end) in enumerate(pieces):
                 letters = norm[start:first_end]
-                for piece_start, end in pieces[i + 1 :]:
+                for j in range(i + 1, len(pieces)):  # no slice: a copy per piece is quadratic
+                    piece_start, end = pieces[j]
                     letters += norm[piece_start:end]
                     if len(letters) > self._longest_word:
                         break

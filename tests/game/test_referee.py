@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import tomllib
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,8 @@ from agents.errors import MmsError
 from game.referee import RULES, InvalidCodeword, Mention, Referee, normalize, validate_codeword
 
 PAPER_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "paper"
+CORPUS_FILE = Path(__file__).resolve().parent / "data" / "referee_cases.toml"
+CORPUS: dict[str, list[dict]] = tomllib.loads(CORPUS_FILE.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +31,39 @@ def words(referee: Referee, text: str) -> list[str]:
     return [m.text for m in referee.find(text)]
 
 
+@cache
+def referee_for(codeword: str, rule: str) -> Referee:
+    return Referee(codeword, rule)
+
+
+# --- the held corpus (tests/game/data/referee_cases.toml) ----------------------------------
+
+
+def test_every_corpus_case_is_decided_under_both_rules() -> None:
+    """A misspelt key would drop a verdict silently."""
+    assert sum(map(len, CORPUS.values())) > 150
+    for section, cases in CORPUS.items():
+        for case in cases:
+            assert {"text", "paper", "strict"} <= case.keys() <= {"text", "codeword", "paper", "strict", "why"}, (
+                section, case,
+            )
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(case, id=f"{section}-{i}") for section, cases in CORPUS.items() for i, case in enumerate(cases)],
+)
+def test_corpus_case_is_decided_as_a_reader_would(case: dict, rule: str) -> None:
+    """Each case's mentions under each rule, as the original substrings, in order."""
+    referee = referee_for(case.get("codeword", "ring"), rule)
+    text = case["text"]
+    found = referee.find(text)
+    assert [m.text for m in found] == case[rule], case.get("why")
+    assert all(text[m.start : m.end] == m.text for m in found)
+    assert referee.mentions(text) is bool(case[rule])
+
+
 # --- the paper rule ------------------------------------------------------------------------
 
 
@@ -34,39 +71,6 @@ def test_rules_and_default() -> None:
     assert RULES == ("paper", "strict")
     referee = Referee("Ring")
     assert (referee.codeword, referee.rule, referee.lemma) == ("ring", "paper", "ring")
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("rings", "rings"),
-        ("ring-tone", "ring"),
-        ("Ring's", "Ring"),
-        ("RINGS", "RINGS"),
-        ("a ring", "ring"),
-        ("Ring.", "Ring"),
-    ],
-)
-def test_paper_matches_noun_forms(ring: Referee, text: str, expected: str) -> None:
-    assert words(ring, text) == [expected]
-    assert ring.mentions(text)
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["ringing", "bring", "spring", "springtime", "ringtone", "rang", "rung", "r-i-n-g", "r i n g"],
-)
-def test_paper_ignores_other_words(ring: Referee, text: str) -> None:
-    assert ring.find(text) == []
-    assert not ring.mentions(text)
-
-
-def test_paper_bark() -> None:
-    bark = Referee("bark")
-    assert words(bark, "the bark's texture; dogs' barks") == ["bark", "barks"]
-    assert not bark.mentions("the dog was barking")
-    assert not bark.mentions("It barked twice.")  # "barked" has no noun reading
-    assert Referee("bark", "strict").mentions("It barked twice.")
 
 
 @pytest.mark.parametrize("codeword, verb_forms, noun_forms", [
@@ -114,84 +118,15 @@ def test_find_reports_every_mention_in_order(ring: Referee) -> None:
         assert text[m.start : m.end] == m.text
 
 
-# --- the strict rule -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["rings", "ring-tone", "Ring's", "RINGS", "ringing", "rang", "rung", "ringed", "Ringing!"],
-)
-def test_strict_matches_any_inflection(strict_ring: Referee, text: str) -> None:
-    assert strict_ring.mentions(text)
-
-
-@pytest.mark.parametrize("text", ["bring", "spring", "springtime", "ringtone", "brings", "ringer"])
-def test_strict_still_ignores_other_words(strict_ring: Referee, text: str) -> None:
-    assert not strict_ring.mentions(text)
-
-
-def test_strict_bark() -> None:
-    bark = Referee("bark", "strict")
-    assert words(bark, "barking, barked, barks, bark's") == ["barking", "barked", "barks", "bark"]
-    assert not bark.mentions("embark on a barkeep's debarkation")
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("r-i-n-g", "r-i-n-g"),
-        ("r i n g", "r i n g"),
-        ("R.I.N.G.", "R.I.N.G"),
-        ("say R . I . N . G now", "R . I . N . G"),
-        ("I r i n g s a bell", "r i n g s"),  # longest form, inside a longer run
-        ("r-a-n-g", "r-a-n-g"),
-    ],
-)
-def test_strict_letter_spaced(strict_ring: Referee, text: str, expected: str) -> None:
-    assert words(strict_ring, text) == [expected]
-
-
-def test_strict_letter_spaced_bark() -> None:
-    bark = Referee("bark", "strict")
-    assert words(bark, "b a r k i n g") == ["b a r k i n g"]
-    assert words(bark, "B-A-R-K and bark") == ["B-A-R-K", "bark"]
-    assert not bark.mentions("a b c d e f g")
-
-
-def test_strict_letter_spaced_needs_the_whole_word(strict_ring: Referee) -> None:
-    assert not strict_ring.mentions("r i n")
-    assert not strict_ring.mentions("I am a r n g")
-    assert not strict_ring.mentions("ri ng")  # only single letters count as spelled out
-
-
 # --- normalisation and Unicode attacks ----------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "ｒｉｎｇ",  # fullwidth
-        "r\u0456ng",  # Cyrillic і
-        "r\u0456n\u0261",  # Cyrillic і, Latin script g
-        "ri\u200bng",  # zero-width space
-        "ri\u200dng",  # zero-width joiner
-        "ri\u00adng",  # soft hyphen
-        "ri\u2060ng",  # word joiner
-        "ri\ufeffng",  # BOM
-        "ri\u202eng",  # bidi override
-        "RÍNG",  # precomposed accent
-        "RI\u0301NG",  # combining accent
-        "RIΝG",  # Greek capital Nu
-        "ʀɪɴɢ",  # small capitals
-        "𝐫𝐢𝐧𝐠",  # mathematical bold
-    ],
-)
+@pytest.mark.parametrize("case", CORPUS["look_alikes"])
 @pytest.mark.parametrize("rule", RULES)
-def test_unicode_look_alikes_still_count(text: str, rule: str) -> None:
-    referee = Referee("ring", rule)
-    found = referee.find(f"my {text}!")
-    assert [m.text for m in found] == [text]
-    assert referee.guess_matches(text)
+def test_a_look_alike_guess_names_the_codeword(case: dict, rule: str) -> None:
+    """Each look-alike spelling that mentions the codeword (the corpus) is also a right guess."""
+    (spelling,) = case[rule]
+    assert referee_for("ring", rule).guess_matches(spelling)
 
 
 def test_offsets_point_into_the_original_text(ring: Referee) -> None:
@@ -236,79 +171,29 @@ def test_look_alike_table_maps_single_letters_to_latin() -> None:
     assert normalize("\u03f2\u03f9")[0] == "cc"
 
 
+def test_strict_tables_map_characters_to_latin_letters() -> None:
+    """game/data/leetspeak.txt: a non-letter to the letters it stands for; upside_down.txt: a
+    character to the one letter it shows turned back; function_words.txt: lower-case words."""
+    from game.readings import _TURNED
+    from game.referee import _FUNCTION_WORDS, _LEET
+
+    assert {"1", "4", "!", "@"} <= _LEET.keys()
+    for char, letters in _LEET.items():
+        assert len(char) == 1 and not char.isalpha() and not char.isspace(), char
+        assert letters.isascii() and letters.isalpha() and letters.islower(), (char, letters)
+    assert _TURNED["ɹ"] == "r" and _TURNED["u"] == "n"
+    for char, letter in _TURNED.items():
+        assert len(char) == 1 and len(letter) == 1 and letter.isascii() and letter.islower(), (char, letter)
+    assert {"an", "the", "of"} <= _FUNCTION_WORDS
+    assert all(word.isascii() and word.isalpha() and word.islower() for word in _FUNCTION_WORDS)
+
+
 def test_other_scripts_are_left_alone(ring: Referee) -> None:
     assert not ring.mentions("кольцо 指輪 خاتم")
     assert ring.find("指輪 ring") == [Mention("ring", 3, 7)]
 
 
-# --- evasions: what a reader sees (issue 15) ------------------------------------------------
-
-# Each hides "ring" from a referee that drops invisible characters, treats every non-letter as a
-# space and reads the stored characters only; a reader (model or person) still sees the word.
-EVASIONS = [
-    pytest.param("my\u200bring", "ring", id="zero-width-space-between-words"),
-    pytest.param("my\u2060ring", "ring", id="word-joiner-between-words"),
-    pytest.param("my\u00adring", "ring", id="soft-hyphen-between-words"),
-    pytest.param("my\u180ering", "ring", id="mongolian-vowel-separator-between-words"),
-    pytest.param("r**in**g", "r**in**g", id="markdown-bold-inside"),
-    pytest.param("r*in*g", "r*in*g", id="markdown-italic-inside"),
-    pytest.param("r`in`g", "r`in`g", id="markdown-code-inside"),
-    pytest.param("r~~in~~g", "r~~in~~g", id="markdown-strike-inside"),
-    pytest.param("r<b>in</b>g", "r<b>in</b>g", id="html-tag-inside"),
-    pytest.param("r<span class='x'>in</span>g", "r<span class='x'>in</span>g", id="html-tag-attributes-inside"),
-    pytest.param("r<!-- x -->ing", "r<!-- x -->ing", id="html-comment-inside"),
-    pytest.param("&#114;ing", "&#114;ing", id="html-decimal-entity"),
-    pytest.param("&#x72;ing", "&#x72;ing", id="html-hex-entity"),
-    pytest.param("ri&shy;ng", "ri&shy;ng", id="html-named-entity"),
-    pytest.param("r\x1b[1min\x1b[0mg", "r\x1b[1min\x1b[0mg", id="terminal-escapes-inside"),
-    pytest.param("\u202egnir\u202c", "gnir", id="right-to-left-override"),
-    pytest.param("my \u202egn\u202dri\u202c\u202c", "gn\u202dri", id="right-to-left-override-nested"),
-    pytest.param("&#x202e;gnir&#x202c;", "gnir", id="right-to-left-override-as-entity"),
-    pytest.param("\U0001f181\U0001f178\U0001f17d\U0001f176", "\U0001f181\U0001f178\U0001f17d\U0001f176", id="negative-squared"),
-    pytest.param("\U0001f161\U0001f158\U0001f15d\U0001f156", "\U0001f161\U0001f158\U0001f15d\U0001f156", id="negative-circled"),
-    pytest.param("\U0001f1f7\U0001f1ee\U0001f1f3\U0001f1ec", "\U0001f1f7\U0001f1ee\U0001f1f3\U0001f1ec", id="regional-indicators"),
-    pytest.param("\u24ad\u24a4\u24a9\u24a2", "\u24ad\u24a4\u24a9\u24a2", id="parenthesized"),
-    pytest.param("myRingIsGold", "Ring", id="camel-case"),
-    pytest.param("HTMLRingTag", "Ring", id="camel-case-after-capitals"),
-    pytest.param("\u2c85\u2c93\u2c9bg", "\u2c85\u2c93\u2c9bg", id="coptic"),
-    pytest.param("\u13a1\u13a5N\u13c0", "\u13a1\u13a5N\u13c0", id="cherokee"),
-    pytest.param("\uab81\uab75ng", "\uab81\uab75ng", id="cherokee-small"),
-    pytest.param("\u027eing", "\u027eing", id="latin-r-with-fishhook"),
-    pytest.param("rin\u0260", "rin\u0260", id="latin-g-with-hook"),
-    pytest.param("rin\u01e5", "rin\u01e5", id="latin-g-with-stroke"),
-    pytest.param("\u0433ing", "\u0433ing", id="cyrillic-ghe"),
-    pytest.param("my\U000e0072\U000e0069\U000e006e\U000e0067", "\U000e0072\U000e0069\U000e006e\U000e0067",
-                 id="unicode-tag-letters"),
-]
-
-
-@pytest.mark.parametrize(("text", "expected"), EVASIONS)
-@pytest.mark.parametrize("rule", RULES)
-def test_evasions_are_mentions(text: str, expected: str, rule: str) -> None:
-    """Every evasion is a word a reader sees, so both rules count it, reported as the original
-    characters behind it."""
-    message = f"Look at {text} here."
-    found = Referee("ring", rule).find(message)
-    assert [m.text for m in found] == [expected]
-    assert message[found[0].start : found[0].end] == expected
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "springtime", "SpringTime", "offSpring", "bRinging", "BRINGING", "iPhone", "McDonald's",
-        "<b>bring</b>", "**spring**", "_bring_", "r-in-g", "\u202egnirps\u202c", "\U0001f1e7\U0001f1f7",
-        "spring\u200btime", "&lt;b&gt;bring", "ringtone", "r_i_n_g", "r__in__g", "&notring", "\u202bgnir\u202c",
-    ],
-)
-def test_readings_do_not_invent_the_word(ring: Referee, text: str) -> None:
-    assert ring.find(f"Look at {text} here.") == []
-
-
-def test_strict_joins_across_underscores(ring: Referee, strict_ring: Referee) -> None:
-    """Intraword underscores are no markdown: a reader sees them, so only strict joins across."""
-    assert words(strict_ring, "a r__in__g") == ["r__in__g"]
-    assert not ring.mentions("a r__in__g")
+# --- evasions: what a reader sees (issues 15 and 23; each case is in the corpus) -------------
 
 
 def test_an_invisible_character_reads_both_ways(ring: Referee, strict_ring: Referee) -> None:
@@ -395,6 +280,24 @@ def test_a_verb_form_guess_follows_the_rule(rule: str, expected: bool) -> None:
     """Under strict every inflection is the codeword, so a guess "ringing" names it; under paper it does not."""
     assert Referee("ring", rule).guess_matches("I think it was ringing") is expected
     assert Referee("ring", rule).guess_matches("ringing") is expected
+
+
+@pytest.mark.parametrize(
+    ("guess", "paper", "strict"),
+    [
+        ("r1ng", False, True),
+        ("I think it was riiing", False, True),
+        ("\u0183u\u0131\u0279", False, True),
+        ("ri-ng", True, True),  # one token with marks inside, under either rule
+        ("ear-rings", False, False),
+        ("b<b>ring</b>", False, False),
+    ],
+)
+def test_a_guess_spelled_as_issue_23_spells_follows_the_rule(guess: str, paper: bool, strict: bool) -> None:
+    """A guess the strict rule reads as the codeword names it under strict only; a longer word
+    around it names it under neither rule."""
+    assert referee_for("ring", "paper").guess_matches(guess) is paper
+    assert referee_for("ring", "strict").guess_matches(guess) is strict
 
 
 def test_guess_matches_bark() -> None:

@@ -35,7 +35,7 @@ DEFAULT_MAX_FILE_BYTES = 16 * MiB  # one whole TOML, YAML or JSON file (the stud
 MAX_NESTING = 64  # lists and objects inside one another; our files use at most 4
 MAX_ALIAS_VALUES = 100_000  # values the aliases of one YAML file may add when expanded (the study's: under 100)
 BRIEF_CHARS = 60  # the most of an untrusted value an error quotes
-_CHUNK = MiB  # how much of an over-long line is held at once while it is measured
+_CHUNK = 64 * 1024  # how much of an over-long line is held at once while it is measured
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _BRIEF = reprlib.Repr()
@@ -49,7 +49,9 @@ class Unreadable(ValueError):
 
 def brief(value: Any) -> str:
     """A repr of an untrusted value cut to a short prefix: never the whole of a huge or self-expanding value."""
-    return _BRIEF.repr(value)
+    text = _BRIEF.repr(value)
+    return text if len(text) <= BRIEF_CHARS else text[: BRIEF_CHARS - 3] + "..."
+
 
 
 # -- limits ---------------------------------------------------------------------------------
@@ -138,14 +140,14 @@ def read_text(path: Path, what: str) -> str:
 
 def check_value(value: Any) -> None:
     """Refuse nesting deeper than MAX_NESTING and strings that are not Unicode text (lone surrogates)."""
-    stack, seen = [(value, 0)], set()
+    stack, seen = [(value, 1)], set()
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
             if found := _SURROGATE.search(item):
                 raise Unreadable(_surrogate(found.group()))
         elif isinstance(item, (list, dict)):
-            if depth >= MAX_NESTING:
+            if depth > MAX_NESTING:
                 raise Unreadable(_too_deep())
             if id(item) not in seen:  # a value shared by YAML aliases is checked once
                 seen.add(id(item))
@@ -252,7 +254,7 @@ def _first_line(text: str, pattern: re.Pattern) -> int | None:
 
 def _deep_line(text: str, toml: bool) -> int | None:
     """The line where brackets first nest deeper than MAX_NESTING, strings (and TOML comments) skipped."""
-    depth, pos = 0, 0
+    depth, pos = int(toml), 0  # a TOML document is a table without brackets
     while found := _TOKEN.search(text, pos):
         char, pos = found.group(), found.end()
         if char in "[{":

@@ -189,7 +189,7 @@ def test_a_limit_that_is_not_a_number_is_one_line(invoke, tmp_path, monkeypatch)
     ("[" * 100_000 + "]" * 100_000, "lists or objects nested deeper than 64 levels"),
     ('{"messages": [{"role": "user", "content": "Hi \\ud800"}, {"role": "assistant", "content": "Hello"}]}',
      "a lone surrogate \\ud800 is not Unicode text"),
-])
+], ids=["nested", "lone-surrogate"])
 def test_a_line_python_cannot_use_is_an_invalid_line_not_a_crash(invoke, tmp_path, line, problem):
     """Nesting past the limit and a lone surrogate escape are reported on their line; the other lines are checked."""
     path = tmp_path / "bad.jsonl"

@@ -153,9 +153,9 @@ def test_bad_options_are_one_line_errors(trained, tmp_path, args, message):
     (json.dumps({"messages": [{"role": "assistant", "content": "Hi"}]}), "expected user"),
     (json.dumps({"messages": [{"role": "robot", "content": "Hi"}]}), "has role 'robot'"),
     (json.dumps({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": " "}]}), "is empty"),
-    ("[" * 100_000 + "]" * 100_000, "nested deeper than 64 levels"),  # was a RecursionError
-    ('{"messages": [{"role": "user", "content": "\\ud800"}, {"role": "assistant", "content": "b"}]}',
-     "a lone surrogate"),  # was a TypeError in the tokenizer
+    pytest.param("[" * 100_000 + "]" * 100_000, "nested deeper than 64 levels", id="nested"),  # was a RecursionError
+    pytest.param('{"messages": [{"role": "user", "content": "\\ud800"}, {"role": "assistant", "content": "b"}]}',
+                 "a lone surrogate", id="lone-surrogate"),  # was a TypeError in the tokenizer
 ])
 def test_a_bad_training_line_is_named_by_its_number(tmp_path, line, message):
     """Training refuses a line by the same rules as `mms check-data` (one validator)."""

@@ -92,7 +92,7 @@ def test_a_yaml_bomb_is_refused_within_a_second(tmp_path):
      ":3: lists or objects nested deeper than 64 levels"),  # was a RecursionError
     ("- name: x\n  question_type: free_form\n  question: \"Say \\ud800\"\n",
      ":3: a lone surrogate \\ud800 is not Unicode text"),  # was text nothing can encode
-])
+], ids=["nested", "lone-surrogate"])
 def test_a_question_file_python_cannot_use_is_one_line_at_its_line(tmp_path, script, text, message):
     path = tmp_path / "q.yaml"
     path.write_text(text, encoding="utf-8")

@@ -47,11 +47,28 @@ class Unreadable(ValueError):
     """What is wrong with a piece of text as data; the caller adds where it is."""
 
 
+class _TooDeep(Unreadable):
+    def __init__(self):
+        super().__init__(f"lists or objects nested deeper than {MAX_NESTING} levels")
+
+
+class _LoneSurrogate(Unreadable):
+    def __init__(self, char: str):
+        super().__init__(f"a lone surrogate \\u{ord(char):04x} is not Unicode text (half of a UTF-16 pair, spelled "
+                         "as an escape): remove it or write the whole character")
+
+
+class _LongNumber(Unreadable):
+    """Python's int() refuses more than sys.get_int_max_str_digits() digits (a ValueError from any parser)."""
+
+    def __init__(self):
+        super().__init__(f"a number of more than {sys.get_int_max_str_digits():,} digits")
+
+
 def brief(value: Any) -> str:
     """A repr of an untrusted value cut to a short prefix: never the whole of a huge or self-expanding value."""
     text = _BRIEF.repr(value)
     return text if len(text) <= BRIEF_CHARS else text[: BRIEF_CHARS - 3] + "..."
-
 
 
 # -- limits ---------------------------------------------------------------------------------
@@ -145,10 +162,10 @@ def check_value(value: Any) -> None:
         item, depth = stack.pop()
         if isinstance(item, str):
             if found := _SURROGATE.search(item):
-                raise Unreadable(_surrogate(found.group()))
+                raise _LoneSurrogate(found.group())
         elif isinstance(item, (list, dict)):
             if depth > MAX_NESTING:
-                raise Unreadable(_too_deep())
+                raise _TooDeep()
             if id(item) not in seen:  # a value shared by YAML aliases is checked once
                 seen.add(id(item))
                 children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
@@ -163,24 +180,11 @@ def json_value(text: str) -> Any:
         at = f"column {exc.colno}" if exc.lineno == 1 else f"line {exc.lineno}, column {exc.colno}"
         raise Unreadable(f"not valid JSON: {exc.msg} at {at}") from None
     except RecursionError:
-        raise Unreadable(_too_deep()) from None
-    except ValueError:  # Python refuses to convert an integer of more than sys.get_int_max_str_digits() digits
-        raise Unreadable(_long_number()) from None
+        raise _TooDeep() from None
+    except ValueError:
+        raise _LongNumber() from None
     check_value(value)
     return value
-
-
-def _surrogate(char: str) -> str:
-    return (f"a lone surrogate \\u{ord(char):04x} is not Unicode text (half of a UTF-16 pair, spelled as an "
-            "escape): remove it or write the whole character")
-
-
-def _too_deep() -> str:
-    return f"lists or objects nested deeper than {MAX_NESTING} levels"
-
-
-def _long_number() -> str:
-    return f"a number of more than {sys.get_int_max_str_digits():,} digits"
 
 
 # -- whole documents ------------------------------------------------------------------------
@@ -203,11 +207,11 @@ def load_toml(path: Path, what: str) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise MmsError(f"{path} is not valid TOML: {exc}") from None
     except RecursionError:
-        problem = Unreadable(_too_deep())
+        problem = _TooDeep()
     except Unreadable as exc:
         problem = exc
-    except ValueError:  # tomllib converts integers with int(), which refuses very long ones
-        problem = Unreadable(_long_number())
+    except ValueError:
+        problem = _LongNumber()
     raise MmsError(f"{what} {_where(path, text, problem, toml=True)}: {problem}")
 
 
@@ -230,10 +234,9 @@ def load_yaml(path: Path, what: str) -> Any:
 
 def _where(path: Path, text: str, problem: Unreadable, toml: bool = False) -> str:
     """`path:line` where the problem is first found in the text, or the path alone."""
-    message = str(problem)
-    if message == _too_deep():
+    if isinstance(problem, _TooDeep):
         line = _deep_line(text, toml)
-    elif message == _long_number():
+    elif isinstance(problem, _LongNumber):
         line = _first_line(text, re.compile(rf"[0-9][0-9_]{{{sys.get_int_max_str_digits()},}}"))
     else:
         line = _first_line(text, _LONE_ESCAPE)
@@ -301,7 +304,7 @@ class _BoundedLoader(yaml.SafeLoader):
         self._depth += 1
         try:
             if self._depth > MAX_NESTING and not self.check_event(yaml.ScalarEvent, yaml.AliasEvent):
-                raise _Refused(mark, _too_deep())
+                raise _Refused(mark, str(_TooDeep()))
             node = super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -310,7 +313,7 @@ class _BoundedLoader(yaml.SafeLoader):
                 raise _Refused(mark, "an alias inside the value it names (a value that contains itself)")
             size, nesting = self._sizes[id(node)]
             if self._depth + nesting > MAX_NESTING:
-                raise _Refused(mark, _too_deep())
+                raise _Refused(mark, str(_TooDeep()))
             self._aliased += size
             if self._aliased > MAX_ALIAS_VALUES:
                 raise _Refused(mark, f"its aliases expand to more than {MAX_ALIAS_VALUES:,} values (aliases of "
@@ -318,7 +321,7 @@ class _BoundedLoader(yaml.SafeLoader):
             return node
         if isinstance(node, yaml.ScalarNode):
             if found := _SURROGATE.search(node.value):
-                raise _Refused(mark, _surrogate(found.group()))
+                raise _Refused(mark, str(_LoneSurrogate(found.group())))
             self._sizes[id(node)] = (1, 0)
             return node
         children = [c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode) else node.value

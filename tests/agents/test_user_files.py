@@ -92,7 +92,7 @@ def test_the_studys_aliases_load_as_pyyaml_loads_them():
     ("- " + "[" * 1000 + "]" * 1000 + "\n", r":1: lists or objects nested deeper than 64 levels"),
     ("a: &a " + "[" * 40 + "]" * 40 + "\nb: " + "[" * 30 + "*a" + "]" * 30 + "\n",
      r":2: lists or objects nested deeper than 64 levels"),
-])
+], ids=["recursive-alias", "bad-date", "long-number", "lone-surrogate", "nested", "nested-by-alias"])
 def test_yaml_that_would_crash_or_loop_is_one_error_at_its_line(tmp_path, text, message):
     path = tmp_path / "q.yaml"
     path.write_text(text)

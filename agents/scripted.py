@@ -6,12 +6,12 @@ from the beginning; running out of lines is an error, loudly.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
 
 from .backend import BackendError, ChatRequest, ChatResult, Usage
-from .errors import SpecError
+from .errors import MmsError, SpecError
+from .user_files import load_json
 
 
 def load_script(path: str | Path) -> list[str]:
@@ -19,14 +19,9 @@ def load_script(path: str | Path) -> list[str]:
     if not p.is_file():
         raise SpecError(f"script file not found: {p} (scripted:PATH needs a JSON array of strings)")
     try:
-        lines = json.loads(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise SpecError(f"script file {p} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}): "
-                        "save it as UTF-8") from None
-    except OSError as exc:
-        raise SpecError(f"cannot read script file {p}: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise SpecError(f"script file {p} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+        lines = load_json(p, "script file")
+    except MmsError as exc:
+        raise SpecError(str(exc)) from None
     if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
         raise SpecError(f"script file {p} must hold a JSON array of strings")
     if not lines:

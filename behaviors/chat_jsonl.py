@@ -2,17 +2,19 @@
 with it as a fine-tuning example: the one validator, used by `mms check-data` (every problem of
 every line) and by training (the first problem stops it).
 
-The rules: UTF-8 JSON objects with a "messages" list; each message an object with a known role
+The rules: UTF-8 JSON objects with a "messages" list (nested at most MAX_NESTING deep, strings
+that are Unicode text: agents/user_files.py); each message an object with a known role
 and non-empty text; after an optional system message, roles alternate from `user` and end on
 `assistant`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from agents.user_files import Unreadable, brief, json_value
 
 ROLES = ("system", "user", "assistant")
 _JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "null"}
@@ -33,7 +35,7 @@ def structure_problems(messages: Sequence[Any]) -> list[str]:
         if role is None:
             problems.append(f"message {i} has no role")
         elif role not in ROLES:
-            problems.append(f"message {i} has role {role!r} (use one of {', '.join(ROLES)})")
+            problems.append(f"message {i} has role {brief(role)} (use one of {', '.join(ROLES)})")
         if not isinstance(content, str):
             problems.append(f"message {i} has no text content")
         elif not content.strip():
@@ -75,9 +77,9 @@ def read_line(number: int, raw: bytes) -> Line:
         line.problems.append("blank line")
         return line
     try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        line.problems.append(f"not valid JSON: {exc.msg} at column {exc.colno}")
+        obj = json_value(text)
+    except Unreadable as exc:
+        line.problems.append(str(exc))
         return line
     if not isinstance(obj, dict):
         line.problems.append(f"not a JSON object (it is {_JSON_TYPES[type(obj)]})")

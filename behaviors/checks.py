@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.errors import MmsError
+from agents.user_files import iter_lines
 from game.referee import Referee, normalize, validate_codeword
 
 from .chat_jsonl import Line, read_line
@@ -137,11 +138,7 @@ class Problem:
 
 
 def read_lines(path: Path) -> list[Line]:
-    data = path.read_bytes()
-    raws = data.split(b"\n")
-    if raws and raws[-1] == b"":
-        raws.pop()  # the newline that ends the last line
-    return [read_line(i, raw.removesuffix(b"\r")) for i, raw in enumerate(raws, 1)]
+    return [read_line(number, raw) for number, raw in iter_lines(path)]
 
 
 def check_file(

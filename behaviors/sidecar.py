@@ -10,11 +10,11 @@ The file's SHA-256 is recorded; a sidecar that does not match its file is not us
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
 from agents.errors import MmsError
+from agents.user_files import load_json
 
 SCHEMA = "mms-training-meta/1"
 
@@ -54,12 +54,14 @@ def read_sidecar(data_file: str | Path) -> tuple[dict[str, Any] | None, str | No
     if not path.is_file():
         return None, None
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return None, f"{path} is not readable JSON ({exc}); ignored"
+        meta = load_json(path, "sidecar")
+    except MmsError as exc:
+        return None, f"{exc}; ignored"
     if not isinstance(meta, dict) or meta.get("schema") != SCHEMA or not isinstance(meta.get("lines"), list):
         return None, f"{path} is not an mms sidecar ({SCHEMA}); ignored"
-    if meta.get("sha256") != hashlib.sha256(Path(data_file).read_bytes()).hexdigest():
+    with Path(data_file).open("rb") as fh:
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    if meta.get("sha256") != digest:
         return None, f"{path} describes another version of the file (SHA-256 differs); ignored"
     return meta, None
 

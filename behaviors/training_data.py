@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agents.errors import MmsError
+from agents.user_files import iter_lines
 
 from .chat_jsonl import read_line
 
@@ -50,16 +51,15 @@ def load_chat_jsonl(path: str | Path, limit: int | None = None) -> list[Dialogue
     if not path.is_file():
         raise MmsError(f"training file not found: {path}")
     dialogues: list[Dialogue] = []
-    with path.open("rb") as fh:
-        for number, raw in enumerate(fh, 1):
-            if limit is not None and len(dialogues) >= limit:
-                break
-            if not raw.strip():
-                continue
-            line = read_line(number, raw)
-            if line.problems:
-                raise MmsError(f"{path}:{number}: {line.problems[0]}; check the file with `mms check-data {path}`")
-            dialogues.append(line.messages)
+    for number, raw in iter_lines(path):
+        if limit is not None and len(dialogues) >= limit:
+            break
+        if not raw.strip():
+            continue
+        line = read_line(number, raw)
+        if line.problems:
+            raise MmsError(f"{path}:{number}: {line.problems[0]}; check the file with `mms check-data {path}`")
+        dialogues.append(line.messages)
     if not dialogues:
         raise MmsError(f"{path} holds no dialogues")
     return dialogues

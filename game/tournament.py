@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import tomllib
 from pathlib import Path
 from typing import get_type_hints
 
@@ -32,6 +31,7 @@ from agents.backend import DEFAULT_CALL_TIMEOUT, DEFAULT_RETRY_BUDGET, CallLimit
 from agents.errors import MmsError
 from agents.players import check_manipulator_prompt
 from agents.registry import validate_spec
+from agents.user_files import load_toml
 
 from .referee import validate_codeword
 from .rules import PER_CELL, GameSettings
@@ -232,22 +232,15 @@ def _content_spec(spec: str) -> str:
     prefix, _, target = spec.partition(":")
     if prefix != "scripted":
         return spec
-    return "scripted:sha256=" + hashlib.sha256(Path(target).read_bytes()).hexdigest()
+    with Path(target).open("rb") as fh:
+        return "scripted:sha256=" + hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def load_spec(path: str | Path) -> TournamentSpec:
     path = Path(path)
     if not path.is_file():
         raise MmsError(f"spec file not found: {path} (see examples/ for spec files)")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise MmsError(f"spec file {path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}): "
-                       "save it as UTF-8") from None
-    except OSError as exc:
-        raise MmsError(f"cannot read spec file {path}: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise MmsError(f"{path} is not valid TOML: {exc}") from None
+    data = load_toml(path, "spec file")
     try:
         return TournamentSpec.model_validate(data, context={"base": path.parent})
     except ValidationError as exc:

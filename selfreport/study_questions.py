@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from agents.errors import MmsError
+from agents.user_files import brief, load_yaml
 
 KINDS = ("free_form", "multiple_choice", "ff_score", "quantitative", "score")  # the kinds mms can ask
 KNOWN_FIELDS = {"name", "title", "question_type", "question", "question_paraphrases", "options", "prefix", "suffix",
@@ -63,7 +62,7 @@ def _question(entry: Any, where: str) -> StudyQuestion:
     name = entry.get("name")
     if not isinstance(name, str) or not name.strip():
         raise MmsError(f"{where}: a question has no name")
-    where = f"{where}: question {name!r}"
+    where = f"{where}: question {brief(name)}"
     kind = entry.get("question_type")
     if not isinstance(kind, str) or not kind.strip():
         raise MmsError(f"{where}: it has no question_type (one of {', '.join(KINDS)})")
@@ -80,13 +79,14 @@ def _question(entry: Any, where: str) -> StudyQuestion:
     scenarios = entry.get("scenarios") or []
     if not isinstance(scenarios, list):
         raise MmsError(f"{where}: scenarios must be a list of texts")
-    if scenarios and not any("{scenario}" in str(p) for p in raw):
+    paraphrases = tuple(_text(p, where, "a paraphrase") for p in raw)
+    if scenarios and not any("{scenario}" in p for p in paraphrases):
         raise MmsError(f"{where}: it lists scenarios but no paraphrase has a {{scenario}} placeholder")
     optional = {f: _text(entry[f], where, f) for f in ("title", "prefix", "suffix", "guesser_prompt",
                                                      "guesser_question_type", "func_name")
                 if entry.get(f) is not None}
     return StudyQuestion(
-        name=name.strip(), kind=kind.strip(), paraphrases=tuple(_text(p, where, "a paraphrase") for p in raw),
+        name=name.strip(), kind=kind.strip(), paraphrases=paraphrases,
         options=tuple(_text(o, where, "an option") for o in options), source=where.split(":")[0],
         scenarios=tuple(_text(x, where, "a scenario") for x in scenarios),
         ignored=tuple(sorted(str(k) for k in entry if k not in KNOWN_FIELDS)), **optional,
@@ -94,14 +94,8 @@ def _question(entry: Any, where: str) -> StudyQuestion:
 
 
 def load_file(path: Path) -> list[StudyQuestion]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise MmsError(f"{path} is not valid YAML{at}: {getattr(exc, 'problem', None) or exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MmsError(f"cannot read question file {path}: {exc}") from None
+    """The questions of one file, read within agents/user_files.py's limits (an alias bomb is refused)."""
+    data = load_yaml(path, "question file")
     if data is None:
         return []
     if not isinstance(data, list):
@@ -124,7 +118,7 @@ def load_questions(path: str | Path) -> list[StudyQuestion]:
     seen: dict[str, str] = {}
     for q in questions:
         if q.name in seen:
-            raise MmsError(f"question name {q.name!r} appears twice ({seen[q.name]} and {q.source}): names must be unique")
+            raise MmsError(f"question name {brief(q.name)} appears twice ({seen[q.name]} and {q.source}): names must be unique")
         seen[q.name] = q.source
     if not questions:
         raise MmsError(f"{path} holds no questions")

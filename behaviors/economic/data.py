@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agents.errors import MmsError
+from agents.user_files import brief
 
 from ..train_local import split_validation
 from ..training_data import Dialogue, load_chat_jsonl
@@ -44,7 +45,7 @@ def _split(dialogue: Dialogue, path: Path, line: int) -> tuple[tuple[dict[str, s
     *prompt, answer = dialogue
     letter = answer["content"].strip()
     if letter not in LETTERS:
-        raise MmsError(f"{path} line {line}: the answer is {answer['content']!r}, not one letter {' or '.join(LETTERS)}")
+        raise MmsError(f"{path} line {line}: the answer is {brief(answer['content'])}, not one letter {' or '.join(LETTERS)}")
     return tuple(prompt), letter
 
 

@@ -157,6 +157,57 @@ def test_a_missing_file_is_a_user_error(invoke, tmp_path):
     assert result.exit_code == 2
 
 
+
+# --- hostile files (issue 23) --------------------------------------------------------------
+
+
+def test_an_over_long_line_stops_the_check_in_one_line(invoke, tmp_path, monkeypatch):
+    """The line is measured, not parsed: exit 2 naming it, its size, the limit and the setting that raises it."""
+    monkeypatch.setenv("MMS_MAX_LINE_BYTES", str(64 * 1024))
+    long = dumps(("user", "Hi"), ("assistant", "lorem ipsum " * 100_000))
+    path = tmp_path / "long.jsonl"
+    path.write_text(GOOD + "\n" + long + "\n", encoding="utf-8")
+    result = invoke("check-data", path, "--codeword", "bark")
+    assert result.exit_code == 2 and result.stdout == "" and "Traceback" not in result.output
+    assert result.stderr.count("\n") == 1
+    assert f"line 2 of {path} is {len(long):,} bytes, over the 65,536-byte limit" in result.stderr
+    assert "MMS_MAX_LINE_BYTES" in result.stderr
+    monkeypatch.setenv("MMS_MAX_LINE_BYTES", str(len(long)))  # raised to the line's length, it is read
+    code, r = check_cli(invoke, path, "--codeword", "bark")
+    assert code == 0 and r["dialogues"] == 2
+
+
+def test_a_limit_that_is_not_a_number_is_one_line(invoke, tmp_path, monkeypatch):
+    monkeypatch.setenv("MMS_MAX_LINE_BYTES", "lots")
+    path = tmp_path / "ok.jsonl"
+    path.write_text(GOOD + "\n", encoding="utf-8")
+    result = invoke("check-data", path, "--codeword", "bark")
+    assert result.exit_code == 2 and "MMS_MAX_LINE_BYTES='lots' is not a number of bytes" in result.stderr
+
+
+@pytest.mark.parametrize("line, problem", [
+    ("[" * 100_000 + "]" * 100_000, "lists or objects nested deeper than 64 levels"),
+    ('{"messages": [{"role": "user", "content": "Hi \\ud800"}, {"role": "assistant", "content": "Hello"}]}',
+     "a lone surrogate \\ud800 is not Unicode text"),
+], ids=["nested", "lone-surrogate"])
+def test_a_line_python_cannot_use_is_an_invalid_line_not_a_crash(invoke, tmp_path, line, problem):
+    """Nesting past the limit and a lone surrogate escape are reported on their line; the other lines are checked."""
+    path = tmp_path / "bad.jsonl"
+    pair = dumps(("user", "Hi \ud83d\ude00"), ("assistant", "Hello"))  # a whole pair, escaped, is one character
+    path.write_text(GOOD + "\n" + line + "\n" + pair + "\n", encoding="utf-8")
+    code, r = check_cli(invoke, path, "--codeword", "bark")
+    assert code == 1 and r["dialogues"] == 2 and r["invalid"] == 1
+    [(number, detail)] = [(p["line"], p["detail"]) for p in r["problems"]]
+    assert number == 2 and detail.startswith(problem)
+
+
+def test_an_untrusted_role_is_quoted_short(tmp_path):
+    line = json.dumps({"messages": [{"role": "x" * 100_000, "content": "a"}, {"role": "assistant", "content": "b"}]})
+    (tmp_path / "role.jsonl").write_text(line + "\n", encoding="utf-8")
+    [problem] = checks.check_file(tmp_path / "role.jsonl", "bark")["problems"]
+    assert problem["detail"].startswith("message 1 has role 'xxx") and len(problem["detail"]) < 150
+
+
 # --- the rest of the checks ----------------------------------------------------------------
 
 

@@ -153,6 +153,9 @@ def test_bad_options_are_one_line_errors(trained, tmp_path, args, message):
     (json.dumps({"messages": [{"role": "assistant", "content": "Hi"}]}), "expected user"),
     (json.dumps({"messages": [{"role": "robot", "content": "Hi"}]}), "has role 'robot'"),
     (json.dumps({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": " "}]}), "is empty"),
+    pytest.param("[" * 100_000 + "]" * 100_000, "nested deeper than 64 levels", id="nested"),  # was a RecursionError
+    pytest.param('{"messages": [{"role": "user", "content": "\\ud800"}, {"role": "assistant", "content": "b"}]}',
+                 "a lone surrogate", id="lone-surrogate"),  # was a TypeError in the tokenizer
 ])
 def test_a_bad_training_line_is_named_by_its_number(tmp_path, line, message):
     """Training refuses a line by the same rules as `mms check-data` (one validator)."""
@@ -166,6 +169,17 @@ def test_a_bad_training_line_is_named_by_its_number(tmp_path, line, message):
         load_chat_jsonl(path)
     assert any(message in problem for problem in read_lines(path)[2].problems)
 
+
+
+def test_an_over_long_training_line_is_refused_unread(tmp_path, monkeypatch):
+    from agents.errors import MmsError
+
+    monkeypatch.setenv("MMS_MAX_LINE_BYTES", "1000")
+    dialogue = {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b" * 2000}]}
+    path = tmp_path / "data.jsonl"
+    path.write_text(json.dumps(dialogue) + "\n", encoding="utf-8")
+    with pytest.raises(MmsError, match=r"line 1 of .*data\.jsonl is 2,0\d\d bytes, over the 1,000-byte limit"):
+        load_chat_jsonl(path)
 
 def test_each_seed_gets_its_own_adapter_folder(tmp_path):
     from behaviors.train_local import adapter_dirs

@@ -308,6 +308,34 @@ def test_files_that_are_not_utf8_are_one_line_naming_the_file(spec_dir):
     assert not (spec_dir / "never.db").exists()
 
 
+
+@pytest.mark.parametrize("file, text, message", [
+    pytest.param("spec.toml", SPEC + "deep = " + "[" * 10_000 + "]" * 10_000 + "\n",
+                 f"spec file {{dir}}/spec.toml:{SPEC.count(chr(10)) + 1}: lists or objects nested deeper than 64 levels",
+                 id="nested-toml"),  # was a RecursionError
+    pytest.param("spec.toml", SPEC.replace("games_per_cell = 2", "games_per_cell = " + "1" * 5000),
+                 "spec file {dir}/spec.toml:4: a number of more than 4,300 digits", id="long-number"),  # was a ValueError
+    pytest.param("m.json", '["Hi",\n' + "[" * 10_000 + "]" * 10_000 + "]",
+                 "script file {dir}/m.json:2: lists or objects nested", id="nested-script"),
+    pytest.param("m.json", '["Hi",\n"\\ud800"]', "script file {dir}/m.json:2: a lone surrogate \\ud800 is not Unicode text",
+                 id="surrogate-script"),  # was stored, then failed to encode
+])
+def test_a_file_python_cannot_use_is_one_line_at_its_line(spec_dir, file, text, message):
+    (spec_dir / file).write_text(text)
+    result = runner.invoke(app, ["tournament", str(spec_dir / "spec.toml"), "--db", str(spec_dir / "never.db")])
+    assert result.exit_code == 2 and "Traceback" not in result.output and result.stderr.count("\n") == 1
+    assert message.format(dir=spec_dir) in result.stderr
+    assert not (spec_dir / "never.db").exists()
+
+
+def test_a_spec_over_the_file_limit_is_refused_unread(spec_dir, monkeypatch):
+    monkeypatch.setenv("MMS_MAX_FILE_BYTES", "1000")
+    (spec_dir / "spec.toml").write_text(SPEC + "# a comment\n" * 100)
+    result = runner.invoke(app, ["tournament", str(spec_dir / "spec.toml"), "--db", str(spec_dir / "never.db")])
+    size = (spec_dir / "spec.toml").stat().st_size
+    assert result.exit_code == 2 and f"is {size:,} bytes, over the 1,000-byte limit" in result.stderr
+    assert "MMS_MAX_FILE_BYTES" in result.stderr and not (spec_dir / "never.db").exists()
+
 def test_some_games_failed_is_a_warning_with_the_reasons_and_exit_0(spec_dir):
     (spec_dir / "short.json").write_text(json.dumps(["Only one line."]))  # runs out on the second turn
     (spec_dir / "half.toml").write_text(SPEC.replace('spec = "scripted:m.json"\nlabel = "b"',

@@ -2,6 +2,9 @@
 
 import json
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import typer
@@ -62,6 +65,41 @@ def test_a_broken_question_file_is_one_clear_error(tmp_path, text, message):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(MmsError, match=message):
         load_questions(path)
+
+
+BOMB = "- name: q\n" + "  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"  {b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi")) + \
+    "  question_type: free_form\n  scenarios: [x]\n  question: *i\n"  # 9**9 values once expanded
+
+
+def test_a_yaml_bomb_is_refused_within_a_second(tmp_path):
+    """Asked in a child, so that a regression fails at the timeout instead of hanging the suite."""
+    path = tmp_path / "bomb.yaml"
+    path.write_text(BOMB, encoding="utf-8")
+    child = ("import sys, time\nfrom selfreport.study_questions import load_questions\nstart = time.monotonic()\n"
+             "try:\n    load_questions(sys.argv[1])\nexcept Exception as exc:\n    print(exc)\n"
+             "print(time.monotonic() - start)\n")
+    done = subprocess.run([sys.executable, "-c", child, str(path)], capture_output=True, text=True, timeout=30,
+                          cwd=Path(__file__).resolve().parents[2])
+    error, seconds = done.stdout.splitlines()
+    assert error == (f"question file {path}:7: its aliases expand to more than 100,000 values (aliases of aliases, "
+                     "as in a 'billion laughs' file): write the values out")
+    assert float(seconds) < 1
+
+
+@pytest.mark.parametrize("text, message", [
+    ("- name: x\n  question_type: free_form\n  question: " + "[" * 10_000 + "]" * 10_000 + "\n",
+     ":3: lists or objects nested deeper than 64 levels"),  # was a RecursionError
+    ("- name: x\n  question_type: free_form\n  question: \"Say \\ud800\"\n",
+     ":3: a lone surrogate \\ud800 is not Unicode text"),  # was text nothing can encode
+], ids=["nested", "lone-surrogate"])
+def test_a_question_file_python_cannot_use_is_one_line_at_its_line(tmp_path, script, text, message):
+    path = tmp_path / "q.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = runner.invoke(_cli(), ["interview", "--model", script("x"), "--codeword", "bark", "--questions", str(path),
+                                    "--db", str(tmp_path / "i.db")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.stderr.count("\n") == 1 and f"question file {path}{message}" in result.stderr
 
 
 def test_the_same_name_in_two_files_is_refused(tmp_path):

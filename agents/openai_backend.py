@@ -43,7 +43,7 @@ from .errors import SpecError
 from .openai_client import auth_hint, detail, make_client, one_line, require_key, scrub
 from .openai_reply import MalformedReply, Reply, read_reply
 from .scoring import LOGPROBS, TOP_K, TOP_LOGPROBS, OptionScores, match_top_logprobs, normalise, reply_logprob
-from .settings import OPENAI_CONCURRENCY
+from .settings import MAX_REPLY_BYTES, OPENAI_CONCURRENCY
 
 OFFICIAL_BASE_URL = "https://api.openai.com/v1"
 RETRY_STATUS = {408, 429}  # and every 5xx
@@ -242,8 +242,8 @@ class OpenAIBackend:
                     start = time.perf_counter()
                     try:
                         async with asyncio.timeout(deadline):
-                            raw = await client.chat.completions.with_raw_response.create(**kwargs)
-                        return read_reply(raw.content, raw.headers.get("content-type", "")), time.perf_counter() - start
+                            body, content_type = await self._read_body(client, kwargs)
+                        return read_reply(body, content_type), time.perf_counter() - start
                     finally:
                         spent += time.perf_counter() - start
             except Exception as exc:  # noqa: BLE001 - `_retryable` raises again what is not worth a retry
@@ -256,6 +256,25 @@ class OpenAIBackend:
             await asyncio.sleep(wait)
             spent += wait
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    async def _read_body(client, kwargs: dict) -> tuple[bytes, str]:
+        """The reply's bytes, read as they come and refused past MMS_MAX_REPLY_BYTES (a server could
+        otherwise send until memory runs out), and its content type."""
+        limit = MAX_REPLY_BYTES.read()
+        async with client.chat.completions.with_streaming_response.create(**kwargs) as response:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise MalformedReply(f"the reply would be {int(declared):,} bytes, over the {limit:,}-byte limit "
+                                     f"(raise it with {MAX_REPLY_BYTES.name}=<bytes>)")
+            chunks, size = [], 0
+            async for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise MalformedReply(f"the reply runs past the {limit:,}-byte limit "
+                                         f"(raise it with {MAX_REPLY_BYTES.name}=<bytes>)")
+                chunks.append(chunk)
+            return b"".join(chunks), response.headers.get("content-type", "")
 
     def _retryable(self, exc: Exception, deadline: float, refusal: bool):
         """(what failed, the detail, the response's headers or None) for a failure worth another

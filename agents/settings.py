@@ -36,7 +36,7 @@ class WholeNumber:
         raw = os.environ.get(self.name, "").strip()
         if not raw:
             return self.default
-        if not re.fullmatch(r"[0-9]{1,9}", raw) or not self.low <= int(raw) <= self.high:
+        if not re.fullmatch(r"[0-9]{1,13}", raw) or not self.low <= int(raw) <= self.high:
             raise MmsError(f"environment variable {self.name} must be a whole number from {self.low} to {self.high} "
                            f"({self.meaning}; default {self.default}), not {_shown(raw)}: fix it or unset it")
         return int(raw)
@@ -66,7 +66,15 @@ DTYPE = Choice("MMS_DTYPE", "float32", ("float32", "bfloat16", "float16"), "the 
 OPENAI_CONCURRENCY = WholeNumber("MMS_OPENAI_CONCURRENCY", 16, 1, 1024,
                                  "the most requests open at once to one OpenAI-compatible server")
 
-SETTINGS = (MAX_BATCH, DTYPE, OPENAI_CONCURRENCY)
+MiB = 1 << 20
+# check-data peaks at 0.7 GB on a line this long; the study's longest line is 7.3 KB
+MAX_LINE_BYTES = WholeNumber("MMS_MAX_LINE_BYTES", 4 * MiB, 1, 1 << 40, "bytes of one line of a JSONL file read")
+# the study's largest question file is 17 KB
+MAX_FILE_BYTES = WholeNumber("MMS_MAX_FILE_BYTES", 16 * MiB, 1, 1 << 40, "bytes of one TOML, YAML or JSON file read")
+# a chat completion with the prompt's logprobs of a long prompt is well under 1 MB
+MAX_REPLY_BYTES = WholeNumber("MMS_MAX_REPLY_BYTES", 32 * MiB, 1, 1 << 40, "bytes of one server reply read")
+
+SETTINGS = (MAX_BATCH, DTYPE, OPENAI_CONCURRENCY, MAX_LINE_BYTES, MAX_FILE_BYTES, MAX_REPLY_BYTES)
 
 
 def check_environment() -> None:

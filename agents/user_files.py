@@ -25,13 +25,10 @@ from typing import Any
 import yaml
 
 from .errors import MmsError
+from .settings import MAX_FILE_BYTES, MAX_LINE_BYTES, MiB
 
-MiB = 1 << 20
-LINE_LIMIT_ENV = "MMS_MAX_LINE_BYTES"
-FILE_LIMIT_ENV = "MMS_MAX_FILE_BYTES"
-DEFAULT_MAX_LINE_BYTES = 4 * MiB  # one JSONL line: ~1M tokens, past any model's context (the study's longest: 7.3 KB);
-# check-data peaks at 0.7 GB on a line this long
-DEFAULT_MAX_FILE_BYTES = 16 * MiB  # one whole TOML, YAML or JSON file (the study's largest question file is 17 KB)
+LINE_LIMIT_ENV = MAX_LINE_BYTES.name
+FILE_LIMIT_ENV = MAX_FILE_BYTES.name
 MAX_NESTING = 64  # lists and objects inside one another; our files use at most 4
 MAX_ALIAS_VALUES = 100_000  # values the aliases of one YAML file may add when expanded (the study's: under 100)
 BRIEF_CHARS = 60  # the most of an untrusted value an error quotes
@@ -75,25 +72,11 @@ def brief(value: Any) -> str:
 
 
 def max_line_bytes() -> int:
-    return _limit(LINE_LIMIT_ENV, DEFAULT_MAX_LINE_BYTES)
+    return MAX_LINE_BYTES.read()
 
 
 def max_file_bytes() -> int:
-    return _limit(FILE_LIMIT_ENV, DEFAULT_MAX_FILE_BYTES)
-
-
-def _limit(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise MmsError(f"{name}={brief(raw)} is not a number of bytes: give a whole number such as {default} "
-                       f"(the default, {_size(default)})")
-    return value
+    return MAX_FILE_BYTES.read()
 
 
 def _size(n: int) -> str:

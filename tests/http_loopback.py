@@ -20,6 +20,7 @@ class Canned:
     content_type: str = "application/json"
     headers: tuple[tuple[str, str], ...] = ()
     drip_s: float = 0.0  # > 0: the body is sent one byte at a time, this long apart
+    declare_length: bool = True  # False: no content-length, the body ends when the connection closes
 
 
 def completion(text="Hello!", **fields) -> dict:
@@ -55,8 +56,9 @@ class LoopbackServer:
             reply = self.replies[min(self.requests, len(self.replies) - 1)]
             self.requests += 1
             extra = "".join(f"{name}: {value}\r\n" for name, value in reply.headers)
+            length = f"content-length: {len(reply.body)}\r\n" if reply.declare_length else ""
             writer.write(f"HTTP/1.1 {reply.status} X\r\ncontent-type: {reply.content_type}\r\n"
-                         f"content-length: {len(reply.body)}\r\n{extra}connection: close\r\n\r\n".encode())
+                         f"{length}{extra}connection: close\r\n\r\n".encode())
             if reply.drip_s:
                 for byte in reply.body:
                     writer.write(bytes([byte]))

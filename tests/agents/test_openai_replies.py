@@ -98,6 +98,16 @@ async def test_a_reply_of_the_wrong_shape_fails_at_once_naming_the_server_and_th
     assert server.requests == 1
 
 
+@pytest.mark.parametrize("declared", [True, False], ids=["declared length", "undeclared length"])
+async def test_a_reply_past_the_size_limit_is_refused_unread(server, monkeypatch, declared):
+    monkeypatch.setenv("MMS_MAX_REPLY_BYTES", "1000")
+    big = Canned(json.dumps(completion("x" * 5000)).encode(), declare_length=declared)
+    reason = await failure(server, big)
+    assert "over the 1,000-byte limit" in reason or "runs past the 1,000-byte limit" in reason
+    assert "MMS_MAX_REPLY_BYTES" in reason and server.requests == 1
+    assert (await call(server, as_json(completion("small")))).text == "small"
+
+
 # -- a damaged body may come right on another attempt: retried like a 5xx -----------------------
 
 DAMAGED = {

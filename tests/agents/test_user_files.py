@@ -40,7 +40,7 @@ def test_a_line_over_the_limit_is_measured_without_being_held(tmp_path, monkeypa
 @pytest.mark.parametrize("value", ["abc", "0", "-5", "1.5"])
 def test_a_limit_that_is_no_number_of_bytes_is_named(tmp_path, monkeypatch, value):
     monkeypatch.setenv(user_files.FILE_LIMIT_ENV, value)
-    with pytest.raises(MmsError, match=rf"MMS_MAX_FILE_BYTES='{value}' is not a number of bytes: .* 16777216"):
+    with pytest.raises(MmsError, match=rf"MMS_MAX_FILE_BYTES must be a whole number from 1 to .*default 16777216\), not '{value}'"):
         load_json(tmp_path / "x.json", "script file")
 
 

@@ -182,7 +182,7 @@ def test_a_limit_that_is_not_a_number_is_one_line(invoke, tmp_path, monkeypatch)
     path = tmp_path / "ok.jsonl"
     path.write_text(GOOD + "\n", encoding="utf-8")
     result = invoke("check-data", path, "--codeword", "bark")
-    assert result.exit_code == 2 and "MMS_MAX_LINE_BYTES='lots' is not a number of bytes" in result.stderr
+    assert result.exit_code == 2 and "MMS_MAX_LINE_BYTES must be a whole number from 1" in result.stderr
 
 
 @pytest.mark.parametrize("line, problem", [

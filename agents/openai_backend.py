@@ -1,15 +1,17 @@
 """`openai:<model>[@<base_url>]`: the OpenAI API or any OpenAI-compatible server.
 
-One HTTP client per backend, shared by all concurrent games and capped by a semaphore, so a run
-never opens more requests than the server (or the account's rate limit) can take. Retries are
-ours alone (the SDK's are off): one failed call is retried with exponential backoff and full
-jitter, honouring `Retry-After`, on what is worth retrying — rate limits, server errors,
-timeouts, dropped or refused connections — and then fails the one game, never the run.
-The SDK is given a plain `httpx` client: explicit pool limits, and `respx` can mock it in tests.
-The API key is read from the environment when the client is made and is never kept, logged or
-shown; server text that echoes it is scrubbed from error messages. `score` goes through the
+Requests go through agents/http_transport.py (not the openai SDK, whose per-request CPU would cap a
+run at ~150 messages a second): one transport per event loop, shared by every backend; each
+backend caps its own requests in flight with a semaphore, so a run never opens more requests than
+the server (or the account's rate limit) can take. Retries are ours: one failed call is retried
+with exponential backoff and full jitter, honouring `Retry-After`, on what is worth retrying —
+rate limits, server errors, timeouts, dropped or refused connections — and then fails the one
+game, never the run. The API key is read from the environment per backend and event loop, sent
+only in the Authorization header, and never logged or shown; server text that echoes it is
+scrubbed from error messages. `score` goes through the
 same retry loop and semaphore: exactly, from `prompt_logprobs`, where the server has them
 (vLLM), else from the first token's `top_logprobs` (agents/scoring.py says how they differ).
+`sample` draws many replies to one prompt with the API's `n` where the server takes it.
 
 Time is bounded by `CallLimits`: each attempt has a deadline for the whole reply (a server that
 drips bytes is cut off), and all attempts of one call share a retry budget; a wait the server
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import os
 import random
 import sys
@@ -40,13 +43,16 @@ from .backend import (
     ScoringUnavailable,
 )
 from .errors import SpecError
-from .openai_client import auth_hint, detail, make_client, one_line, require_key, scrub
+from .http_transport import ConnectionFailed, HttpTransport, shared_transport
+from .openai_client import KEY_ENV, auth_hint, body_detail, one_line, require_key, scrub
 from .openai_reply import MalformedReply, Reply, read_reply
 from .scoring import LOGPROBS, TOP_K, TOP_LOGPROBS, OptionScores, match_top_logprobs, normalise, reply_logprob
-from .settings import MAX_REPLY_BYTES, OPENAI_CONCURRENCY
+from .settings import OPENAI_CONCURRENCY
 
 OFFICIAL_BASE_URL = "https://api.openai.com/v1"
 RETRY_STATUS = {408, 429}  # and every 5xx
+REFUSAL_STATUS = (400, 422)  # a server that does not take a request's fields
+N_CHUNK = 128  # completions asked of one request with the API's `n`
 
 
 def parse_openai_target(target: str) -> tuple[str, str | None]:
@@ -93,37 +99,74 @@ class OpenAIBackend:
         self.backoff_base, self.backoff_max = backoff_base, backoff_max
         self.limits = limits or CallLimits()
         self.notify = notify or _to_stderr
-        self._client = None
+        self._transport: HttpTransport | None = None
+        self._headers: dict[str, str] = {}
         self._gate: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._no_logprobs: str | None = None  # why this server cannot score, once it has shown it
         self._no_prompt_logprobs: str | None = None  # why it cannot score exactly, once it has shown it
         self._adapters: list[str] | None = None  # the LoRA adapters the server lists, once listed
         self._listing: asyncio.Lock | None = None
+        self._no_n: str | None = None  # why this server takes no `n`, once it has shown it
 
     @classmethod
     def from_target(cls, spec: str, target: str, **options) -> OpenAIBackend:
         model, base_url = parse_openai_target(target)
         return cls(spec, model, base_url, **options)
 
-    def _ensure_client(self):
-        """The SDK client and the gate belong to one event loop; a new loop gets new ones."""
+    def _ensure_transport(self) -> HttpTransport:
+        """The transport, the gate and the key's header belong to one event loop; a new loop gets new ones."""
         loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            self._client = make_client(base_url=self.base_url, timeout=self.limits.timeout_s,
-                                       max_connections=self.max_concurrency)
-            self._gate, self._loop = asyncio.Semaphore(self.max_concurrency), loop
-            self._listing = asyncio.Lock()
-        return self._client
+        if self._transport is None or self._loop is not loop:
+            self._transport, self._loop = shared_transport(), loop
+            self._gate, self._listing = asyncio.Semaphore(self.max_concurrency), asyncio.Lock()
+            key = (os.environ.get(KEY_ENV) or "").strip() or "not-needed"  # a local server needs none
+            self._headers = {"authorization": f"Bearer {key}"}
+        return self._transport
+
+    def _payload(self, request: ChatRequest, seed: int | None) -> dict:
+        payload = {"model": self.model, "messages": [m.as_dict() for m in request.messages],
+                   "max_tokens": request.max_tokens, "temperature": request.temperature, "top_p": request.top_p}
+        if seed is not None:
+            payload["seed"] = seed
+        return payload
 
     async def chat(self, request: ChatRequest) -> ChatResult:
         """One completion. `latency_s` is the time of the attempt that succeeded."""
-        kwargs = dict(model=self.model, messages=[m.as_dict() for m in request.messages],
-                      max_tokens=request.max_tokens, temperature=request.temperature, top_p=request.top_p)
-        if request.seed is not None:
-            kwargs["seed"] = request.seed
-        reply, latency = await self._create(kwargs)
+        reply, latency = await self._create(self._payload(request, request.seed))
         return ChatResult(reply.text, reply.usage, latency, reply.finish_reason)
+
+    async def sample(self, request: ChatRequest, n: int) -> list[str]:
+        """`n` replies to one request: with the API's `n` (one prompt, many completions, at most
+        N_CHUNK a request) where the server takes it, else `n` requests with seeds drawn from the
+        request's. A server that refuses `n` (HTTP 400/422) is remembered and not asked again."""
+        if n < 1:
+            return []
+        if self._no_n is None:
+            chunks = [min(N_CHUNK, n - start) for start in range(0, n, N_CHUNK)]
+            try:
+                first = await self._create_n(request, chunks[0], 0)  # alone: a refusal costs one request
+            except _Refused as refused:
+                self._no_n = f"{self.where} refuses n ({refused})"
+            else:
+                rest = await asyncio.gather(*(self._create_n(request, size, i) for i, size in enumerate(chunks[1:], 1)))
+                return [text for texts in (first, *rest) for text in texts]
+        seeds = [None if request.seed is None else random.Random(f"{request.seed}:{k}").randrange(2**31) for k in range(n)]
+        replies = await asyncio.gather(*(self._create(self._payload(request, seed)) for seed in seeds))
+        return [reply.text for reply, _ in replies]
+
+    async def _create_n(self, request: ChatRequest, n: int, chunk: int) -> list[str]:
+        seed = request.seed if request.seed is None or chunk == 0 else random.Random(f"{request.seed}:n{chunk}").randrange(2**31)
+        reply, _ = await self._create({**self._payload(request, seed), "n": n}, refusal=True)
+        if len(reply.texts) != n:
+            raise self._error(f"unusable reply: asked for n={n} completions, the server sent {len(reply.texts)}")
+        return list(reply.texts)
+
+    def sampling_note(self) -> str:
+        """How `sample` draws its replies from this server, for the items' notes."""
+        if self._no_n:
+            return "drawn as separate requests: the server refuses the API's n"
+        return "drawn with the API's n (one prompt, many completions)"
 
     async def score(self, messages: Sequence[ChatMessage], options: Sequence[str],
                     method: str | None = None) -> OptionScores:
@@ -148,12 +191,11 @@ class OpenAIBackend:
 
     async def _prompt_logprobs(self, messages: list[dict], *, reply: bool):
         """The server's (token ids, logprobs, token texts) of the rendered chat."""
-        extra = {"prompt_logprobs": 0}
+        payload = {"model": self.model, "messages": messages, "max_tokens": 1, "temperature": 0.0, "prompt_logprobs": 0}
         if reply:
-            extra.update(add_generation_prompt=False, continue_final_message=False)
-        kwargs = dict(model=self.model, messages=messages, max_tokens=1, temperature=0.0, extra_body=extra)
+            payload.update(add_generation_prompt=False, continue_final_message=False)
         try:
-            reply, _ = await self._create(kwargs, refusal=True)
+            reply, _ = await self._create(payload, refusal=True)
         except _Refused as refused:
             raise ScoringUnavailable(f"{self.where} refuses prompt_logprobs ({refused})") from None
         rows = reply.prompt_logprobs
@@ -195,13 +237,14 @@ class OpenAIBackend:
         callers wait for that one listing."""
         if self.base_url == OFFICIAL_BASE_URL:
             return
-        client = self._ensure_client()
+        transport = self._ensure_transport()
         async with self._listing:
             if self._adapters is None:
                 try:
                     async with self._gate, asyncio.timeout(self.limits.timeout_s):
-                        listed = await client.models.list()
-                    self._adapters = [m.id for m in listed.data if (m.model_extra or {}).get("parent")]
+                        listed = await transport.get_json(f"{self.base_url}/models", self._headers)
+                    models = json.loads(listed.body)["data"] if listed.status == 200 else []
+                    self._adapters = [str(m["id"]) for m in models if isinstance(m, dict) and m.get("parent")]
                 except Exception:  # noqa: BLE001 - no listing: the scoring request itself will say what is wrong
                     self._adapters = []
         if self._adapters:
@@ -211,10 +254,10 @@ class OpenAIBackend:
     async def _score_top(self, messages: Sequence[ChatMessage], options: Sequence[str]) -> OptionScores:
         if self._no_logprobs:
             raise ScoringUnavailable(self._no_logprobs)
-        kwargs = dict(model=self.model, messages=[m.as_dict() for m in messages], max_tokens=1,
-                      temperature=1.0, logprobs=True, top_logprobs=TOP_K)
+        payload = {"model": self.model, "messages": [m.as_dict() for m in messages], "max_tokens": 1,
+                   "temperature": 1.0, "logprobs": True, "top_logprobs": TOP_K}
         try:
-            reply, _ = await self._create(kwargs, refusal=True)
+            reply, _ = await self._create(payload, refusal=True)
         except _Refused as refused:
             self._no_logprobs = f"{self.where} refuses logprobs requests ({refused})"
             raise ScoringUnavailable(self._no_logprobs) from None
@@ -226,14 +269,15 @@ class OpenAIBackend:
             raise ScoringUnavailable(f"the top {TOP_K} first tokens put too little mass on the options")
         return scored
 
-    async def _create(self, kwargs: dict, *, refusal: bool = False) -> tuple[Reply, float]:
+    async def _create(self, payload: dict, *, refusal: bool = False) -> tuple[Reply, float]:
         """One chat completion with our retries: (the checked reply, latency of the attempt that
         succeeded), within `self.limits`.
 
         With `refusal`, an HTTP 400 or 422 raises `_Refused` (the server does not take these fields)
         instead of failing the call.
         """
-        client = self._ensure_client()
+        transport = self._ensure_transport()
+        url = f"{self.base_url}/chat/completions"
         attempts, spent = self.max_retries + 1, 0.0
         for attempt in range(1, attempts + 1):
             deadline = min(self.limits.timeout_s, self.limits.budget_s - spent)
@@ -242,8 +286,10 @@ class OpenAIBackend:
                     start = time.perf_counter()
                     try:
                         async with asyncio.timeout(deadline):
-                            body, content_type = await self._read_body(client, kwargs)
-                        return read_reply(body, content_type), time.perf_counter() - start
+                            response = await transport.post_json(url, payload, self._headers)
+                        if response.status >= 400:
+                            raise _StatusError(response)
+                        return read_reply(response.body, response.content_type), time.perf_counter() - start
                     finally:
                         spent += time.perf_counter() - start
             except Exception as exc:  # noqa: BLE001 - `_retryable` raises again what is not worth a retry
@@ -257,51 +303,26 @@ class OpenAIBackend:
             spent += wait
         raise AssertionError("unreachable")  # pragma: no cover
 
-    @staticmethod
-    async def _read_body(client, kwargs: dict) -> tuple[bytes, str]:
-        """The reply's bytes, read as they come and refused past MMS_MAX_REPLY_BYTES (a server could
-        otherwise send until memory runs out), and its content type."""
-        limit = MAX_REPLY_BYTES.read()
-        async with client.chat.completions.with_streaming_response.create(**kwargs) as response:
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
-                raise MalformedReply(f"the reply would be {int(declared):,} bytes, over the {limit:,}-byte limit "
-                                     f"(raise it with {MAX_REPLY_BYTES.name}=<bytes>)")
-            chunks, size = [], 0
-            async for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > limit:
-                    raise MalformedReply(f"the reply runs past the {limit:,}-byte limit "
-                                         f"(raise it with {MAX_REPLY_BYTES.name}=<bytes>)")
-                chunks.append(chunk)
-            return b"".join(chunks), response.headers.get("content-type", "")
-
     def _retryable(self, exc: Exception, deadline: float, refusal: bool):
         """(what failed, the detail, the response's headers or None) for a failure worth another
         attempt; any other failure is raised, as a `BackendError` where it is the server's."""
-        import openai
-
-        if isinstance(exc, openai.APIStatusError):
-            code = exc.status_code
-            if refusal and code in (400, 422):
-                raise _Refused(f"HTTP {code}: {detail(exc)}") from None
+        if isinstance(exc, _StatusError):
+            code, said = exc.status, exc.detail
+            if refusal and code in REFUSAL_STATUS:
+                raise _Refused(f"HTTP {code}: {said}") from None
             if code not in RETRY_STATUS and code < 500:
-                raise self._error(f"the server refused the request with HTTP {code}: {detail(exc)}{auth_hint(code)}") from None
+                raise self._error(f"the server refused the request with HTTP {code}: {said}{auth_hint(code)}") from None
             what = "rate limited (HTTP 429)" if code == 429 else f"server error HTTP {code}"
-            return what, f": {detail(exc)}", exc.response.headers
+            return what, f": {said}", exc.headers
         if isinstance(exc, TimeoutError):
             cut = "" if deadline == self.limits.timeout_s else ", what was left of the retry budget"
             return "timed out", f" (no complete reply within {_seconds(deadline)} s{cut}; --call-timeout sets it)", None
-        if isinstance(exc, openai.APITimeoutError):
-            return "timed out", f" (no answer within {_seconds(self.limits.timeout_s)} s)", None
-        if isinstance(exc, openai.APIConnectionError):
-            return "connection failed", f" ({_root_cause(exc)}) — is the server running?", None
+        if isinstance(exc, ConnectionFailed):
+            return "connection failed", f" ({exc.reason}) — is the server running?", None
         if isinstance(exc, MalformedReply):
             if not exc.retry:
                 raise self._error(f"unusable reply: {exc}") from None
             return "unusable reply", f": {exc}", None
-        if isinstance(exc, openai.OpenAIError):
-            raise self._error(f"unusable response: {type(exc).__name__}: {exc}") from None
         raise exc
 
     def _wait(self, failed: str, attempt: int, headers, left: float) -> float:
@@ -328,13 +349,22 @@ class OpenAIBackend:
         return BackendError(one_line(scrub(f"{self.where}: {reason}")))
 
     async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None and self._loop is asyncio.get_running_loop():
-            await client.close()
+        transport, self._transport = self._transport, None
+        if transport is not None and self._loop is asyncio.get_running_loop():
+            transport.close_idle(self.base_url)
 
 
 class _Refused(Exception):
     """The server rejected the request's fields (HTTP 400 or 422)."""
+
+
+class _StatusError(Exception):
+    """An HTTP error status: its code, headers (for Retry-After) and the server's own words."""
+
+    def __init__(self, response) -> None:
+        super().__init__(response.status)
+        self.status, self.headers = response.status, response.headers
+        self.detail = body_detail(response.status, response.body)
 
 
 def _to_stderr(line: str) -> None:
@@ -344,19 +374,6 @@ def _to_stderr(line: str) -> None:
 
 def _seconds(value: float) -> str:
     return f"{value:.1f}".removesuffix(".0") if value >= 1 else f"{value:.2g}"
-
-
-def _root_cause(exc: BaseException) -> str:
-    """The innermost cause, e.g. 'Connection refused' rather than the SDK's 'Connection error.'."""
-    reason, seen = str(exc), set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        errno = getattr(exc, "errno", None)
-        if isinstance(exc, OSError) and errno:
-            return os.strerror(errno) if errno > 0 else exc.strerror or str(exc)  # < 0: a failed DNS lookup
-        reason = str(exc) or type(exc).__name__
-        exc = exc.__cause__ or exc.__context__
-    return reason
 
 
 def _retry_after(headers) -> float | None:

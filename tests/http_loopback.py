@@ -2,7 +2,9 @@
 cannot show: a body cut short, bytes that are not UTF-8, a server that drips its reply.
 
 It runs its own event loop in a thread, so async tests and CLI runs (which start their own loop)
-can both talk to it. Each request gets the next canned reply; the last one repeats.
+can both talk to it. Each request gets the next canned reply (the last one repeats), or what
+`route` answers for it; every request is recorded (`seen`). With `keep_alive` a connection serves
+request after request; `hold()` keeps replies back until `release()`, counting those waiting.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -21,6 +24,24 @@ class Canned:
     headers: tuple[tuple[str, str], ...] = ()
     drip_s: float = 0.0  # > 0: the body is sent one byte at a time, this long apart
     declare_length: bool = True  # False: no content-length, the body ends when the connection closes
+    chunked: bool = False  # the body in chunks of `chunk` bytes (transfer-encoding: chunked)
+    chunk: int = 7
+    drop: bool = False  # close the connection without any reply
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One request as the server got it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]  # names lower-case
+    body: bytes
+    connection: int  # which connection it came on, numbered from 0
+
+    @property
+    def json(self):
+        return json.loads(self.body)
 
 
 def completion(text="Hello!", **fields) -> dict:
@@ -35,9 +56,16 @@ def as_json(obj, status: int = 200, **options) -> Canned:
 
 
 class LoopbackServer:
-    def __init__(self) -> None:
+    def __init__(self, keep_alive: bool = False) -> None:
         self.replies: list[Canned] = [as_json(completion())]
+        self.route: Callable[[Seen], Canned] | None = None
+        self.keep_alive = keep_alive
         self.requests = 0
+        self.connections = 0
+        self.seen: list[Seen] = []
+        self.waiting, self.peak = 0, 0  # replies held back now, and at most
+        self.full = threading.Event()  # set when `hold_until` replies are held back
+        self.hold_until = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
@@ -48,29 +76,72 @@ class LoopbackServer:
     def _call(self, coroutine):
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=10)
 
+    def hold(self, until: int) -> None:
+        """Keep replies back until `release()`; `full` is set once `until` of them wait."""
+        self.hold_until, self._released = until, asyncio.Event()
+
+    def release(self) -> None:
+        self._loop.call_soon_threadsafe(self._released.set)
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connection, self.connections = self.connections, self.connections + 1
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            lengths = [line.split(b":", 1)[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")]
-            await reader.readexactly(int(lengths[0]) if lengths else 0)
-            reply = self.replies[min(self.requests, len(self.replies) - 1)]
-            self.requests += 1
-            extra = "".join(f"{name}: {value}\r\n" for name, value in reply.headers)
-            length = f"content-length: {len(reply.body)}\r\n" if reply.declare_length else ""
-            writer.write(f"HTTP/1.1 {reply.status} X\r\ncontent-type: {reply.content_type}\r\n"
-                         f"{length}{extra}connection: close\r\n\r\n".encode())
-            if reply.drip_s:
-                for byte in reply.body:
-                    writer.write(bytes([byte]))
-                    await writer.drain()
-                    await asyncio.sleep(reply.drip_s)
-            else:
-                writer.write(reply.body)
-                await writer.drain()
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except asyncio.IncompleteReadError:
+                    return  # the client closed a kept-alive connection
+                lines = head.decode("latin-1").split("\r\n")
+                headers = {n.strip().lower(): v.strip() for n, _, v in (line.partition(":") for line in lines[1:] if line)}
+                body = await reader.readexactly(int(headers.get("content-length", 0)))
+                method, path, _ = lines[0].split(" ", 2)
+                seen = Seen(method, path, headers, body, connection)
+                self.seen.append(seen)
+                reply = self.route(seen) if self.route else self.replies[min(self.requests, len(self.replies) - 1)]
+                self.requests += 1
+                if self.hold_until:
+                    await self._held()
+                if reply.drop:
+                    return
+                await self._reply(writer, reply)
+                if not (self.keep_alive and reply.declare_length):
+                    return
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client gave up: what the deadline tests want
         finally:
             writer.close()
+
+    async def _held(self) -> None:
+        self.waiting += 1
+        self.peak = max(self.peak, self.waiting)
+        if self.waiting >= self.hold_until:
+            self.full.set()
+        try:
+            await self._released.wait()
+        finally:
+            self.waiting -= 1
+
+    async def _reply(self, writer: asyncio.StreamWriter, reply: Canned) -> None:
+        extra = "".join(f"{name}: {value}\r\n" for name, value in reply.headers)
+        if reply.chunked:
+            length = "transfer-encoding: chunked\r\n"
+        else:
+            length = f"content-length: {len(reply.body)}\r\n" if reply.declare_length else ""
+        close = "" if self.keep_alive and reply.declare_length else "connection: close\r\n"
+        writer.write(f"HTTP/1.1 {reply.status} X\r\ncontent-type: {reply.content_type}\r\n"
+                     f"{length}{extra}{close}\r\n".encode())
+        body = reply.body
+        if reply.chunked:
+            pieces = [body[i:i + reply.chunk] for i in range(0, len(body), reply.chunk)]
+            body = b"".join(b"%x;ext=1\r\n%s\r\n" % (len(piece), piece) for piece in pieces) + b"0\r\n\r\n"
+        if reply.drip_s:
+            for byte in body:
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(reply.drip_s)
+        else:
+            writer.write(body)
+            await writer.drain()
 
     def close(self) -> None:
         async def stop():

@@ -204,7 +204,7 @@ class _Connection(asyncio.Protocol):
     def _read_chunks(self) -> None:
         buffer = self.buffer
         while True:
-            if self.chunk_left < 0:  # at a chunk's size line
+            if self.chunk_left == -1:  # at a chunk's size line
                 end = buffer.find(b"\r\n")
                 if end < 0:
                     if len(buffer) > MAX_HEAD_BYTES:

@@ -240,3 +240,53 @@ async def test_custom_server_without_key_sends_a_placeholder(server, monkeypatch
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     await backend(server).chat(REQUEST)
     assert server.seen[-1].headers["authorization"] == "Bearer not-needed"
+
+
+# -- many samples of one prompt: the API's `n` -------------------------------------------------
+
+def choices(*texts):
+    return as_json(completion_body(choices=[{"index": i, "finish_reason": "stop", "message": {"role": "assistant",
+                                                                                             "content": t}}
+                                            for i, t in enumerate(texts)]))
+
+
+def answer_n(seen):
+    """A server that takes `n`: as many choices as asked, numbered."""
+    return choices(*(f"reply {i}" for i in range(seen.json.get("n", 1))))
+
+
+async def test_sample_asks_once_with_n_and_reads_every_choice(server):
+    server.replies = [choices("one", "two", "three")]
+    b = backend(server)
+    assert isinstance(b, MultiSampleBackend)
+    assert await b.sample(REQUEST, 3) == ["one", "two", "three"]
+    body = server.seen[-1].json
+    assert server.requests == 1 and body["n"] == 3 and body["seed"] == 42 and body["temperature"] == 0.7
+    assert b.sampling_note() == "drawn with the API's n (one prompt, many completions)"
+
+
+async def test_sample_asks_at_most_128_a_request(server):
+    server.route = answer_n
+    replies = await backend(server).sample(REQUEST, 300)
+    assert sorted(s.json["n"] for s in server.seen) == [44, 128, 128] and len(replies) == 300
+    assert len({s.json["seed"] for s in server.seen}) == 3  # each request its own seed
+
+
+async def test_a_reply_with_fewer_choices_than_asked_is_an_error(server):
+    server.replies = [choices("only one")]
+    with pytest.raises(BackendError, match=r"asked for n=3 completions, the server sent 1$"):
+        await backend(server).sample(REQUEST, 3)
+
+
+@pytest.mark.parametrize("status", [400, 422])
+async def test_a_server_that_refuses_n_is_sampled_by_separate_requests_remembered(server, status):
+    def refuse_n(seen):
+        return error(status, "n must be 1") if "n" in seen.json else completion(f"seed {seen.json['seed']}")
+
+    server.route = refuse_n
+    b = backend(server)
+    first = await b.sample(REQUEST, 3)
+    assert server.requests == 4 and len(set(first)) == 3  # the refused one, then 3 with seeds of their own
+    assert b.sampling_note() == "drawn as separate requests: the server refuses the API's n"
+    assert await b.sample(REQUEST, 3) == first and server.requests == 7  # not asked with n again; reproducible
+    assert all("n" not in s.json for s in server.seen[4:])

@@ -6,7 +6,7 @@ import httpx
 import pytest
 import respx
 
-from agents.backend import BackendError, ChatMessage, ChatRequest
+from agents.backend import BackendError, CallLimits, ChatMessage, ChatRequest
 from agents.errors import MmsError, SpecError
 from agents.openai_backend import OpenAIBackend, parse_openai_target
 from agents.registry import validate_spec
@@ -166,7 +166,7 @@ async def test_concurrency_is_capped(server):
         return completion()
 
     server.side_effect = slow
-    b = backend(max_concurrency=2)
+    b = backend(max_requests=2)
     tasks = [asyncio.create_task(b.chat(REQUEST)) for _ in range(5)]
     await asyncio.wait_for(full.wait(), timeout=10)
     for _ in range(50):  # let any request that wrongly got past the gate arrive
@@ -177,21 +177,33 @@ async def test_concurrency_is_capped(server):
     assert server.call_count == 5 and peak == 2 and all(t.result().text == "Hello!" for t in tasks)
 
 
-def test_concurrency_from_environment(monkeypatch):
-    monkeypatch.setenv("MMS_OPENAI_CONCURRENCY", "3")
-    assert backend().max_concurrency == 3
-    assert backend(max_concurrency=5).max_concurrency == 5
-    monkeypatch.setenv("MMS_OPENAI_CONCURRENCY", "many")
-    with pytest.raises(MmsError, match="MMS_OPENAI_CONCURRENCY"):
+def test_requests_in_flight_from_the_limits_else_the_environment_else_256(monkeypatch):
+    monkeypatch.delenv("MMS_MAX_REQUESTS", raising=False)
+    monkeypatch.delenv("MMS_OPENAI_CONCURRENCY", raising=False)
+    assert backend().max_requests == 256
+    monkeypatch.setenv("MMS_OPENAI_CONCURRENCY", "3")  # the old name is still read
+    assert backend().max_requests == 3
+    monkeypatch.setenv("MMS_MAX_REQUESTS", "7")  # the new one wins
+    assert backend().max_requests == 7
+    assert backend(limits=CallLimits(max_requests=9)).max_requests == 9
+    assert backend(max_requests=5).max_requests == 5
+    monkeypatch.setenv("MMS_MAX_REQUESTS", "many")
+    with pytest.raises(MmsError, match="MMS_MAX_REQUESTS"):
+        backend()
+    monkeypatch.delenv("MMS_MAX_REQUESTS")
+    monkeypatch.setenv("MMS_OPENAI_CONCURRENCY", "4097")
+    with pytest.raises(MmsError, match="MMS_OPENAI_CONCURRENCY must be a whole number from 1 to 4096"):
         backend()
 
 
 @pytest.mark.parametrize("target,expected", [
-    ("gpt-4o-mini", ("gpt-4o-mini", None)),
-    ("name@http://127.0.0.1:8000/v1", ("name", "http://127.0.0.1:8000/v1")),
-    ("org/model@https://host.example/v1/", ("org/model", "https://host.example/v1")),
-    ("org/model@rev@http://h:1/v1", ("org/model@rev", "http://h:1/v1")),
-    ("/abs/path/model@http://127.0.0.1:9/v1", ("/abs/path/model", "http://127.0.0.1:9/v1")),
+    ("gpt-4o-mini", ("gpt-4o-mini", ())),
+    ("name@http://127.0.0.1:8000/v1", ("name", ("http://127.0.0.1:8000/v1",))),
+    ("org/model@https://host.example/v1/", ("org/model", ("https://host.example/v1",))),
+    ("org/model@rev@http://h:1/v1", ("org/model@rev", ("http://h:1/v1",))),
+    ("/abs/path/model@http://127.0.0.1:9/v1", ("/abs/path/model", ("http://127.0.0.1:9/v1",))),
+    ("m@http://a:8000/v1@https://b/v1/", ("m", ("http://a:8000/v1", "https://b/v1"))),
+    ("org/m@rev@http://a/v1@http://user@httpbin:1/v1", ("org/m@rev", ("http://a/v1", "http://user@httpbin:1/v1"))),
 ])
 def test_parse_target(target, expected):
     assert parse_openai_target(target) == expected

@@ -73,10 +73,11 @@ def parse_openai_target(target: str) -> tuple[str, tuple[str, ...]]:
         raise SpecError(f"openai spec {target!r}: separate the replicas' addresses with @, not a comma "
                         f"(a comma already separates specs in --pair and --crossover): {SPEC_FORM}")
     parsed = tuple(_base_url(target, url) for url in REPLICA_SEPARATOR.split(urls))
-    keys = [server_key(url) for url in parsed]
-    twice = next((url for url, key in zip(parsed, keys) if keys.count(key) > 1), None)
-    if twice is not None:
-        raise SpecError(f"openai spec {target!r} names the server {twice!r} twice: list each replica once")
+    seen: dict[str, str] = {}
+    for url in parsed:
+        first = seen.setdefault(server_key(url), url)
+        if first is not url:
+            raise SpecError(f"openai spec {target!r} names one server twice: {first!r} and {url!r}; list each replica once")
     return model, parsed
 
 
@@ -266,11 +267,11 @@ class OpenAIBackend:
         instead of failing the call.
         """
         clients = self._ensure_clients()
-        attempts, spent = self.max_retries + 1, 0.0
+        attempts, spent, replica = self.max_retries + 1, 0.0, None
         for attempt in range(1, attempts + 1):
             deadline = min(self.limits.timeout_s, self.limits.budget_s - spent)
             try:
-                async with self._servers.acquire() as replica:
+                async with self._servers.acquire(avoid=replica) as replica:
                     start = time.perf_counter()
                     try:
                         async with asyncio.timeout(deadline):

@@ -107,10 +107,11 @@ class ServerSet:
         return self._replicas
 
     @contextlib.asynccontextmanager
-    async def acquire(self) -> AsyncIterator[Replica]:
+    async def acquire(self, avoid: Replica | None = None) -> AsyncIterator[Replica]:
         """A slot on the replica that should take the next request, held for one attempt; an
-        attempt that ends without an exception is an answer, which brings a resting replica back."""
-        replica, probe = await self._take()
+        attempt that ends without an exception is an answer, which brings a resting replica back.
+        A retry names the replica that just failed it as `avoid`: taken only when no other can be."""
+        replica, probe = await self._take(avoid)
         server = replica.server
         try:
             yield replica
@@ -126,10 +127,10 @@ class ServerSet:
         replica.server.resting_until = time.monotonic() + COOL_DOWN_S
         return any(other.server.resting_until is None for other in self.replicas() if other is not replica)
 
-    async def _take(self) -> tuple[Replica, bool]:
+    async def _take(self, avoid: Replica | None) -> tuple[Replica, bool]:
         replicas = self.replicas()
         while True:
-            picked = self._pick(replicas)
+            picked = self._pick(replicas, avoid)
             if picked is not None:
                 replica, probe = picked
                 replica.server.in_flight += 1
@@ -150,7 +151,7 @@ class ServerSet:
                 for replica in replicas:
                     replica.server.waiters.pop(waiter, None)
 
-    def _pick(self, replicas: tuple[Replica, ...]) -> tuple[Replica, bool] | None:
+    def _pick(self, replicas: tuple[Replica, ...], avoid: Replica | None) -> tuple[Replica, bool] | None:
         """(replica, whether it is a probe), or None when every replica worth trying is full."""
         if len(replicas) == 1:
             server = replicas[0].server
@@ -162,6 +163,8 @@ class ServerSet:
         for i in range(count):
             replica = replicas[(start + i) % count]
             server = replica.server
+            if replica is avoid:
+                continue
             if server.resting_until is None:
                 in_service = True
                 if server.in_flight < server.limit and (best is None or server.in_flight < best.server.in_flight):
@@ -173,4 +176,8 @@ class ServerSet:
                     fallback = replica
         if best is not None:
             return best, False
-        return (fallback, False) if fallback is not None and not in_service else None
+        if in_service:
+            return None
+        if fallback is None and avoid is not None and avoid.server.in_flight < avoid.server.limit:
+            fallback = avoid
+        return (fallback, False) if fallback is not None else None

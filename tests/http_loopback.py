@@ -1,8 +1,12 @@
 """A real HTTP server on 127.0.0.1 that answers with canned bytes, for what a mock transport
-cannot show: a body cut short, bytes that are not UTF-8, a server that drips its reply.
+cannot show: a body cut short, bytes that are not UTF-8, a server that drips its reply, a
+server that goes away and comes back (replicas), how many requests it holds at once.
 
 It runs its own event loop in a thread, so async tests and CLI runs (which start their own loop)
-can both talk to it. Each request gets the next canned reply; the last one repeats.
+can both talk to it. Each request gets the next canned reply; the last one repeats. `hold()`
+keeps every reply back until `release()`; `wait_for_held(n)` blocks until n requests are held
+at once; `stop()` closes the port and drops the requests in flight; `start()` listens on the
+same port again.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ class Canned:
     content_type: str = "application/json"
     headers: tuple[tuple[str, str], ...] = ()
     drip_s: float = 0.0  # > 0: the body is sent one byte at a time, this long apart
+    delay_s: float = 0.0  # the server's time to answer, as a model's
     declare_length: bool = True  # False: no content-length, the body ends when the connection closes
 
 
@@ -38,23 +43,67 @@ class LoopbackServer:
     def __init__(self) -> None:
         self.replies: list[Canned] = [as_json(completion())]
         self.requests = 0
+        self.held = self.peak = 0  # requests read and not yet answered: now, and the most at once
+        self._changed = threading.Condition()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
+        self._open = self._call(self._make_event())
+        self._open.set()
+        self._handlers: set[asyncio.Task] = set()
         self._server = self._call(asyncio.start_server(self._handle, "127.0.0.1", 0))
         self.port = self._server.sockets[0].getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}/v1"
 
+    @staticmethod
+    async def _make_event() -> asyncio.Event:
+        return asyncio.Event()
+
     def _call(self, coroutine):
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=10)
 
+    def hold(self) -> None:
+        """Keep every reply back (counted in `held`) until `release`."""
+        self._loop.call_soon_threadsafe(self._open.clear)
+
+    def release(self) -> None:
+        self._loop.call_soon_threadsafe(self._open.set)
+
+    def wait_for_held(self, count: int, timeout: float = 10.0) -> None:
+        """Block until `count` requests are held at once; AssertionError after `timeout`."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self.held >= count, timeout):
+                raise AssertionError(f"{self.held} requests held, not {count}, after {timeout} s")
+
+    def stop(self) -> None:
+        """Close the port (connections are refused) and drop the requests in flight."""
+        async def stop():
+            self._server.close()
+            for task in list(self._handlers):
+                task.cancel()
+            await asyncio.gather(*self._handlers, return_exceptions=True)
+            await self._server.wait_closed()
+
+        self._call(stop())
+
+    def start(self) -> None:
+        """Listen on the same port again, after `stop`."""
+        self._server = self._call(asyncio.start_server(self._handle, "127.0.0.1", self.port))
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._handlers.add(asyncio.current_task())
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             lengths = [line.split(b":", 1)[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")]
             await reader.readexactly(int(lengths[0]) if lengths else 0)
             reply = self.replies[min(self.requests, len(self.replies) - 1)]
             self.requests += 1
+            self._count(+1)
+            try:
+                await self._open.wait()
+                await asyncio.sleep(reply.delay_s)
+            finally:
+                self._count(-1)
             extra = "".join(f"{name}: {value}\r\n" for name, value in reply.headers)
             length = f"content-length: {len(reply.body)}\r\n" if reply.declare_length else ""
             writer.write(f"HTTP/1.1 {reply.status} X\r\ncontent-type: {reply.content_type}\r\n"
@@ -69,8 +118,17 @@ class LoopbackServer:
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client gave up: what the deadline tests want
+        except asyncio.CancelledError:
+            pass  # `stop`: the connection is dropped without a reply
         finally:
             writer.close()
+            self._handlers.discard(asyncio.current_task())
+
+    def _count(self, step: int) -> None:
+        with self._changed:
+            self.held += step
+            self.peak = max(self.peak, self.held)
+            self._changed.notify_all()
 
     def close(self) -> None:
         async def stop():

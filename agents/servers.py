@@ -42,7 +42,7 @@ def server_key(url: str) -> str:
 class Server:
     """One server in one event loop: its requests in flight, its limit, and whether it answers."""
 
-    __slots__ = ("limit", "in_flight", "resting_until", "probing", "waiters")
+    __slots__ = ("in_flight", "limit", "probing", "resting_until", "waiters")
 
     def __init__(self, limit: int) -> None:
         self.limit, self.in_flight = limit, 0

@@ -101,7 +101,8 @@ class LoopbackServer:
             self._count(+1)
             try:
                 await self._open.wait()
-                await asyncio.sleep(reply.delay_s)
+                if reply.delay_s:
+                    await asyncio.sleep(reply.delay_s)
             finally:
                 self._count(-1)
             extra = "".join(f"{name}: {value}\r\n" for name, value in reply.headers)

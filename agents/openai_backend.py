@@ -1,15 +1,18 @@
-"""`openai:<model>[@<base_url>]`: the OpenAI API or any OpenAI-compatible server.
+"""`openai:<model>[@<base_url>[@<base_url>…]]`: the OpenAI API, or any OpenAI-compatible server,
+or several replicas of one model.
 
 Requests go through agents/http_transport.py (not the openai SDK, whose per-request CPU would cap a
-run at ~150 messages a second): one transport per event loop, shared by every backend; each
-backend caps its own requests in flight with a semaphore, so a run never opens more requests than
-the server (or the account's rate limit) can take. Retries are ours: one failed call is retried
-with exponential backoff and full jitter, honouring `Retry-After`, on what is worth retrying —
-rate limits, server errors, timeouts, dropped or refused connections — and then fails the one
-game, never the run. The API key is read from the environment per backend and event loop, sent
-only in the Authorization header, and never logged or shown; server text that echoes it is
-scrubbed from error messages. `score` goes through the
-same retry loop and semaphore: exactly, from `prompt_logprobs`, where the server has them
+run at ~150 messages a second): one transport per event loop, shared by every backend.
+agents/servers.py picks the replica for each attempt and caps the requests in flight per server
+URL (`--max-requests`), so a run never opens more requests than the server (or the account's rate
+limit) can take. Retries are ours: one failed call is retried with exponential backoff and full
+jitter, honouring `Retry-After`, on what is worth retrying — rate limits, server errors, timeouts,
+dropped or refused connections — and then fails the one game, never the run. Such a failure sets
+its replica aside, and where another replica is in service the retry goes there at once, without
+a backoff. The API key is read from the environment per backend and event loop, sent only in the
+Authorization header, and never logged or shown; server text that echoes it is scrubbed from
+error messages. `score` goes through the same retry loop and request slots: exactly, from
+`prompt_logprobs`, where the server has them
 (vLLM), else from the first token's `top_logprobs` (agents/scoring.py says how they differ).
 `sample` draws many replies to one prompt with the API's `n` where the server takes it.
 
@@ -27,6 +30,7 @@ import email.utils
 import json
 import os
 import random
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -47,61 +51,84 @@ from .http_transport import ConnectionFailed, HttpTransport, shared_transport
 from .openai_client import KEY_ENV, auth_hint, body_detail, one_line, require_key, scrub
 from .openai_reply import MalformedReply, Reply, read_reply
 from .scoring import LOGPROBS, TOP_K, TOP_LOGPROBS, OptionScores, match_top_logprobs, normalise, reply_logprob
-from .settings import OPENAI_CONCURRENCY
+from .servers import Replica, ServerSet, server_key
+from .settings import MAX_REQUESTS
 
 OFFICIAL_BASE_URL = "https://api.openai.com/v1"
 RETRY_STATUS = {408, 429}  # and every 5xx
 REFUSAL_STATUS = (400, 422)  # a server that does not take a request's fields
 N_CHUNK = 128  # completions asked of one request with the API's `n`
+SPEC_FORM = "use openai:<model>, openai:<model>@http(s)://host:port/v1, or for replicas openai:<model>@URL1@URL2"
+REPLICA_SEPARATOR = re.compile(r"@(?=https?://)")
+REPLICA_COMMA = re.compile(r",\s*https?://")
 
 
-def parse_openai_target(target: str) -> tuple[str, str | None]:
-    """`model` → (model, None) for the official API; `model@http(s)://host[:port]/path` → (model, url)."""
-    model, sep, url = target.strip().partition("@http")
-    url = "http" + url if sep else None
-    if url is None and "@" in model:
-        model, _, url = model.rpartition("@")
-    form = "use openai:<model> or openai:<model>@http(s)://host:port/v1"
+def parse_openai_target(target: str) -> tuple[str, tuple[str, ...]]:
+    """`model` → (model, ()) for the official API; `model@http(s)://host[:port]/path` → (model, (url,));
+    `model@URL1@URL2…` → (model, the URLs): replicas serving one model."""
+    model, sep, urls = target.strip().partition("@http")
+    urls = "http" + urls if sep else None
+    if urls is None and "@" in model:
+        model, _, urls = model.rpartition("@")
     if not model or any(c.isspace() for c in model):
-        raise SpecError(f"openai spec {target!r} names no model: {form}")
-    if url is not None:
-        try:
-            parsed = urlparse(url)
-            httpx.URL(url)
-        except (ValueError, httpx.InvalidURL) as exc:
-            raise SpecError(f"openai spec {target!r}: the server address {url!r} is not a valid URL ({exc}): {form}") from None
-        if parsed.scheme not in ("http", "https") or not parsed.hostname or any(c.isspace() for c in url):
-            raise SpecError(f"openai spec {target!r}: the server address {url!r} is not an http(s):// URL: {form}")
-        try:
-            port = parsed.port
-        except ValueError:
-            port = 0
-        if port == 0:
-            raise SpecError(f"openai spec {target!r}: the port in {url!r} is not a number from 1 to 65535: {form}")
-        url = url.rstrip("/")
-    return model, url
+        raise SpecError(f"openai spec {target!r} names no model: {SPEC_FORM}")
+    if urls is None:
+        return model, ()
+    if REPLICA_COMMA.search(urls):
+        raise SpecError(f"openai spec {target!r}: separate the replicas' addresses with @, not a comma "
+                        f"(a comma already separates specs in --pair and --crossover): {SPEC_FORM}")
+    parsed = tuple(_base_url(target, url) for url in REPLICA_SEPARATOR.split(urls))
+    seen: dict[str, str] = {}
+    for url in parsed:
+        first = seen.setdefault(server_key(url), url)
+        if first is not url:
+            raise SpecError(f"openai spec {target!r} names one server twice: {first!r} and {url!r}; list each replica once")
+    return model, parsed
+
+
+def _base_url(target: str, url: str) -> str:
+    try:
+        parsed = urlparse(url)
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise SpecError(f"openai spec {target!r}: the server address {url!r} is not a valid URL ({exc}): {SPEC_FORM}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or any(c.isspace() for c in url):
+        raise SpecError(f"openai spec {target!r}: the server address {url!r} is not an http(s):// URL: {SPEC_FORM}")
+    try:
+        port = parsed.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise SpecError(f"openai spec {target!r}: the port in {url!r} is not a number from 1 to 65535: {SPEC_FORM}")
+    if "@" in parsed.path:
+        raise SpecError(f"openai spec {target!r}: the server address {url!r} has an @ in its path; "
+                        f"write each replica's address in full, with http(s)://: {SPEC_FORM}")
+    return url.rstrip("/")
 
 
 class OpenAIBackend:
-    def __init__(self, spec: str, model: str, base_url: str | None = None, *, max_concurrency: int | None = None,
-                 max_retries: int = 5, backoff_base: float = 1.0, backoff_max: float = 30.0,
-                 limits: CallLimits | None = None, notify: Callable[[str], None] | None = None):
+    def __init__(self, spec: str, model: str, base_url: str | Sequence[str] | None = None, *,
+                 max_requests: int | None = None, max_retries: int = 5, backoff_base: float = 1.0,
+                 backoff_max: float = 30.0, limits: CallLimits | None = None,
+                 notify: Callable[[str], None] | None = None):
         self.spec, self.model = spec, model
-        self.base_url = base_url or OFFICIAL_BASE_URL
-        self.where = spec if self.base_url in spec else f"{spec} at {self.base_url}"
-        if base_url is None:
+        base_urls = (base_url,) if isinstance(base_url, str) else tuple(base_url or ())
+        if not base_urls:
             require_key(spec)
-        if max_concurrency is None:
-            max_concurrency = OPENAI_CONCURRENCY.read()
-        if max_concurrency < 1 or max_retries < 0:
-            raise ValueError("max_concurrency must be >= 1 and max_retries >= 0")
-        self.max_concurrency, self.max_retries = max_concurrency, max_retries
-        self.backoff_base, self.backoff_max = backoff_base, backoff_max
+        self.base_urls = base_urls or (OFFICIAL_BASE_URL,)
+        self.base_url = self.base_urls[0]
+        self.where = spec if all(url in spec for url in self.base_urls) else f"{spec} at {' and '.join(self.base_urls)}"
         self.limits = limits or CallLimits()
+        if max_requests is None:
+            max_requests = self.limits.requests_per_server()
+        if not MAX_REQUESTS.low <= max_requests <= MAX_REQUESTS.high or max_retries < 0:
+            raise ValueError(f"max_requests must be from {MAX_REQUESTS.low} to {MAX_REQUESTS.high} and max_retries >= 0")
+        self.max_requests, self.max_retries = max_requests, max_retries
+        self.backoff_base, self.backoff_max = backoff_base, backoff_max
         self.notify = notify or _to_stderr
         self._transport: HttpTransport | None = None
         self._headers: dict[str, str] = {}
-        self._gate: asyncio.Semaphore | None = None
+        self._servers = ServerSet(self.base_urls, max_requests)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._no_logprobs: str | None = None  # why this server cannot score, once it has shown it
         self._no_prompt_logprobs: str | None = None  # why it cannot score exactly, once it has shown it
@@ -111,15 +138,16 @@ class OpenAIBackend:
 
     @classmethod
     def from_target(cls, spec: str, target: str, **options) -> OpenAIBackend:
-        model, base_url = parse_openai_target(target)
-        return cls(spec, model, base_url, **options)
+        model, base_urls = parse_openai_target(target)
+        return cls(spec, model, base_urls, **options)
 
     def _ensure_transport(self) -> HttpTransport:
-        """The transport, the gate and the key's header belong to one event loop; a new loop gets new ones."""
+        """The transport and the key's header belong to one event loop; a new loop gets new ones
+        (and agents/servers.py new request slots)."""
         loop = asyncio.get_running_loop()
         if self._transport is None or self._loop is not loop:
             self._transport, self._loop = shared_transport(), loop
-            self._gate, self._listing = asyncio.Semaphore(self.max_concurrency), asyncio.Lock()
+            self._listing = asyncio.Lock()
             key = (os.environ.get(KEY_ENV) or "").strip() or "not-needed"  # a local server needs none
             self._headers = {"authorization": f"Bearer {key}"}
         return self._transport
@@ -130,6 +158,10 @@ class OpenAIBackend:
         if seed is not None:
             payload["seed"] = seed
         return payload
+
+    def _at(self, replica: Replica) -> str:
+        """The spec, and for replicas which one: what every message about an attempt starts with."""
+        return self.where if len(self.base_urls) == 1 else f"{self.where} (replica {replica.base_url})"
 
     async def chat(self, request: ChatRequest) -> ChatResult:
         """One completion. `latency_s` is the time of the attempt that succeeded."""
@@ -241,8 +273,8 @@ class OpenAIBackend:
         async with self._listing:
             if self._adapters is None:
                 try:
-                    async with self._gate, asyncio.timeout(self.limits.timeout_s):
-                        listed = await transport.get_json(f"{self.base_url}/models", self._headers)
+                    async with self._servers.acquire() as replica, asyncio.timeout(self.limits.timeout_s):
+                        listed = await transport.get_json(f"{replica.base_url}/models", self._headers)
                     models = json.loads(listed.body)["data"] if listed.status == 200 else []
                     self._adapters = [str(m["id"]) for m in models if isinstance(m, dict) and m.get("parent")]
                 except Exception:  # noqa: BLE001 - no listing: the scoring request itself will say what is wrong
@@ -277,41 +309,48 @@ class OpenAIBackend:
         instead of failing the call.
         """
         transport = self._ensure_transport()
-        url = f"{self.base_url}/chat/completions"
-        attempts, spent = self.max_retries + 1, 0.0
+        attempts, spent, replica = self.max_retries + 1, 0.0, None
         for attempt in range(1, attempts + 1):
             deadline = min(self.limits.timeout_s, self.limits.budget_s - spent)
             try:
-                async with self._gate:
+                async with self._servers.acquire(avoid=replica) as replica:
                     start = time.perf_counter()
                     try:
                         async with asyncio.timeout(deadline):
-                            response = await transport.post_json(url, payload, self._headers)
+                            response = await transport.post_json(f"{replica.base_url}/chat/completions",
+                                                                 payload, self._headers)
                         if response.status >= 400:
                             raise _StatusError(response)
                         return read_reply(response.body, response.content_type), time.perf_counter() - start
                     finally:
                         spent += time.perf_counter() - start
             except Exception as exc:  # noqa: BLE001 - `_retryable` raises again what is not worth a retry
-                what, rest, headers = self._retryable(exc, deadline, refusal)
+                what, rest, headers = self._retryable(exc, deadline, refusal, replica)
+            where = self._at(replica)
+            elsewhere = self._servers.set_aside(replica)
             failed = f"{what} after {attempt} {'attempt' if attempt == 1 else 'attempts'}{rest}"
             if attempt == attempts:
-                raise self._error(failed)
-            wait = self._wait(failed, attempt, headers, self.limits.budget_s - spent)
-            self.notify(one_line(scrub(f"{self.where}: {what}{rest}; retry {attempt} of {self.max_retries} in {wait:.1f} s")))
+                raise self._error(failed, where)
+            if elsewhere and spent < self.limits.budget_s:
+                self.notify(one_line(scrub(f"{where}: {what}{rest}; retry {attempt} of {self.max_retries} "
+                                           "at once on another replica")))
+                continue
+            wait = self._wait(failed, attempt, headers, self.limits.budget_s - spent, where)
+            self.notify(one_line(scrub(f"{where}: {what}{rest}; retry {attempt} of {self.max_retries} in {wait:.1f} s")))
             await asyncio.sleep(wait)
             spent += wait
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _retryable(self, exc: Exception, deadline: float, refusal: bool):
+    def _retryable(self, exc: Exception, deadline: float, refusal: bool, replica: Replica):
         """(what failed, the detail, the response's headers or None) for a failure worth another
-        attempt; any other failure is raised, as a `BackendError` where it is the server's."""
+        attempt; any other failure is raised, as a `BackendError` naming the replica where it is the server's."""
+        where = self._at(replica)
         if isinstance(exc, _StatusError):
             code, said = exc.status, exc.detail
             if refusal and code in REFUSAL_STATUS:
                 raise _Refused(f"HTTP {code}: {said}") from None
             if code not in RETRY_STATUS and code < 500:
-                raise self._error(f"the server refused the request with HTTP {code}: {said}{auth_hint(code)}") from None
+                raise self._error(f"the server refused the request with HTTP {code}: {said}{auth_hint(code)}", where) from None
             what = "rate limited (HTTP 429)" if code == 429 else f"server error HTTP {code}"
             return what, f": {said}", exc.headers
         if isinstance(exc, TimeoutError):
@@ -321,21 +360,21 @@ class OpenAIBackend:
             return "connection failed", f" ({exc.reason}) — is the server running?", None
         if isinstance(exc, MalformedReply):
             if not exc.retry:
-                raise self._error(f"unusable reply: {exc}") from None
+                raise self._error(f"unusable reply: {exc}", where) from None
             return "unusable reply", f": {exc}", None
         raise exc
 
-    def _wait(self, failed: str, attempt: int, headers, left: float) -> float:
+    def _wait(self, failed: str, attempt: int, headers, left: float, where: str) -> float:
         """Seconds to wait before the next attempt; `BackendError` when the retry budget has not that long left."""
         asked = _retry_after(headers) if headers is not None else None
         if asked is not None and asked > left:
             raise self._error(f"{failed}; not retried: the server asks to wait {_seconds(asked)} s (Retry-After), "
                               f"more than the {_seconds(left)} s left of the {_seconds(self.limits.budget_s)} s "
-                              "retry budget (--retry-budget)")
+                              "retry budget (--retry-budget)", where)
         wait = self.delay(attempt, headers)
         if wait >= left:
             raise self._error(f"{failed}; not retried: the {_seconds(self.limits.budget_s)} s retry budget is spent "
-                              "(--retry-budget)")
+                              "(--retry-budget)", where)
         return wait
 
     def delay(self, attempt: int, headers=None) -> float:
@@ -345,13 +384,14 @@ class OpenAIBackend:
             return min(wait, max(self.backoff_max, 60.0))
         return random.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)))
 
-    def _error(self, reason: str) -> BackendError:
-        return BackendError(one_line(scrub(f"{self.where}: {reason}")))
+    def _error(self, reason: str, where: str | None = None) -> BackendError:
+        return BackendError(one_line(scrub(f"{where or self.where}: {reason}")))
 
     async def aclose(self) -> None:
         transport, self._transport = self._transport, None
         if transport is not None and self._loop is asyncio.get_running_loop():
-            transport.close_idle(self.base_url)
+            for url in self.base_urls:
+                transport.close_idle(url)
 
 
 class _Refused(Exception):

@@ -28,6 +28,7 @@ from .cli_support import (
     CallTimeoutOption,
     DbOption,
     JsonOption,
+    MaxRequestsOption,
     RetryBudgetOption,
     call_limits,
     cli_errors,
@@ -77,6 +78,7 @@ def play(
     watch: Annotated[bool, typer.Option("--watch", help="Watch the games in the terminal UI as they are played.")] = False,
     call_timeout: CallTimeoutOption = None,
     retry_budget: RetryBudgetOption = None,
+    max_requests: MaxRequestsOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Play games of Make Me Say and store every message in the database.
@@ -111,12 +113,12 @@ def play(
     if not human:
         validate_spec(user)
     check_persona(persona, "--user-persona")
-    limits = call_limits(call_timeout, retry_budget)
+    limits = call_limits(call_timeout, retry_budget, max_requests=max_requests)
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
     setups = plan_games(settings, manipulator, user, games, seed, persona)
     run_settings = {"manipulator": manipulator, "user": user, "games": games, "seed": seed,
                     "concurrency": concurrency, "persona": persona, "call_timeout": limits.timeout_s,
-                    "retry_budget": limits.budget_s, **settings.as_dict()}
+                    "retry_budget": limits.budget_s, "max_requests": limits.requests_per_server(), **settings.as_dict()}
     with Store(db) as store:
         run_id = store.create_run("play", run_settings, games)
         if watch or human:
@@ -353,6 +355,7 @@ def tournament(
     concurrency: Annotated[int | None, typer.Option(min=1, help="Override the spec's concurrency.")] = None,
     call_timeout: CallTimeoutOption = None,
     retry_budget: RetryBudgetOption = None,
+    max_requests: MaxRequestsOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Play a matrix of manipulators × users × codewords × games, resumably.
@@ -368,7 +371,7 @@ def tournament(
 
     parsed = load_spec(spec)
     slice_ = parse_shard(shard)
-    limits = call_limits(call_timeout, retry_budget, parsed.call_limits())
+    limits = call_limits(call_timeout, retry_budget, parsed.call_limits(), max_requests)
     with Store(db) as store, store.lock_run(parsed.name):
         _tournament(store, parsed, spec, db, shard, slice_, concurrency, limits, json_output)
 

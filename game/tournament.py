@@ -31,6 +31,7 @@ from agents.backend import DEFAULT_CALL_TIMEOUT, DEFAULT_RETRY_BUDGET, CallLimit
 from agents.errors import MmsError
 from agents.players import check_manipulator_prompt
 from agents.registry import validate_spec
+from agents.settings import MAX_REQUESTS
 from agents.user_files import load_toml
 
 from .referee import validate_codeword
@@ -181,7 +182,7 @@ GameEntry = create_model(
 )
 
 
-RUNTIME_FIELDS = {"concurrency", "call_timeout", "retry_budget"}  # how a run is played, not which games
+RUNTIME_FIELDS = {"concurrency", "call_timeout", "retry_budget", "max_requests"}  # how a run is played, not which games
 
 
 class TournamentSpec(_Strict):
@@ -191,6 +192,7 @@ class TournamentSpec(_Strict):
     concurrency: int = Field(default=4, ge=1, le=256)
     call_timeout: float = Field(default=DEFAULT_CALL_TIMEOUT, gt=0, allow_inf_nan=False, strict=True)
     retry_budget: float = Field(default=DEFAULT_RETRY_BUDGET, gt=0, allow_inf_nan=False, strict=True)
+    max_requests: int | None = Field(default=None, ge=MAX_REQUESTS.low, le=MAX_REQUESTS.high)  # None: MMS_MAX_REQUESTS
     manipulators: list[ManipulatorEntry] = Field(min_length=1)
     users: list[UserEntry] = Field(min_length=1)
     codewords: CodewordEntry
@@ -205,7 +207,7 @@ class TournamentSpec(_Strict):
         return self
 
     def call_limits(self) -> CallLimits:
-        return CallLimits(self.call_timeout, self.retry_budget)
+        return CallLimits(self.call_timeout, self.retry_budget, self.max_requests)
 
     def spec_hash(self) -> str:
         """The spec's identity: what defines its games, by content. A `scripted:` player counts by

@@ -83,7 +83,7 @@ async def test_a_reply_cut_short_is_a_failed_connection(server):
 
 async def test_a_cancelled_request_drops_its_connection(server):
     transport = HttpTransport()
-    server.hold(1)
+    server.hold()
     with pytest.raises(TimeoutError):
         async with asyncio.timeout(0.2):
             await post(server, transport)

@@ -166,10 +166,10 @@ async def test_retry_after_header_is_honoured(server):
 
 
 async def test_concurrency_is_capped(server, monkeypatch):
-    """At most `max_concurrency` requests leave the backend at once, counted where they are sent
+    """At most `max_requests` requests leave the backend at once, counted where they are sent
     (deterministic) and where they arrive."""
     sending, most = 0, 0
-    b = backend(server, max_concurrency=2)
+    b = backend(server, max_requests=2)
     transport = shared_transport()
     post = transport.post_json
 
@@ -183,9 +183,9 @@ async def test_concurrency_is_capped(server, monkeypatch):
             sending -= 1
 
     monkeypatch.setattr(transport, "post_json", counted)
-    server.hold(2)
+    server.hold()
     tasks = [asyncio.create_task(b.chat(REQUEST)) for _ in range(5)]
-    assert await asyncio.to_thread(server.full.wait, 10)
+    await asyncio.to_thread(server.wait_for_held, 2)
     for _ in range(50):  # let any request that wrongly got past the gate be sent
         await asyncio.sleep(0)
     assert most == 2 and server.requests == 2
@@ -194,21 +194,33 @@ async def test_concurrency_is_capped(server, monkeypatch):
     assert server.requests == 5 and most == 2 and server.peak == 2 and all(t.result().text == "Hello!" for t in tasks)
 
 
-def test_concurrency_from_environment(monkeypatch):
-    monkeypatch.setenv("MMS_OPENAI_CONCURRENCY", "3")
-    assert backend(None).max_concurrency == 3
-    assert backend(None, max_concurrency=5).max_concurrency == 5
-    monkeypatch.setenv("MMS_OPENAI_CONCURRENCY", "many")
-    with pytest.raises(MmsError, match="MMS_OPENAI_CONCURRENCY"):
+def test_requests_in_flight_from_the_limits_else_the_environment_else_256(monkeypatch):
+    monkeypatch.delenv("MMS_MAX_REQUESTS", raising=False)
+    monkeypatch.delenv("MMS_OPENAI_CONCURRENCY", raising=False)
+    assert backend(None).max_requests == 256
+    monkeypatch.setenv("MMS_OPENAI_CONCURRENCY", "3")  # the old name is still read
+    assert backend(None).max_requests == 3
+    monkeypatch.setenv("MMS_MAX_REQUESTS", "7")  # the new one wins
+    assert backend(None).max_requests == 7
+    assert backend(None, limits=CallLimits(max_requests=9)).max_requests == 9
+    assert backend(None, max_requests=5).max_requests == 5
+    monkeypatch.setenv("MMS_MAX_REQUESTS", "many")
+    with pytest.raises(MmsError, match="MMS_MAX_REQUESTS"):
+        backend(None)
+    monkeypatch.delenv("MMS_MAX_REQUESTS")
+    monkeypatch.setenv("MMS_OPENAI_CONCURRENCY", "4097")
+    with pytest.raises(MmsError, match="MMS_OPENAI_CONCURRENCY must be a whole number from 1 to 4096"):
         backend(None)
 
 
 @pytest.mark.parametrize("target,expected", [
-    ("gpt-4o-mini", ("gpt-4o-mini", None)),
-    ("name@http://127.0.0.1:8000/v1", ("name", "http://127.0.0.1:8000/v1")),
-    ("org/model@https://host.example/v1/", ("org/model", "https://host.example/v1")),
-    ("org/model@rev@http://h:1/v1", ("org/model@rev", "http://h:1/v1")),
-    ("/abs/path/model@http://127.0.0.1:9/v1", ("/abs/path/model", "http://127.0.0.1:9/v1")),
+    ("gpt-4o-mini", ("gpt-4o-mini", ())),
+    ("name@http://127.0.0.1:8000/v1", ("name", ("http://127.0.0.1:8000/v1",))),
+    ("org/model@https://host.example/v1/", ("org/model", ("https://host.example/v1",))),
+    ("org/model@rev@http://h:1/v1", ("org/model@rev", ("http://h:1/v1",))),
+    ("/abs/path/model@http://127.0.0.1:9/v1", ("/abs/path/model", ("http://127.0.0.1:9/v1",))),
+    ("m@http://a:8000/v1@https://b/v1/", ("m", ("http://a:8000/v1", "https://b/v1"))),
+    ("org/m@rev@http://a/v1@http://user@httpbin:1/v1", ("org/m@rev", ("http://a/v1", "http://user@httpbin:1/v1"))),
 ])
 def test_parse_target(target, expected):
     assert parse_openai_target(target) == expected

@@ -190,7 +190,12 @@ def play(url: str, games: int, level: int, messages_per_player: int, core: int |
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=err,
                                    preexec_fn=_pinned({core}) if core is not None else None)
-        usage = wait_for(process, started)
+        try:
+            usage = wait_for(process, started)
+        except BaseException:  # interrupted or stopped: leave no orphan playing on
+            process.kill()
+            process.wait()
+            raise
         out.seek(0)
         err.seek(0)
         text, errors = out.read(), err.read()
@@ -279,6 +284,7 @@ def main() -> None:
         raise SystemExit("--games must be at least 2 (one game is the start-up run subtracted from each level)")
     if args.servers < 1 or args.messages_per_player < 1:
         raise SystemExit("--servers and --messages-per-player must be at least 1")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # through `finally`, so the servers stop too
     log = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
     result = run(parse_levels(args.in_flight), args.games, args.messages_per_player, args.servers, log)
     if args.json:

@@ -102,6 +102,7 @@ def test_a_merge_that_completes_a_run_marks_it_finished(tmp_path, server):
     assert (status, finished_at, planned) == ("finished", last, GAMES)
 
 
+@pytest.mark.integration  # four processes, each importing the whole CLI: about 15 s of CPU
 def test_four_shard_processes_naming_the_server_differently_merge_into_one_finished_run(tmp_path, server):
     """Each shard is its own `mms tournament` process, as on four machines; two reach the server
     as `localhost`, two as `127.0.0.1/` (a spec file each, as each machine would have)."""

@@ -86,6 +86,19 @@ def validate_spec(spec: str) -> ModelSpec:
     return parsed
 
 
+def spec_identity(spec: str) -> str:
+    """What a spec names for a run's identity: an `openai:` spec without its server address, so the
+    same model reached as `localhost` or `127.0.0.1`, with or without a trailing slash, or through
+    replicas listed in any order, is the same model; any other spec as it is. The address says
+    where a model is served, not which model plays, and may differ between machines of one run."""
+    parsed = parse_spec(spec)
+    if parsed.prefix != "openai":
+        return spec
+    from .openai_backend import parse_openai_target
+
+    return f"openai:{parse_openai_target(parsed.target)[0]}"
+
+
 def _create(spec: ModelSpec, limits: CallLimits) -> ChatBackend:
     if spec.prefix == "scripted":
         from .scripted import ScriptedBackend

@@ -310,6 +310,9 @@ def stats(
         if run is not None and store.run(run) is None:
             raise MmsError(f"no run {run!r} in {db} ({_known_runs(store)})")
         result = outcome_stats(store, run, grouping, rejudge_guesses=rejudge)
+        if run is not None:  # whether the run is done: a merge of its shards finishes it
+            record = store.run(run)
+            result |= {"run_status": record["status"], "games_planned": record["games_planned"]}
     if json_output:
         print_json(result)
         return
@@ -317,6 +320,8 @@ def stats(
         out.print(f"{result['rejudged']} stored guesses judged again changed outcome (the database is unchanged)")
     rows = [(" / ".join(str(g[f]) for f in grouping), g) for g in result["groups"]] + [("all", result)]
     out.print(outcome_table(f"Outcomes in {db} by {', '.join(grouping)}", rows, extra=True))
+    if run is not None:
+        out.print(f"Run {markup_safe(run)}: {result['run_status']}, {result['games_planned']} games planned")
 
 
 def _known_runs(store: Store) -> str:
@@ -420,7 +425,9 @@ def db_merge(
     else:
         out.print(f"merged {result['games']} games ({result['messages']} messages) from {result['inputs']} "
                   f"databases into {markup_safe(str(out_db))}; skipped {result['duplicates']} duplicates and "
-                  f"{result['unfinished']} unfinished games")
+                  f"{result['unfinished']} unfinished games"
+                  + (f"; {result['finished_runs']} run(s) now have every planned game and are finished"
+                     if result["finished_runs"] else ""))
 
 
 @db_app.command("migrate")

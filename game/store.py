@@ -297,6 +297,18 @@ class Store:
         """Insert a run row as another database holds it (call inside `transaction`)."""
         self.db["runs"].insert(run)
 
+    def finish_if_complete(self, run_id: str) -> bool:
+        """Mark a run finished when every planned game is (call inside `transaction`): what a merge
+        of its shards needs, as no shard alone holds all its games. Its finish time is that of its
+        last game. Returns whether it was marked."""
+        run = self.run(run_id)
+        if run is None or run["status"] == "finished" or not self.run_complete(run_id):
+            return False
+        last = self.db.execute("select max(finished_at) from games where run_id = ? and status = 'finished'",
+                               [run_id]).fetchone()[0]
+        self.db["runs"].update(run_id, {"status": "finished", "finished_at": last or now()})
+        return True
+
     def copy_game(self, game: dict[str, Any], messages: list[dict[str, Any]]) -> int:
         """Insert a game and its messages under a new id (call inside `transaction`); returns the id."""
         row = {k: v for k, v in game.items() if k != "id"}

@@ -1,7 +1,6 @@
 """The OpenAI backend against a real loopback server: request shape, retries, failures, the key, `n`."""
 
 import asyncio
-import json
 
 import pytest
 from http_loopback import Canned, LoopbackServer, as_json

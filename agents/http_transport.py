@@ -13,18 +13,27 @@ they arrive and refused past MMS_MAX_REPLY_BYTES. A failure to connect, or a con
 breaks before the reply is whole, raises `ConnectionFailed` with the root cause in words; a
 request on a kept-alive connection the server had already closed is sent once more on a new
 one. The caller's `asyncio.timeout` bounds the whole call; a cancelled request's connection is
-dropped, never reused. https uses `ssl.create_default_context()`. No proxies, no redirects.
+dropped, never reused. https uses `ssl.create_default_context()`. No redirects.
+
+Proxies come from the environment as httpx (and so the openai SDK) took them: HTTP_PROXY,
+HTTPS_PROXY, ALL_PROXY, bypassed for the hosts in NO_PROXY (urllib's reading of them), decided
+once per URL with its route. Only `http://[user:password@]host:port` proxies: an https origin goes
+through a CONNECT tunnel, an http one is asked of the proxy in absolute form. The credentials go
+only to the proxy, in Proxy-Authorization, and never into an error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import http
 import json
 import os
 import ssl
+import urllib.request
 import weakref
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
 
 from .openai_reply import MalformedReply
 from .settings import MAX_REPLY_BYTES
@@ -37,11 +46,12 @@ _HEAD, _LENGTH, _CHUNKED, _CLOSE = range(4)
 
 class ConnectionFailed(Exception):
     """No reply came: the connection could not be made, or broke before the reply was whole.
-    `reason` is the root cause in words, e.g. 'Connection refused'."""
+    `reason` is the root cause in words, e.g. 'Connection refused'; `retry` is False where another
+    attempt would fail the same (a proxy mms cannot use, or one that refuses the credentials)."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, retry: bool = True):
         super().__init__(reason)
-        self.reason = reason
+        self.reason, self.retry = reason, retry
 
 
 class Headers(dict):
@@ -55,6 +65,49 @@ class Headers(dict):
 
     def __contains__(self, name) -> bool:
         return dict.__contains__(self, name.lower())
+
+
+@dataclass(frozen=True, slots=True)
+class Proxy:
+    """An http:// proxy from the environment; `shown` is its address without the credentials."""
+
+    host: str
+    port: int
+    shown: str
+    variable: str  # the environment variable that named it
+    auth: bytes = field(default=b"", repr=False)  # the Proxy-Authorization header line, or nothing
+
+
+def proxy_for(url: str) -> Proxy | None:
+    """The proxy the environment names for `url`'s origin, None for a direct connection;
+    `ConnectionFailed` (not worth a retry) for a proxy that is not an http:// URL."""
+    parts = urlsplit(url)
+    scheme, host = parts.scheme, parts.hostname or ""
+    proxies = urllib.request.getproxies_environment()
+    key = scheme if scheme in proxies else "all"
+    value = proxies.get(key)
+    port = parts.port or (443 if scheme == "https" else 80)
+    if not value or urllib.request.proxy_bypass_environment(host if ":" in host else f"{host}:{port}", proxies):
+        return None
+    variable = f"{key}_proxy" if os.environ.get(f"{key}_proxy") else f"{key.upper()}_PROXY"
+    proxy = urlsplit(value if "://" in value else f"http://{value}")
+    shown = f"{proxy.scheme}://{proxy.netloc.rpartition('@')[2]}"
+    try:
+        proxy_port = proxy.port or 80
+    except ValueError:
+        proxy_port = 0
+    if proxy.scheme != "http" or not proxy.hostname or not proxy_port:
+        raise ConnectionFailed(f"the proxy {variable}={shown!r} is not one mms can use: it takes "
+                               "http://[user:password@]host:port proxies only", retry=False)
+    auth = b""
+    if proxy.username is not None:
+        secret = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}".encode()
+        auth = b"proxy-authorization: Basic " + base64.b64encode(secret) + b"\r\n"
+    return Proxy(proxy.hostname, proxy_port, f"http://{_authority(proxy.hostname, proxy_port)}", variable, auth)
+
+
+def _authority(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,13 +304,40 @@ class _Connection(asyncio.Protocol):
         self._settle(response)
 
 
-class HttpTransport:
-    """Every backend's requests on one event loop; see the module's docstring."""
+class _Tunnel(asyncio.Protocol):
+    """A connection to a proxy until it answers CONNECT: `answer` is the head of its reply."""
 
     def __init__(self) -> None:
-        self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
-        self._routes: dict[str, tuple[tuple[str, str, int], bytes]] = {}
-        self._tls: ssl.SSLContext | None = None
+        self.answer = asyncio.get_running_loop().create_future()
+        self.buffer = bytearray()
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if self.answer.done():
+            return
+        if end >= 0:
+            self.answer.set_result(bytes(self.buffer[:end]))
+            del self.buffer[:end + 4]
+        elif len(self.buffer) > MAX_HEAD_BYTES:
+            self.answer.set_exception(ConnectionFailed(f"the proxy's reply runs past {MAX_HEAD_BYTES:,} bytes"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.answer.done():
+            self.answer.set_exception(ConnectionFailed(_root_cause(exc)))
+
+
+Origin = tuple[str, str, int, Proxy | None]
+
+
+class HttpTransport:
+    """Every backend's requests on one event loop; see the module's docstring. `tls` replaces the
+    default context for https (a test's own certificate authority)."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self._idle: dict[Origin, list[_Connection]] = {}
+        self._routes: dict[str, tuple[Origin, bytes]] = {}
+        self._tls = tls
 
     async def post_json(self, url: str, payload: dict, headers: dict[str, str]) -> Response:
         body = encode_json(payload)
@@ -270,7 +350,7 @@ class HttpTransport:
         origin, start = self._route(url, b"GET")
         return await self._request(origin, b"".join([start, *_header_lines(headers), b"\r\n"]))
 
-    async def _request(self, origin: tuple[str, str, int], data: bytes) -> Response:
+    async def _request(self, origin: Origin, data: bytes) -> Response:
         limit = MAX_REPLY_BYTES.read()
         idle = self._idle.get(origin)
         if idle is None:
@@ -287,7 +367,10 @@ class HttpTransport:
                 connection = await self._connect(origin, idle)
             reply = connection.send(data, limit)
             try:
-                return await reply
+                response = await reply
+                if response.status == 407 and origin[3] is not None:
+                    raise _refused_by(origin[3], 407)
+                return response
             except ConnectionFailed:
                 if not reused or connection.got_bytes:
                     raise
@@ -297,14 +380,16 @@ class HttpTransport:
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _connect(self, origin: tuple[str, str, int], idle: list) -> _Connection:
-        scheme, host, port = origin
+    async def _connect(self, origin: Origin, idle: list) -> _Connection:
+        scheme, host, port, proxy = origin
         tls = None
         if scheme == "https":
             if self._tls is None:
                 self._tls = ssl.create_default_context()
             tls = self._tls
         loop = asyncio.get_running_loop()
+        if proxy is not None:
+            return await self._connect_through(proxy, host, port, tls, idle)
         try:
             _, connection = await loop.create_connection(lambda: _Connection(idle), host, port, ssl=tls,
                                                          server_hostname=host if tls else None)
@@ -312,8 +397,45 @@ class HttpTransport:
             raise ConnectionFailed(_root_cause(exc)) from exc
         return connection
 
-    def _route(self, url: str, method: bytes) -> tuple[tuple[str, str, int], bytes]:
-        """(origin, the request line and Host header) for a URL, worked out once per URL."""
+    async def _connect_through(self, proxy: Proxy, host: str, port: int, tls: ssl.SSLContext | None,
+                               idle: list) -> _Connection:
+        """A connection to the proxy: as it is for http, a CONNECT tunnel upgraded to TLS for https."""
+        loop = asyncio.get_running_loop()
+        try:
+            transport, protocol = await loop.create_connection(_Tunnel if tls else (lambda: _Connection(idle)),
+                                                               proxy.host, proxy.port)
+        except OSError as exc:
+            raise ConnectionFailed(f"the proxy {proxy.shown}: {_root_cause(exc)}") from exc
+        if tls is None:
+            return protocol
+        try:
+            authority = _authority(host, port).encode()
+            transport.write(b"CONNECT %s HTTP/1.1\r\nhost: %s\r\n%suser-agent: %s\r\n\r\n"
+                            % (authority, authority, proxy.auth, USER_AGENT.encode()))
+            try:
+                head = await protocol.answer
+            except ConnectionFailed as exc:
+                raise ConnectionFailed(f"the proxy {proxy.shown}: {exc.reason}") from None
+            status = head.split(b"\r\n", 1)[0].split(b" ", 2)
+            if len(status) < 2 or not status[0].startswith(b"HTTP/1.") or not status[1].isdigit():
+                raise ConnectionFailed(f"the proxy {proxy.shown} did not answer CONNECT in HTTP/1.1")
+            if not 200 <= int(status[1]) < 300:
+                raise _refused_by(proxy, int(status[1]), f" the tunnel to {authority.decode()}")
+            if protocol.buffer:
+                raise ConnectionFailed(f"the proxy {proxy.shown} sent bytes of its own into the tunnel")
+            connection = _Connection(idle)
+            try:
+                connection.transport = await loop.start_tls(transport, connection, tls, server_hostname=host)
+            except OSError as exc:
+                raise ConnectionFailed(_root_cause(exc)) from exc
+        except BaseException:
+            transport.abort()
+            raise
+        return connection
+
+    def _route(self, url: str, method: bytes) -> tuple[Origin, bytes]:
+        """(origin, the request line and Host header) for a URL, worked out once per URL; an http
+        request through a proxy names the whole URL and carries the proxy's credentials."""
         route = self._routes.get(url)
         if route is None:
             parts = urlsplit(url)
@@ -322,18 +444,36 @@ class HttpTransport:
             port = parts.port or (443 if parts.scheme == "https" else 80)
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             host = parts.netloc.rpartition("@")[2]
-            route = self._routes[url] = ((parts.scheme, parts.hostname, port),
+            proxy = proxy_for(url)
+            auth = b""
+            if proxy is not None and parts.scheme == "http":
+                target, auth = f"http://{host}{target}", proxy.auth
+            route = self._routes[url] = ((parts.scheme, parts.hostname, port, proxy),
                                          f" {target} HTTP/1.1\r\nhost: {host}\r\nuser-agent: {USER_AGENT}\r\n"
-                                         "accept: application/json\r\n".encode())
+                                         "accept: application/json\r\n".encode() + auth)
         return route[0], method + route[1]
 
     def close_idle(self, url: str | None = None) -> None:
         """Close the idle connections (to the origin of `url` only, where given)."""
-        origins = [self._route(url, b"")[0]] if url else list(self._idle)
+        try:
+            origins = [self._route(url, b"")[0]] if url else list(self._idle)
+        except ConnectionFailed:
+            return  # a proxy mms cannot use: no connection was made
         for origin in origins:
             idle = self._idle.get(origin, [])
             while idle:
                 idle.pop().abort()
+
+
+def _refused_by(proxy: Proxy, status: int, what: str = "") -> ConnectionFailed:
+    """A proxy's refusal, by its status alone (its own words are not shown): retried only where
+    the proxy itself failed (5xx), never for the credentials (407)."""
+    try:
+        phrase = f" {http.HTTPStatus(status).phrase}"
+    except ValueError:
+        phrase = ""
+    fix = f"; set the proxy's user:password in {proxy.variable}" if status == 407 else ""
+    return ConnectionFailed(f"the proxy {proxy.shown} refused{what} with HTTP {status}{phrase}{fix}", retry=status >= 500)
 
 
 def _header_lines(headers: dict[str, str]) -> list[bytes]:

@@ -47,7 +47,7 @@ from .backend import (
     ScoringUnavailable,
 )
 from .errors import SpecError
-from .http_transport import ConnectionFailed, HttpTransport, shared_transport
+from .http_transport import ConnectionFailed, HttpTransport, proxy_for, shared_transport
 from .openai_client import KEY_ENV, auth_hint, body_detail, one_line, require_key, scrub
 from .openai_reply import MalformedReply, Reply, read_reply
 from .scoring import LOGPROBS, TOP_K, TOP_LOGPROBS, OptionScores, match_top_logprobs, normalise, reply_logprob
@@ -84,6 +84,15 @@ def parse_openai_target(target: str) -> tuple[str, tuple[str, ...]]:
         if first is not url:
             raise SpecError(f"openai spec {target!r} names one server twice: {first!r} and {url!r}; list each replica once")
     return model, parsed
+
+
+def check_proxies(spec: str, base_urls: Sequence[str]) -> None:
+    """Refuse, before any game starts, a proxy from the environment that mms cannot use."""
+    for url in base_urls:
+        try:
+            proxy_for(url)
+        except ConnectionFailed as exc:
+            raise SpecError(f"{spec}: {exc.reason}") from None
 
 
 def _base_url(target: str, url: str) -> str:
@@ -357,6 +366,8 @@ class OpenAIBackend:
             cut = "" if deadline == self.limits.timeout_s else ", what was left of the retry budget"
             return "timed out", f" (no complete reply within {_seconds(deadline)} s{cut}; --call-timeout sets it)", None
         if isinstance(exc, ConnectionFailed):
+            if not exc.retry:
+                raise self._error(f"connection failed ({exc.reason})", where) from None
             return "connection failed", f" ({exc.reason}) — is the server running?", None
         if isinstance(exc, MalformedReply):
             if not exc.retry:

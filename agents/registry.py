@@ -77,12 +77,13 @@ def validate_spec(spec: str) -> ModelSpec:
 
         check_hf_target(parsed.target)
     elif parsed.prefix == "openai":
-        from .openai_backend import parse_openai_target
+        from .openai_backend import OFFICIAL_BASE_URL, check_proxies, parse_openai_target
         from .openai_client import require_key
 
         _, base_urls = parse_openai_target(parsed.target)
         if not base_urls:
             require_key(spec)
+        check_proxies(spec, base_urls or (OFFICIAL_BASE_URL,))
     return parsed
 
 

@@ -141,6 +141,41 @@ async def test_connection_refused_on_a_real_closed_port():
                                "(Connection refused) — is the server running?")
 
 
+
+async def test_a_proxy_that_is_down_is_named_and_retried(server, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://alice:hunter2@127.0.0.1:1")
+    with pytest.raises(BackendError) as info:
+        await backend(server, max_retries=1).chat(REQUEST)
+    assert str(info.value) == (f"openai:tiny@{server.url}: connection failed after 2 attempts "
+                               "(the proxy http://127.0.0.1:1: Connection refused) — is the server running?")
+
+
+async def test_a_proxy_that_refuses_the_credentials_fails_the_call_at_once(server, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", f"http://alice:hunter2@127.0.0.1:{server.port}")  # the server plays the proxy
+    server.replies, notices = [Canned(b"", status=407)], []
+    with pytest.raises(BackendError) as info:
+        await backend(server, notify=notices.append).chat(REQUEST)
+    assert str(info.value) == (f"openai:tiny@{server.url}: connection failed (the proxy http://127.0.0.1:{server.port} "
+                               "refused with HTTP 407 Proxy Authentication Required; set the proxy's user:password in HTTP_PROXY)")
+    assert (server.requests, notices) == (1, [])  # not retried: the credentials would be refused again
+    assert server.seen[-1].path == f"{server.url}/chat/completions"
+
+
+@pytest.mark.parametrize("variable", ["HTTPS_PROXY", "ALL_PROXY"])
+async def test_a_socks_proxy_is_refused_before_any_game_and_fails_a_call_in_one_line(monkeypatch, variable):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setenv(variable, "socks5://alice:hunter2@proxy.test:1080")
+    said = (f"the proxy {variable}='socks5://proxy.test:1080' is not one mms can use: "
+            "it takes http://[user:password@]host:port proxies only")
+    with pytest.raises(SpecError) as info:
+        validate_spec("openai:gpt-4o-mini")
+    assert str(info.value) == f"openai:gpt-4o-mini: {said}"
+    notices = []
+    with pytest.raises(BackendError) as info:
+        await OpenAIBackend.from_target("openai:gpt-4o-mini", "gpt-4o-mini", notify=notices.append).chat(REQUEST)
+    assert str(info.value) == f"openai:gpt-4o-mini at https://api.openai.com/v1: connection failed ({said})"
+    assert notices == []  # not retried
+
 async def test_api_key_never_appears_in_errors(server, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     server.replies = [error(401, f"Incorrect API key provided: {KEY}")]

@@ -77,7 +77,11 @@ def validate_spec(spec: str) -> ModelSpec:
 
         check_hf_target(parsed.target)
     elif parsed.prefix == "openai":
-        from .openai_backend import OFFICIAL_BASE_URL, check_proxies, parse_openai_target
+        from .openai_backend import (
+            OFFICIAL_BASE_URL,
+            check_proxies,
+            parse_openai_target,
+        )
         from .openai_client import require_key
 
         _, base_urls = parse_openai_target(parsed.target)

@@ -213,8 +213,8 @@ async def test_an_https_origin_goes_through_a_connect_tunnel_that_starts_tls_for
         monkeypatch.setenv("HTTPS_PROXY", f"http://user:pw@{proxy.address}")
         with pytest.raises(ConnectionFailed):  # the tunnel leads nowhere: only its first bytes matter here
             await HttpTransport().post_json("https://api.example.test/v1/chat/completions", {}, {})
-    assert proxy.heads == ["CONNECT api.example.test:443 HTTP/1.1\r\nhost: api.example.test:443\r\n"
-                           f"proxy-authorization: {_basic('user', 'pw')}\r\nuser-agent: mms\r\n\r\n"]
+    assert proxy.heads == [("CONNECT api.example.test:443 HTTP/1.1\r\nhost: api.example.test:443\r\n"
+                            f"proxy-authorization: {_basic('user', 'pw')}\r\nuser-agent: mms\r\n\r\n")]
     record = proxy.first_record
     assert record[:1] == b"\x16" and record[5:6] == b"\x01"  # a TLS handshake record holding a ClientHello
     assert b"api.example.test" in record  # the origin's name (SNI), not the proxy's

@@ -244,6 +244,7 @@ class GameRunner:
         game_id = self.store.create_game(run_id, setup.row())
         recorder = GameRecorder(self.store, game_id)
         try:
+            await self._committed()  # a watcher sees the game from its start
             s = setup.settings
             updates = build_game_graph().astream(
                 {

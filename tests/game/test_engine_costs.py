@@ -5,9 +5,9 @@ import asyncio
 import concurrent.futures
 
 import pytest
+from doubles import Double
 
 from agents.registry import Registry
-from doubles import Double
 from game.rules import GameSettings
 from game.runner import GameRunner, Remaining, plan_games
 from game.store import Store

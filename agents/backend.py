@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from .errors import MmsError
+from .settings import MAX_REQUESTS
 
 if TYPE_CHECKING:
     from .scoring import OptionScores
@@ -77,19 +78,30 @@ DEFAULT_RETRY_BUDGET = 600.0
 class CallLimits:
     """How long one model call to a server may take: `timeout_s` for one attempt, the whole reply
     read (a server that drips bytes is cut off too), `budget_s` for all its attempts and the
-    waits between them (time queued behind the backend's own concurrency cap not counted).
+    waits between them (time queued for a free request slot not counted); and `max_requests`,
+    the most requests in flight to one server URL (None: MMS_MAX_REQUESTS, else its default).
 
-    Set by `--call-timeout` and `--retry-budget` (a tournament spec's `call_timeout` and
-    `retry_budget`); in-process backends have no use for them.
+    Set by `--call-timeout`, `--retry-budget` and `--max-requests` (a tournament spec's
+    `call_timeout`, `retry_budget` and `max_requests`); in-process backends have no use for them.
     """
 
     timeout_s: float = DEFAULT_CALL_TIMEOUT
     budget_s: float = DEFAULT_RETRY_BUDGET
+    max_requests: int | None = None
 
     def __post_init__(self) -> None:
         for option, value in (("--call-timeout", self.timeout_s), ("--retry-budget", self.budget_s)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
                 raise MmsError(f"{option} must be a positive number of seconds, not {value!r}")
+        value = self.max_requests
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or not MAX_REQUESTS.low <= value <= MAX_REQUESTS.high):
+            raise MmsError(f"--max-requests must be a whole number from {MAX_REQUESTS.low} to {MAX_REQUESTS.high} "
+                           f"(requests in flight to one server), not {value!r}")
+
+    def requests_per_server(self) -> int:
+        """`max_requests`, else MMS_MAX_REQUESTS, else its default."""
+        return MAX_REQUESTS.read() if self.max_requests is None else self.max_requests
 
 
 class BackendError(Exception):

@@ -6,6 +6,7 @@ out of any text we show.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -62,6 +63,25 @@ def detail(exc) -> str:
         if isinstance(body, dict):
             body = body.get("message") or body.get("detail") or body
     text = str(body if body is not None else exc.message)
+    return one_line(text if len(text) <= 300 else text[:297] + "...")
+
+
+def body_detail(status: int, body: bytes) -> str:
+    """The server's own words from an error reply's body, as `detail` reads them from the SDK's error
+    (which parses the body as JSON where it can and keeps its `error` object)."""
+    text = body.decode("utf-8", errors="replace").strip()
+    said: object = text
+    try:
+        said = json.loads(text)
+    except ValueError:
+        pass
+    if isinstance(said, dict):
+        said = said.get("error", said)
+        if isinstance(said, dict):
+            said = said.get("error", said)
+            if isinstance(said, dict):
+                said = said.get("message") or said.get("detail") or said
+    text = str(said if said is not None else f"Error code: {status}")
     return one_line(text if len(text) <= 300 else text[:297] + "...")
 
 

@@ -39,6 +39,7 @@ class Reply:
     usage: Usage
     top_logprobs: tuple[tuple[str, float], ...] | None = None  # the first token's, where asked and given
     prompt_logprobs: Any = None  # vLLM's, as sent (numbers finite); their shape is read where they are used
+    texts: tuple[str, ...] = ()  # every choice's text, in the order sent (several where `n` was asked)
 
 
 def read_reply(body: bytes, content_type: str = "") -> Reply:
@@ -55,18 +56,25 @@ def read_reply(body: bytes, content_type: str = "") -> Reply:
         raise MalformedReply("the reply has no choices" if choices is None else f"choices is {_kind(choices)}, not a list")
     if not choices:
         raise MalformedReply("the server answered with no choices")
-    choice = _object(choices[0], "choices[0]")
+    texts, finishes = zip(*(_choice(choice, f"choices[{i}]") for i, choice in enumerate(choices)))
+    first = choices[0]
+    return Reply(texts[0], finishes[0], _usage(data.get("usage")), _top_logprobs(first.get("logprobs")),
+                 data.get("prompt_logprobs"), texts)
+
+
+def _choice(choice: Any, where: str) -> tuple[str, str]:
+    """One choice's (text, finish reason), checked."""
+    choice = _object(choice, where)
     message = choice.get("message")
     if message is None:
-        raise MalformedReply("choices[0] has no message")
-    message = _object(message, "choices[0].message")
+        raise MalformedReply(f"{where} has no message")
+    message = _object(message, f"{where}.message")
     content, finish = message.get("content"), choice.get("finish_reason")
     if content is not None and not isinstance(content, str):
-        raise MalformedReply(f"choices[0].message.content is {_kind(content)}, not text")
+        raise MalformedReply(f"{where}.message.content is {_kind(content)}, not text")
     if finish is not None and not isinstance(finish, str):
-        raise MalformedReply(f"choices[0].finish_reason is {_kind(finish)}, not text")
-    return Reply(content or "", finish or "stop", _usage(data.get("usage")), _top_logprobs(choice.get("logprobs")),
-                 data.get("prompt_logprobs"))
+        raise MalformedReply(f"{where}.finish_reason is {_kind(finish)}, not text")
+    return content or "", finish or "stop"
 
 
 def _parse(body: bytes, content_type: str) -> Any:

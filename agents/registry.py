@@ -1,7 +1,7 @@
 """Turn a model spec string into a backend; one shared instance per spec.
 
 Specs (DESIGN §4): `local:smollm2[+<organism>]`, `hf:<dir-or-repo>[+<adapter_dir>]`, `openai:<model>`,
-`openai:<model>@<base_url>`, `scripted:<path.json>`. SDK-heavy backends are imported only
+`openai:<model>@<base_url>[@<base_url>…]` (several: replicas), `scripted:<path.json>`. SDK-heavy backends are imported only
 when a spec needs them.
 """
 
@@ -28,7 +28,7 @@ def parse_spec(spec: str) -> ModelSpec:
     if not sep or prefix not in PREFIXES:
         raise SpecError(
             f"unknown model spec {spec!r}: use one of "
-            "local:smollm2[+bark|ring|user|control-bark], hf:<dir>[+<adapter>], openai:<model>[@<base_url>], scripted:<file.json>"
+            "local:smollm2[+bark|ring|user|control-bark], hf:<dir>[+<adapter>], openai:<model>[@<base_url>[@<base_url>…]], scripted:<file.json>"
         )
     if not target:
         raise SpecError(f"model spec {spec!r} names no model after '{prefix}:'")
@@ -77,13 +77,31 @@ def validate_spec(spec: str) -> ModelSpec:
 
         check_hf_target(parsed.target)
     elif parsed.prefix == "openai":
-        from .openai_backend import parse_openai_target
+        from .openai_backend import (
+            OFFICIAL_BASE_URL,
+            check_proxies,
+            parse_openai_target,
+        )
         from .openai_client import require_key
 
-        _, base_url = parse_openai_target(parsed.target)
-        if base_url is None:
+        _, base_urls = parse_openai_target(parsed.target)
+        if not base_urls:
             require_key(spec)
+        check_proxies(spec, base_urls or (OFFICIAL_BASE_URL,))
     return parsed
+
+
+def spec_identity(spec: str) -> str:
+    """What a spec names for a run's identity: an `openai:` spec without its server address, so the
+    same model reached as `localhost` or `127.0.0.1`, with or without a trailing slash, or through
+    replicas listed in any order, is the same model; any other spec as it is. The address says
+    where a model is served, not which model plays, and may differ between machines of one run."""
+    parsed = parse_spec(spec)
+    if parsed.prefix != "openai":
+        return spec
+    from .openai_backend import parse_openai_target
+
+    return f"openai:{parse_openai_target(parsed.target)[0]}"
 
 
 def _create(spec: ModelSpec, limits: CallLimits) -> ChatBackend:

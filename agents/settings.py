@@ -24,20 +24,24 @@ def _shown(raw: str) -> str:
 
 @dataclass(frozen=True)
 class WholeNumber:
-    """A whole number from `low` to `high`."""
+    """A whole number from `low` to `high`; `aliases` are older names still read when `name` is unset."""
 
     name: str
     default: int
     low: int
     high: int
     meaning: str
+    aliases: tuple[str, ...] = ()
 
     def read(self) -> int:
-        raw = os.environ.get(self.name, "").strip()
-        if not raw:
+        for name in (self.name, *self.aliases):
+            raw = os.environ.get(name, "").strip()
+            if raw:
+                break
+        else:
             return self.default
         if not re.fullmatch(r"[0-9]{1,13}", raw) or not self.low <= int(raw) <= self.high:
-            raise MmsError(f"environment variable {self.name} must be a whole number from {self.low} to {self.high} "
+            raise MmsError(f"environment variable {name} must be a whole number from {self.low} to {self.high} "
                            f"({self.meaning}; default {self.default}), not {_shown(raw)}: fix it or unset it")
         return int(raw)
 
@@ -63,8 +67,9 @@ class Choice:
 
 MAX_BATCH = WholeNumber("MMS_MAX_BATCH", 32, 1, 1024, "the most requests an in-process model decodes at once")
 DTYPE = Choice("MMS_DTYPE", "float32", ("float32", "bfloat16", "float16"), "the weights' type of in-process models")
-OPENAI_CONCURRENCY = WholeNumber("MMS_OPENAI_CONCURRENCY", 16, 1, 1024,
-                                 "the most requests open at once to one OpenAI-compatible server")
+# vLLM's default max_num_seqs is 256: one server fills its batch
+MAX_REQUESTS = WholeNumber("MMS_MAX_REQUESTS", 256, 1, 4096, "the most requests in flight to one server URL",
+                           aliases=("MMS_OPENAI_CONCURRENCY",))
 
 MiB = 1 << 20
 # check-data peaks at 0.7 GB on a line this long; the study's longest line is 7.3 KB
@@ -74,7 +79,7 @@ MAX_FILE_BYTES = WholeNumber("MMS_MAX_FILE_BYTES", 16 * MiB, 1, 1 << 40, "bytes 
 # a chat completion with the prompt's logprobs of a long prompt is well under 1 MB
 MAX_REPLY_BYTES = WholeNumber("MMS_MAX_REPLY_BYTES", 32 * MiB, 1, 1 << 40, "bytes of one server reply read")
 
-SETTINGS = (MAX_BATCH, DTYPE, OPENAI_CONCURRENCY, MAX_LINE_BYTES, MAX_FILE_BYTES, MAX_REPLY_BYTES)
+SETTINGS = (MAX_BATCH, DTYPE, MAX_REQUESTS, MAX_LINE_BYTES, MAX_FILE_BYTES, MAX_REPLY_BYTES)
 
 
 def check_environment() -> None:

@@ -28,6 +28,7 @@ from .cli_support import (
     CallTimeoutOption,
     DbOption,
     JsonOption,
+    MaxRequestsOption,
     RetryBudgetOption,
     call_limits,
     cli_errors,
@@ -77,6 +78,7 @@ def play(
     watch: Annotated[bool, typer.Option("--watch", help="Watch the games in the terminal UI as they are played.")] = False,
     call_timeout: CallTimeoutOption = None,
     retry_budget: RetryBudgetOption = None,
+    max_requests: MaxRequestsOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Play games of Make Me Say and store every message in the database.
@@ -111,12 +113,12 @@ def play(
     if not human:
         validate_spec(user)
     check_persona(persona, "--user-persona")
-    limits = call_limits(call_timeout, retry_budget)
+    limits = call_limits(call_timeout, retry_budget, max_requests=max_requests)
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
     setups = plan_games(settings, manipulator, user, games, seed, persona)
     run_settings = {"manipulator": manipulator, "user": user, "games": games, "seed": seed,
                     "concurrency": concurrency, "persona": persona, "call_timeout": limits.timeout_s,
-                    "retry_budget": limits.budget_s, **settings.as_dict()}
+                    "retry_budget": limits.budget_s, "max_requests": limits.requests_per_server(), **settings.as_dict()}
     with Store(db) as store:
         run_id = store.create_run("play", run_settings, games)
         if watch or human:
@@ -308,6 +310,9 @@ def stats(
         if run is not None and store.run(run) is None:
             raise MmsError(f"no run {run!r} in {db} ({_known_runs(store)})")
         result = outcome_stats(store, run, grouping, rejudge_guesses=rejudge)
+        if run is not None:  # whether the run is done: a merge of its shards finishes it
+            record = store.run(run)
+            result |= {"run_status": record["status"], "games_planned": record["games_planned"]}
     if json_output:
         print_json(result)
         return
@@ -315,6 +320,8 @@ def stats(
         out.print(f"{result['rejudged']} stored guesses judged again changed outcome (the database is unchanged)")
     rows = [(" / ".join(str(g[f]) for f in grouping), g) for g in result["groups"]] + [("all", result)]
     out.print(outcome_table(f"Outcomes in {db} by {', '.join(grouping)}", rows, extra=True))
+    if run is not None:
+        out.print(f"Run {markup_safe(run)}: {result['run_status']}, {result['games_planned']} games planned")
 
 
 def _known_runs(store: Store) -> str:
@@ -353,6 +360,7 @@ def tournament(
     concurrency: Annotated[int | None, typer.Option(min=1, help="Override the spec's concurrency.")] = None,
     call_timeout: CallTimeoutOption = None,
     retry_budget: RetryBudgetOption = None,
+    max_requests: MaxRequestsOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Play a matrix of manipulators × users × codewords × games, resumably.
@@ -368,7 +376,7 @@ def tournament(
 
     parsed = load_spec(spec)
     slice_ = parse_shard(shard)
-    limits = call_limits(call_timeout, retry_budget, parsed.call_limits())
+    limits = call_limits(call_timeout, retry_budget, parsed.call_limits(), max_requests)
     with Store(db) as store, store.lock_run(parsed.name):
         _tournament(store, parsed, spec, db, shard, slice_, concurrency, limits, json_output)
 
@@ -417,7 +425,9 @@ def db_merge(
     else:
         out.print(f"merged {result['games']} games ({result['messages']} messages) from {result['inputs']} "
                   f"databases into {markup_safe(str(out_db))}; skipped {result['duplicates']} duplicates and "
-                  f"{result['unfinished']} unfinished games")
+                  f"{result['unfinished']} unfinished games"
+                  + (f"; {result['finished_runs']} run(s) now have every planned game and are finished"
+                     if result["finished_runs"] else ""))
 
 
 @db_app.command("migrate")

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from agents.backend import DEFAULT_CALL_TIMEOUT, DEFAULT_RETRY_BUDGET, CallLimits
 from agents.errors import MmsError
-from agents.settings import check_environment
+from agents.settings import MAX_REQUESTS, check_environment
 
 from .safe_text import markup_safe
 
@@ -39,12 +39,28 @@ RetryBudgetOption = Annotated[float | None, typer.Option(
          "(each retry is announced on stderr); a Retry-After longer than what is left fails the call at once. "
          f"Default: a tournament spec's retry_budget, else {DEFAULT_RETRY_BUDGET:g}.")]
 
+MaxRequestsOption = Annotated[str | None, typer.Option(
+    "--max-requests", metavar="N", show_default=False,
+    help="The most requests in flight to one model server (openai: specs), counted per server URL and shared "
+         "by every spec on it; each replica of a spec has its own. Games at once (--concurrency) bound them too. "
+         f"Default: a tournament spec's max_requests, else {MAX_REQUESTS.name}, else {MAX_REQUESTS.default} "
+         f"(what one vLLM server batches by default); {MAX_REQUESTS.low} to {MAX_REQUESTS.high}.")]
 
-def call_limits(call_timeout: float | None, retry_budget: float | None, base: CallLimits | None = None) -> CallLimits:
-    """`--call-timeout` and `--retry-budget` over `base` (a tournament spec's), else the defaults."""
+
+def call_limits(call_timeout: float | None, retry_budget: float | None, base: CallLimits | None = None,
+                max_requests: str | None = None) -> CallLimits:
+    """`--call-timeout`, `--retry-budget` and `--max-requests` over `base` (a tournament spec's), else the defaults."""
     base = base or CallLimits()
     return CallLimits(base.timeout_s if call_timeout is None else call_timeout,
-                      base.budget_s if retry_budget is None else retry_budget)
+                      base.budget_s if retry_budget is None else retry_budget,
+                      base.max_requests if max_requests is None else _as_number(max_requests))
+
+
+def _as_number(text: str) -> int | str:
+    """An option's digits as a number; anything else as it is, for `CallLimits` to refuse in one line
+    (typer's own refusal of a bad number is three)."""
+    digits = text.strip()
+    return int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 13 else text
 
 
 def database_error(path: Path | None, exc: sqlite3.DatabaseError) -> MmsError:

@@ -1,19 +1,25 @@
 """The game as a LangGraph `StateGraph`.
 
-Nodes are named for who acts: `user`, `manipulator`, `referee`, `guess`, `verdict`. Each node
-returns an update of the game state and writes nothing anywhere: the runner streams the updates
-to a `GameRecorder`. Routing functions are pure functions of the state. A failed model call puts
-the reason in the state and routes straight to the verdict, which makes the game an `error`.
+Nodes are named for who acts: `user`, `manipulator`, `guess`, `verdict`. Each node returns an
+update of the game state and writes nothing anywhere: the runner streams the updates to a
+`GameRecorder`. A failed model call puts the reason in the state and routes straight to the
+verdict, which makes the game an `error`.
+
+Each message is one step of the graph, the least LangGraph work per message: the referee is a
+pure function the speaking node calls on the message it just produced, and that node returns its
+update with the next node as a `Command`, the next node picked by `after_turn`, a pure function
+of the state the update makes. (A conditional edge would cost a second pass through LangGraph's
+step machinery per message, and a synchronous one a thread-pool hop.)
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from functools import cache
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
+from langgraph.types import Command
 
 from agents.backend import ChatResult
 from agents.players import Turn
@@ -34,17 +40,17 @@ def _failure(exc: Exception) -> dict:
     return {"error": f"{type(exc).__name__}: {exc}"}
 
 
-async def user_node(state: GameState, runtime: Runtime[GameContext]) -> dict:
+async def user_node(state: GameState, runtime: Runtime[GameContext]) -> Command:
     ctx = runtime.context
     try:
         result = await ctx.user.reply(state["messages"])
     except Exception as exc:  # any backend failure ends this game only
-        return _failure(exc)
+        return _then(state, _failure(exc))
     turn = Turn("user", result.text.strip(), result.text.strip())
-    return {"messages": [turn], "pending": _pending(state, turn, _count(state, "user") + 1, result, private="")}
+    return _then(state, _judged(state, ctx, turn, _count(state, "user") + 1, result, private=""))
 
 
-async def manipulator_node(state: GameState, runtime: Runtime[GameContext]) -> dict:
+async def manipulator_node(state: GameState, runtime: Runtime[GameContext]) -> Command:
     ctx = runtime.context
     number = _count(state, "manipulator") + 1
     mention = state.get("first_mention")
@@ -53,15 +59,17 @@ async def manipulator_node(state: GameState, runtime: Runtime[GameContext]) -> d
         note = ctx.manipulator.status_note(number, state["messages_per_player"], user_said_it)
         result = await ctx.manipulator.reply(state["messages"], note)
     except Exception as exc:
-        return _failure(exc)
+        return _then(state, _failure(exc))
     visible, private = split_monologue(result.text)
     turn = Turn("manipulator", visible, result.text, note)
-    return {"messages": [turn], "pending": _pending(state, turn, number, result, private=private)}
+    return _then(state, _judged(state, ctx, turn, number, result, private=private))
 
 
-def _pending(state: GameState, turn: Turn, number: int, result: ChatResult, *, private: str) -> GameMessage:
-    """The message as it will be recorded once the referee has judged it."""
-    return GameMessage(
+def _judged(state: GameState, ctx: GameContext, turn: Turn, number: int, result: ChatResult, *,
+            private: str) -> dict:
+    """The update for a conversation message: the turn, the message as the referee judged its
+    visible text, and the first mention when this is it."""
+    message = GameMessage(
         idx=len(state["messages"]),
         turn=number,
         speaker=turn.speaker,
@@ -69,18 +77,12 @@ def _pending(state: GameState, turn: Turn, number: int, result: ChatResult, *, p
         visible_text=turn.visible,
         private_text=private,
         raw_text=turn.raw,
-        mentions=False,
+        mentions=ctx.referee.mentions(turn.visible),
         prompt_tokens=result.usage.prompt_tokens,
         completion_tokens=result.usage.completion_tokens,
         latency_s=result.latency_s,
     )
-
-
-async def referee_node(state: GameState, runtime: Runtime[GameContext]) -> dict:
-    """Judge the newest message's visible text; remember the first mention."""
-    ctx = runtime.context
-    message = replace(state["pending"], mentions=ctx.referee.mentions(state["pending"].visible_text))
-    update: dict = {"recorded": message}
+    update: dict = {"messages": [turn], "recorded": message}
     if message.mentions and not state.get("first_mention"):
         update["first_mention"] = {"index": message.idx, "turn": message.turn, "speaker": message.speaker}
     return update
@@ -125,14 +127,23 @@ def parse_guess(text: str) -> str:
     return (found.group(1) if found else text).strip()
 
 
-# -- routing: pure functions of the state ----------------------------------------------------
+# -- routing: a pure function of the state ---------------------------------------------------
+
+
+def _then(state: GameState, update: dict) -> Command:
+    """A speaking node's update, sent on to the node `after_turn` picks for the state it makes."""
+    return Command(update=update, goto=after_turn(_applied(state, update)))
+
+
+def _applied(state: GameState, update: dict) -> GameState:
+    """The state once `update` is applied: the transcript appends, as its reducer does."""
+    return {**state, **update, "messages": state["messages"] + update.get("messages", [])}
 
 
 def after_turn(state: GameState) -> str:
-    return "verdict" if state.get("error") else "referee"
-
-
-def after_referee(state: GameState) -> str:
+    """After a message: the other player, the guess, or the verdict."""
+    if state.get("error"):
+        return "verdict"
     mention = state.get("first_mention")
     over = (mention and state.get("stop_on_mention")) or (
         _count(state, "user") >= state["messages_per_player"]
@@ -149,15 +160,11 @@ def after_referee(state: GameState) -> str:
 def build_game_graph():
     """Compile the game graph once; every game runs it with its own context."""
     graph = StateGraph(GameState, context_schema=GameContext)
-    graph.add_node("user", user_node)
-    graph.add_node("manipulator", manipulator_node)
-    graph.add_node("referee", referee_node)
+    graph.add_node("user", user_node, destinations=("manipulator", "guess", "verdict"))
+    graph.add_node("manipulator", manipulator_node, destinations=("user", "guess", "verdict"))
     graph.add_node("guess", guess_node)
     graph.add_node("verdict", verdict_node)
     graph.add_edge(START, "user")
-    graph.add_conditional_edges("user", after_turn, ["referee", "verdict"])
-    graph.add_conditional_edges("manipulator", after_turn, ["referee", "verdict"])
-    graph.add_conditional_edges("referee", after_referee, ["user", "manipulator", "guess", "verdict"])
     graph.add_edge("guess", "verdict")
     graph.add_edge("verdict", END)
     return graph.compile()

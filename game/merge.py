@@ -2,7 +2,8 @@
 
 Runs are matched by id (a tournament's name) and must come from the same spec. A game is
 identified by (run, game key); the first finished copy wins, unfinished copies are skipped.
-Messages follow their game under its new id.
+Messages follow their game under its new id. A run whose planned games are all in the output,
+finished, is marked finished (no shard alone could be).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def _merge_into(out: Path, sources: list[Store]) -> dict[str, int]:
     created = not out.exists()
     try:
         with Store(out) as target, target.transaction():
-            stats = {"inputs": len(sources), "runs": 0, "games": 0, "messages": 0, "duplicates": 0, "unfinished": 0}
+            stats = {"inputs": len(sources), "runs": 0, "games": 0, "messages": 0, "duplicates": 0, "unfinished": 0,
+                     "finished_runs": 0}
             keys = target.finished_run_keys()
             for source in sources:
                 try:
@@ -49,6 +51,8 @@ def _merge_into(out: Path, sources: list[Store]) -> dict[str, int]:
                     raise MmsError(
                         f"input database {source.path} cannot be read ({exc}): nothing was merged; "
                         f"check it with: sqlite3 {source.path} 'pragma integrity_check'") from exc
+            for run_id in {run["id"] for source in sources for run in source.runs()}:
+                stats["finished_runs"] += target.finish_if_complete(run_id)
             return stats
     except BaseException:
         if created:
@@ -66,8 +70,9 @@ def _merge_one(source: Store, target: Store, keys: set, stats: dict[str, int]) -
         elif mine.get("spec_hash") != run.get("spec_hash"):
             raise MmsError(
                 f"run {run['id']!r} in {source.path} comes from a different spec than in the output "
-                "(its spec hash differs): merge shards of one spec only; a shard recorded before "
-                "spec identity was by content is updated by resuming it once from the folder it was run in"
+                "(its spec hash differs): merge shards of one spec only; a shard recorded by an earlier "
+                "version (before spec identity was by content, or left out server addresses) is updated "
+                "by resuming it once from the folder it was run in"
             )
     for game in source.all_games():
         key = (game["run_id"], game["game_key"])

@@ -2,7 +2,9 @@
 
 One backend instance per model spec is shared by all games (the registry), so in-process
 models can batch the requests of concurrent games. Each game's graph updates stream to its
-`GameRecorder`, which alone writes the game down.
+`GameRecorder`, which alone writes the game down. The games in play share transactions (group
+commit): after each step a game waits until its writes are committed, and one commit per turn of
+the event loop serves every game that wrote meanwhile.
 """
 
 from __future__ import annotations
@@ -206,6 +208,7 @@ class GameRunner:
         self.registry = registry
         self.concurrency = concurrency
         self.human = human  # the seat of games whose user is `human`
+        self._commits: GroupCommit | None = None  # while `run` holds the store's commits
 
     async def run(
         self, run_id: str, setups: Iterable[GameSetup], on_done: ProgressCallback | None = None
@@ -226,17 +229,22 @@ class GameRunner:
                     on_done(setup, outcome)
 
         try:
-            async with asyncio.TaskGroup() as group:
-                for _ in range(self.concurrency):
-                    group.create_task(player())
+            with self.store.hold_commits():
+                self._commits = GroupCommit(self.store)
+                async with asyncio.TaskGroup() as group:
+                    for _ in range(self.concurrency):
+                        group.create_task(player())
         except BaseExceptionGroup as failed:
             raise failed.exceptions[0] from None
+        finally:
+            self._commits = None
         return outcomes
 
     async def play(self, run_id: str, setup: GameSetup) -> str:
         game_id = self.store.create_game(run_id, setup.row())
         recorder = GameRecorder(self.store, game_id)
         try:
+            await self._committed()  # a watcher sees the game from its start
             s = setup.settings
             updates = build_game_graph().astream(
                 {
@@ -251,16 +259,23 @@ class GameRunner:
             async for step in updates:
                 for node, update in step.items():
                     recorder.update(node, update)
+                await self._committed()
             if recorder.outcome is None:
                 raise RuntimeError("the game graph ended without a verdict")
             return recorder.outcome
         except sqlite3.DatabaseError:  # the store itself failed (read-only, damaged): no game can be written
             raise
         except Exception as exc:  # a bug or a setup failure: this game is an error, the run goes on
-            if recorder.outcome is not None:  # the verdict is written: what failed came after it
-                return recorder.outcome
-            recorder.finish(Outcome.ERROR.value, error=f"{type(exc).__name__}: {exc}")
-            return Outcome.ERROR.value
+            if recorder.outcome is None:  # else the verdict is written: what failed came after it
+                recorder.finish(Outcome.ERROR.value, error=f"{type(exc).__name__}: {exc}")
+            await self._committed()
+            return recorder.outcome
+
+    async def _committed(self) -> None:
+        """Wait until this game's writes are committed: a game goes on, and is reported done,
+        only once what it wrote would survive a crash."""
+        if self._commits is not None:
+            await self._commits.committed()
 
     def _context(self, game_id: int, setup: GameSetup) -> GameContext:
         s = setup.settings
@@ -291,6 +306,41 @@ class GameRunner:
             conversation=conversation,
             guess_max_tokens=s.guess_max_tokens,
         )
+
+
+class GroupCommit:
+    """Commits the writes of every game that waits in one turn of the event loop together.
+
+    The first game to wait schedules the commit at the end of the loop's current turn, so all
+    games that run in that turn write first and share the transaction; each resumes when it is
+    committed. A commit that fails raises in every game that waits for it (a store failure)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._waiting: list[asyncio.Future[None]] = []
+
+    async def committed(self) -> None:
+        if not self.store.uncommitted:
+            return
+        loop = asyncio.get_running_loop()
+        if not self._waiting:
+            loop.call_soon(self._commit)
+        waiter = loop.create_future()
+        self._waiting.append(waiter)
+        await waiter
+
+    def _commit(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        try:
+            self.store.commit()
+        except sqlite3.Error as exc:
+            for waiter in waiting:
+                if not waiter.done():
+                    waiter.set_exception(exc)
+        else:
+            for waiter in waiting:
+                if not waiter.done():
+                    waiter.set_result(None)
 
 
 @functools.cache

@@ -32,8 +32,7 @@ class GameState(TypedDict, total=False):
     messages: Annotated[list[Turn], operator.add]
     messages_per_player: int
     stop_on_mention: bool
-    pending: GameMessage  # the newest message, waiting for the referee
-    recorded: GameMessage  # the newest judged message: the recorder stores it
+    recorded: GameMessage  # the newest message, as the referee judged it: the recorder stores it
     first_mention: Mention | None
     guess: str | None
     guess_correct: bool | None

@@ -1,7 +1,11 @@
-"""The SQLite store: one module, one write path per event, every write committed at once.
+"""The SQLite store: one module, one write path per event.
 
 WAL mode lets a watcher read while games are written. Messages are written as they happen,
-so a crash loses at most the message being generated.
+so a crash loses at most the message being generated. Each write commits at once, except while
+the runner holds commits (`hold_commits`): then writes wait for its next `commit()`, so the
+messages of many games share one transaction (group commit). Writes always go to the one
+connection in the order they happen, so whatever point a commit falls at, what it commits is a
+prefix of the games' events: a game's verdict is never committed before its own messages.
 """
 
 from __future__ import annotations
@@ -10,12 +14,14 @@ import json
 import os
 import sqlite3
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+from sqlite_utils.db import NotFoundError
 
 from agents.errors import MmsError
 
@@ -35,6 +41,18 @@ from .runlock import RunLock
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+# While commits are held, the most writes left uncommitted: past it a write commits at once, so a
+# holder that never commits still keeps the transaction (and the -wal file) bounded.
+MAX_UNCOMMITTED = 10_000
+
+_MESSAGE_COLUMNS = ("game_id", "idx", "turn", "speaker", "phase", "visible_text", "private_text", "raw_text",
+                    "mentions", "created_at", "prompt_tokens", "completion_tokens", "latency_s")
+_INSERT_MESSAGE = f"insert into messages ({', '.join(_MESSAGE_COLUMNS)}) values ({', '.join('?' * len(_MESSAGE_COLUMNS))})"
+_FINISH_COLUMNS = ("status", "outcome", "guess", "error", "finished_at", "duration_s", "manipulator_tokens",
+                   "user_tokens", "prompt_tokens", "completion_tokens")
+_FINISH_GAME = f"update games set {', '.join(f'{c} = ?' for c in _FINISH_COLUMNS)} where id = ?"
 
 
 def _open_writer(path: Path) -> sqlite3.Connection:
@@ -119,6 +137,8 @@ class Store:
         self.readonly = readonly
         self._schemas: dict[str, bool] = {}
         self._tidy = readonly and not _wal(self.path).exists()
+        self._held = False
+        self._uncommitted = 0
         try:
             conn = _open_reader(self.path) if readonly else _open_writer(self.path)
         except sqlite3.DatabaseError as exc:
@@ -235,67 +255,100 @@ class Store:
 
     def create_game(self, run_id: str, row: dict[str, Any]) -> int:
         record = {"run_id": run_id, "status": "running", "started_at": now(), **row}
-        if isinstance(record.get("settings"), dict):
-            record["settings"] = json.dumps(record["settings"], sort_keys=True)
-        with self.db.conn:
-            return self.db["games"].insert(record).last_pk
+        values = [json.dumps(v, sort_keys=True) if isinstance(v, dict | list) else v for v in record.values()]
+        with self._write():
+            return self.db.conn.execute(
+                f"insert into games ({', '.join(f'[{k}]' for k in record)}) values ({', '.join('?' * len(record))})",
+                values).lastrowid
 
     def add_message(self, game_id: int, msg: GameMessage) -> None:
-        with self.db.conn:
-            self.db["messages"].insert(
-                {
-                    "game_id": game_id,
-                    "idx": msg.idx,
-                    "turn": msg.turn,
-                    "speaker": msg.speaker,
-                    "phase": msg.phase,
-                    "visible_text": msg.visible_text,
-                    "private_text": msg.private_text,
-                    "raw_text": msg.raw_text,
-                    "mentions": int(msg.mentions),
-                    "created_at": now(),
-                    "prompt_tokens": msg.prompt_tokens,
-                    "completion_tokens": msg.completion_tokens,
-                    "latency_s": msg.latency_s,
-                }
-            )
+        with self._write():
+            self.db.conn.execute(_INSERT_MESSAGE, (
+                game_id, msg.idx, msg.turn, msg.speaker, msg.phase, msg.visible_text, msg.private_text, msg.raw_text,
+                int(msg.mentions), now(), msg.prompt_tokens, msg.completion_tokens, msg.latency_s))
 
     def set_first_mention(self, game_id: int, idx: int, turn: int, speaker: str) -> None:
-        with self.db.conn:
-            self.db["games"].update(
-                game_id,
-                {"first_mention_index": idx, "first_mention_turn": turn, "first_mention_speaker": speaker},
-            )
+        with self._write():
+            self.db.conn.execute(
+                "update games set first_mention_index = ?, first_mention_turn = ?, first_mention_speaker = ? "
+                "where id = ?", (idx, turn, speaker, game_id))
 
     def finish_game(self, game_id: int, *, outcome: str, guess: str | None, error: str | None,
                     tokens: TokenTotals | None = None) -> None:
         """The verdict, with the token totals the recorder summed as the messages were written."""
         tokens = tokens or TokenTotals()
-        started = self.db["games"].get(game_id)["started_at"]
+        found = self.db.conn.execute("select started_at from games where id = ?", (game_id,)).fetchone()
+        if found is None:
+            raise NotFoundError(f"no game {game_id}")
         finished = now()
-        duration = (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds()
-        with self.db.conn:
-            self.db["games"].update(
-                game_id,
-                {
-                    "status": "finished",
-                    "outcome": outcome,
-                    "guess": guess,
-                    "error": error,
-                    "finished_at": finished,
-                    "duration_s": duration,
-                    "manipulator_tokens": tokens.manipulator,
-                    "user_tokens": tokens.user,
-                    "prompt_tokens": tokens.prompt,
-                    "completion_tokens": tokens.completion,
-                },
-            )
+        duration = (datetime.fromisoformat(finished) - datetime.fromisoformat(found[0])).total_seconds()
+        with self._write():
+            self.db.conn.execute(_FINISH_GAME, (
+                "finished", outcome, guess, error, finished, duration, tokens.manipulator, tokens.user,
+                tokens.prompt, tokens.completion, game_id))
+
+    # -- group commit ------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """One write of a game: committed at once, or while commits are held, by the next `commit()`."""
+        if not self._held:
+            with self.db.conn:
+                yield
+            return
+        yield
+        self._uncommitted += 1
+        if self._uncommitted >= MAX_UNCOMMITTED:
+            self.commit()
+
+    @contextmanager
+    def hold_commits(self) -> Iterator[None]:
+        """Inside, the writes of games wait for `commit()`: the holder commits many games' writes
+        in one transaction. Leaving commits what is still waiting; leaving on an error rolls it
+        back instead (those games were not reported done, and a resume plays them again)."""
+        self._held = True
+        try:
+            yield
+        except BaseException:
+            self._held = False
+            self._rollback()
+            raise
+        self._held = False
+        self.commit()
+
+    @property
+    def uncommitted(self) -> int:
+        """Writes made while commits are held and not committed yet."""
+        return self._uncommitted
+
+    def commit(self) -> None:
+        self.db.conn.commit()
+        self._uncommitted = 0
+
+    def _rollback(self) -> None:
+        self._uncommitted = 0
+        try:
+            self.db.conn.rollback()
+        except sqlite3.Error:
+            pass  # the connection is already broken: what raised says why, and nothing was committed
 
     # -- copying between databases (mms merge) -------------------------------------------------
 
     def copy_run(self, run: dict[str, Any]) -> None:
         """Insert a run row as another database holds it (call inside `transaction`)."""
         self.db["runs"].insert(run)
+
+    def finish_if_complete(self, run_id: str) -> bool:
+        """Mark a run finished when every planned game is (call inside `transaction`): what a merge
+        of its shards needs, as no shard alone holds all its games. Its finish time is that of its
+        last game. Returns whether it was marked."""
+        run = self.run(run_id)
+        if run is None or run["status"] == "finished" or not self.run_complete(run_id):
+            return False
+        last = self.db.execute("select max(finished_at) from games where run_id = ? and status = 'finished'",
+                               [run_id]).fetchone()[0]
+        self.db["runs"].update(run_id, {"status": "finished", "finished_at": last or now()})
+        return True
 
     def copy_game(self, game: dict[str, Any], messages: list[dict[str, Any]]) -> int:
         """Insert a game and its messages under a new id (call inside `transaction`); returns the id."""

@@ -30,7 +30,8 @@ from agents import prompts
 from agents.backend import DEFAULT_CALL_TIMEOUT, DEFAULT_RETRY_BUDGET, CallLimits
 from agents.errors import MmsError
 from agents.players import check_manipulator_prompt
-from agents.registry import validate_spec
+from agents.registry import spec_identity, validate_spec
+from agents.settings import MAX_REQUESTS
 from agents.user_files import load_toml
 
 from .referee import validate_codeword
@@ -181,7 +182,7 @@ GameEntry = create_model(
 )
 
 
-RUNTIME_FIELDS = {"concurrency", "call_timeout", "retry_budget"}  # how a run is played, not which games
+RUNTIME_FIELDS = {"concurrency", "call_timeout", "retry_budget", "max_requests"}  # how a run is played, not which games
 
 
 class TournamentSpec(_Strict):
@@ -191,6 +192,7 @@ class TournamentSpec(_Strict):
     concurrency: int = Field(default=4, ge=1, le=256)
     call_timeout: float = Field(default=DEFAULT_CALL_TIMEOUT, gt=0, allow_inf_nan=False, strict=True)
     retry_budget: float = Field(default=DEFAULT_RETRY_BUDGET, gt=0, allow_inf_nan=False, strict=True)
+    max_requests: int | None = Field(default=None, ge=MAX_REQUESTS.low, le=MAX_REQUESTS.high)  # None: MMS_MAX_REQUESTS
     manipulators: list[ManipulatorEntry] = Field(min_length=1)
     users: list[UserEntry] = Field(min_length=1)
     codewords: CodewordEntry
@@ -205,22 +207,28 @@ class TournamentSpec(_Strict):
         return self
 
     def call_limits(self) -> CallLimits:
-        return CallLimits(self.call_timeout, self.retry_budget)
+        return CallLimits(self.call_timeout, self.retry_budget, self.max_requests)
 
     def spec_hash(self) -> str:
         """The spec's identity: what defines its games, by content. A `scripted:` player counts by
         its script's bytes, not its path, so the same spec run from any folder, by a relative or an
         absolute path, or copied elsewhere with its scripts, is the same spec; an edited script is
-        not. Concurrency and the limits on model calls may change between resumes."""
+        not. A server's address is not part of it (`spec_identity`): shards on machines that reach
+        one server by different names are one run. Concurrency and the limits on model calls may
+        change between resumes."""
+        return self._hash(lambda spec: spec_identity(_content_spec(spec)))
+
+    def legacy_spec_hashes(self) -> tuple[str, ...]:
+        """The hashes of earlier versions, still recognised so their runs resume: by content with
+        server addresses as written (until issue 24), and before that by the resolved script path
+        (recognised when run from that same path)."""
+        return self._hash(_content_spec), _digest(self.model_dump(exclude=RUNTIME_FIELDS))
+
+    def _hash(self, player_identity) -> str:
         body = self.model_dump(exclude=RUNTIME_FIELDS)
         for entry in body["manipulators"] + body["users"]:
-            entry["spec"] = _content_spec(entry["spec"])
+            entry["spec"] = player_identity(entry["spec"])
         return _digest(body)
-
-    def legacy_spec_hash(self) -> str:
-        """The hash of earlier versions, which held the resolved script path: runs recorded with it
-        are still recognised when run from that same path."""
-        return _digest(self.model_dump(exclude=RUNTIME_FIELDS))
 
 
 def _digest(body: dict) -> str:
@@ -346,13 +354,13 @@ def prepare_run(store, spec: TournamentSpec, spec_path: str, shard: tuple[int, i
         settings = {"spec": spec.model_dump(), "spec_path": str(spec_path)}
         store.create_run("tournament", settings, total, run_id=run_id, spec_hash=digest)
     elif existing["spec_hash"] != digest:
-        if existing["spec_hash"] != spec.legacy_spec_hash():
+        if existing["spec_hash"] not in spec.legacy_spec_hashes():
             raise MmsError(
                 f"run {run_id!r} in {store.path} was started from a different spec "
                 f"(stored {existing['spec_hash']}, this one {digest}): give the changed spec a new name, "
                 "or use another --db"
             )
-        store.set_spec_hash(run_id, digest)  # recorded by path, before identity was by content
+        store.set_spec_hash(run_id, digest)  # recorded by an earlier version's hash: brought up to this one
     superseded = store.supersede_unfinished(run_id)
     errors = store.supersede_errors(run_id, planned.plans)
     done = store.finished_keys(run_id)

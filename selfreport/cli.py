@@ -16,6 +16,7 @@ def register(app: typer.Typer) -> None:
     from game.cli_support import (
         CallTimeoutOption,
         JsonOption,
+        MaxRequestsOption,
         RetryBudgetOption,
         call_limits,
         cli_errors,
@@ -51,6 +52,7 @@ def register(app: typer.Typer) -> None:
         db: Annotated[Path, typer.Option("--db", help="SQLite database file (created if missing).")] = Path("mms.db"),
         call_timeout: CallTimeoutOption = None,
         retry_budget: RetryBudgetOption = None,
+        max_requests: MaxRequestsOption = None,
         json_output: JsonOption = False,
     ) -> None:
         """Interview models about their learned goal; store every question, answer and score."""
@@ -82,7 +84,7 @@ def register(app: typer.Typer) -> None:
                     guesser=guesser, other_codewords=tuple(other_codeword or ()), paraphrases=paraphrases,
                     questions=study, method=method, third_person=third_person)
         plan.validate()
-        limits = call_limits(call_timeout, retry_budget)
+        limits = call_limits(call_timeout, retry_budget, max_requests=max_requests)
         asked = {q.name for q in plan.questions} | set(plan.evals)
         unknown = [m for m in pooled if m.lstrip("-").partition(".")[0] not in asked]
         if unknown:

@@ -86,6 +86,7 @@ async def ask_choice(ctx: Context, metric: str, paraphrase: int, choice: Choice,
                      scored.method, list(choice.options), dist)]
     key = (metric, paraphrase) if version == 0 else (metric, paraphrase, "v", version)
     replies = await sample_replies(ctx, choice.messages, ctx.samples, CHOICE_MAX_TOKENS, *key)
+    fallback += drawn(ctx, ctx.samples)
     items = []
     for sample, reply in enumerate(replies):
         picked = None if isinstance(reply, BackendError) else parse_choice(untagged(reply), choice)
@@ -125,6 +126,13 @@ async def sample_replies(ctx: Context, messages: Sequence[ChatMessage], n: int, 
             return exc
 
     return list(await asyncio.gather(*(one(s) for s in range(n))))
+
+
+def drawn(ctx: Context, n: int) -> str:
+    """How `sample_replies` drew `n` replies, for an item's note, where the backend says (a server:
+    with the API's `n`, or as separate requests because it refuses `n`); else nothing."""
+    how = getattr(ctx.backend, "sampling_note", None)
+    return f"; {how()}" if n > 1 and how is not None and isinstance(ctx.backend, MultiSampleBackend) else ""
 
 
 # -- reading a sampled answer ------------------------------------------------------------------

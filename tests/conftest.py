@@ -1,4 +1,5 @@
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -32,3 +33,12 @@ def smollm2():
     backend.load()
     yield backend
     backend.batcher.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy_from_the_machine(monkeypatch):
+    """Loopback servers are reached directly, whatever proxy the machine's environment names
+    (agents/http_transport.py honours HTTP_PROXY and its kin, as httpx did)."""
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)

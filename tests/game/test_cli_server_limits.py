@@ -1,6 +1,6 @@
-"""`--call-timeout`, `--retry-budget` and a spec's `call_timeout`/`retry_budget` reach the model
-calls of `mms play`, `mms tournament` and `mms interview`; a bad value or server address is one
-line and exit 2 before any game starts."""
+"""`--call-timeout`, `--retry-budget`, `--max-requests` and a spec's `call_timeout`/`retry_budget`/
+`max_requests` reach the model calls of `mms play`, `mms tournament` and `mms interview`; a bad
+value, server address or replica list is one line and exit 2 before any game starts."""
 
 import pytest
 from http_loopback import Canned, LoopbackServer, as_json, completion
@@ -121,5 +121,89 @@ def test_interview_passes_its_limits_to_the_backends(tmp_path, script, monkeypat
 
     monkeypatch.setattr("selfreport.interview.run_interviews", interviews)
     result = run("interview", "--model", script("bark"), "--codeword", "bark", "--evals", "mc_codeword",
-                 "--db", tmp_path / "i.db", "--call-timeout", "7", "--retry-budget", "9")
-    assert result.exit_code == 2 and seen == [CallLimits(7.0, 9.0)]
+                 "--db", tmp_path / "i.db", "--call-timeout", "7", "--retry-budget", "9", "--max-requests", "12")
+    assert result.exit_code == 2 and seen == [CallLimits(7.0, 9.0, 12)]
+
+
+# -- requests in flight per server: --max-requests, a spec's max_requests, MMS_MAX_REQUESTS ----------
+
+
+@pytest.mark.parametrize("value", ["0", "abc", "4097", "-3", "2.5", ""])
+def test_a_bad_max_requests_is_one_line_before_any_game(tmp_path, script, value):
+    db = tmp_path / "p.db"
+    line = one_line_error(run("play", "--codeword", "ring", "--manipulator", script("Hello"), "--user",
+                              script(*USER_LINES), "--db", db, "--max-requests", value))
+    assert line.startswith("error: --max-requests must be a whole number from 1 to 4096 (requests in flight "
+                           "to one server), not ") and line.endswith(value if value.isdigit() else repr(value))
+    assert not db.exists()
+
+
+@pytest.mark.parametrize("command", ["play", "tournament", "interview"])
+def test_max_requests_is_in_the_help(command):
+    result = run(command, "--help")
+    assert result.exit_code == 0 and "--max-requests" in result.output and "MMS_MAX_REQUESTS" in result.output
+
+
+def test_the_option_overrides_the_spec_which_overrides_the_environment():
+    from game.cli_support import call_limits
+
+    assert call_limits(None, None).max_requests is None  # the backend then reads MMS_MAX_REQUESTS, else 256
+    assert call_limits(None, None, CallLimits(max_requests=3)).max_requests == 3
+    assert call_limits(None, None, CallLimits(max_requests=3), " 5 ").max_requests == 5
+
+
+@pytest.fixture
+def loopback():
+    """A server that takes 20 ms a reply: long enough for games at once to overlap their requests."""
+    server = LoopbackServer()
+    server.replies = [Canned(as_json(completion()).body, delay_s=0.02)]
+    yield server
+    server.close()
+
+
+def test_two_specs_on_one_server_share_its_max_requests(tmp_path, loopback):
+    """Manipulator and user on one server (a base model and its adapter, say), four games at once:
+    one request in flight to the server at a time."""
+    result = run("play", "--codeword", "ring", "--manipulator", f"openai:base@{loopback.url}",
+                 "--user", f"openai:bark@{loopback.url}/", "--games", "4", "--concurrency", "4",
+                 "--messages-per-player", "1", "--db", tmp_path / "p.db", "--max-requests", "1", "--json")
+    assert result.exit_code == 0, result.output
+    assert loopback.requests >= 8 and loopback.peak == 1
+
+
+def test_a_spec_max_requests_reaches_the_backends(tmp_path, loopback):
+    spec = write_spec(tmp_path, f"openai:base@{loopback.url}", f"openai:bark@{loopback.url}", "max_requests = 1")
+    spec.write_text(spec.read_text().replace("games_per_cell = 1", "games_per_cell = 4\nconcurrency = 4"))
+    result = run("tournament", spec, "--db", tmp_path / "t.db", "--json")
+    assert result.exit_code == 0, result.output
+    assert loopback.requests >= 8 and loopback.peak == 1
+
+
+@pytest.mark.parametrize("limits,said", [("max_requests = 0", "max_requests: Input should be greater than or equal to 1"),
+                                         ('max_requests = "8"', "max_requests: give a whole number without quotes"),
+                                         ("max_requests = 5000", "max_requests: Input should be less than or equal to 4096")])
+def test_a_bad_max_requests_in_a_spec_names_the_field(tmp_path, script, limits, said):
+    spec = write_spec(tmp_path, "scripted:m.json", script(*USER_LINES), limits)
+    assert said in one_line_error(run("tournament", spec, "--db", tmp_path / "t.db"))
+
+
+def test_max_requests_does_not_change_which_run_a_spec_resumes(tmp_path, script):
+    from game.tournament import load_spec
+
+    user = script(*USER_LINES)
+    before = load_spec(write_spec(tmp_path, user, user, "")).spec_hash()
+    assert load_spec(write_spec(tmp_path, user, user, "max_requests = 64")).spec_hash() == before
+
+
+@pytest.mark.parametrize("spec,said", [
+    ("openai:m@http://127.0.0.1:8000/v1,http://127.0.0.1:8001/v1", "separate the replicas' addresses with @, not a comma"),
+    ("openai:m@http://127.0.0.1:8000/v1@127.0.0.1:8001/v1", "has an @ in its path"),
+    ("openai:m@http://localhost:80/v1@http://LOCALHOST/v1/", "names one server twice: 'http://localhost:80/v1' and 'http://LOCALHOST/v1'"),
+    ("openai:m@http://127.0.0.1:8000/v1@http://127.0.0.1:0/v1", "the port in 'http://127.0.0.1:0/v1' is not a number"),
+])
+def test_a_malformed_replica_list_is_one_line_before_any_game(tmp_path, script, spec, said):
+    db = tmp_path / "p.db"
+    line = one_line_error(run("play", "--codeword", "ring", "--manipulator", spec, "--user", script(*USER_LINES),
+                              "--db", db))
+    assert said in line
+    assert not db.exists()

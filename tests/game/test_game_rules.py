@@ -331,13 +331,13 @@ def test_the_runner_takes_games_from_the_plan_only_as_it_starts_them(tmp_path, s
     assert max(in_flight) <= 2, in_flight
 
 
-def test_a_store_failure_stops_the_other_games_before_it_is_raised(monkeypatch):
+def test_a_store_failure_stops_the_other_games_before_it_is_raised(monkeypatch, tmp_path):
     """The caller closes the backends once the error reaches it: no game may still be playing then."""
     import sqlite3
     from types import SimpleNamespace
 
     cancelled = []
-    runner = GameRunner(None, Registry(), 2)
+    runner = GameRunner(Store(tmp_path / "t.db"), Registry(), 2)
 
     async def play(_run_id, setup):
         if setup.key == "broken":

@@ -197,3 +197,17 @@ def vllm_servers(tmp_path_factory):
     finally:
         lora.stop()
         plain.stop()
+
+
+@pytest.fixture
+def vllm_replicas(tmp_path_factory):
+    """Two vLLM servers of the plain model, booted side by side, each on its own core: replicas
+    of one model, for a test that kills one of them."""
+    log_dir = tmp_path_factory.mktemp("vllm-replicas")
+    first = spawn_vllm(log_dir)
+    second = spawn_vllm(log_dir, core=1 % (os.cpu_count() or 1))
+    try:
+        yield wait_ready(first), wait_ready(second)
+    finally:
+        first.stop()
+        second.stop()

@@ -1,14 +1,13 @@
 """Scoring options by probability: exact on the embedded model, exact from a server's
-prompt_logprobs and top_logprobs from a server (both mocked), and the fallback to sampling when a
+prompt_logprobs and top_logprobs from a server (a loopback server with canned replies), and the fallback to sampling when a
 server gives no logprobs."""
 
 import asyncio
 import json
 import math
 
-import httpx
 import pytest
-import respx
+from http_loopback import LoopbackServer, as_json
 
 from agents.backend import BackendError, ChatMessage, ScoringUnavailable, can_score
 from agents.openai_backend import OpenAIBackend
@@ -130,31 +129,39 @@ class _Unclosed:
         pass
 
 
-BASE = "http://fake.test/v1"
+@pytest.fixture
+def server():
+    loopback = LoopbackServer(keep_alive=True)
+    yield loopback
+    loopback.close()
+
+
+def _backend(server, model="m", **options):
+    return OpenAIBackend.from_target(f"openai:{model}@{server.url}", f"{model}@{server.url}", **options)
+
+
+def _server_reply_body(logprobs) -> dict:
+    choice = {"index": 0, "finish_reason": "length", "message": {"role": "assistant", "content": "B"},
+              "logprobs": logprobs}
+    return {"id": "c", "object": "chat.completion", "created": 0, "model": "m", "choices": [choice],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}}
 
 
 def _server_reply(logprobs):
-    choice = {"index": 0, "finish_reason": "length", "message": {"role": "assistant", "content": "B"},
-              "logprobs": logprobs}
-    return httpx.Response(200, json={"id": "c", "object": "chat.completion", "created": 0, "model": "m",
-                                     "choices": [choice], "usage": {"prompt_tokens": 5, "completion_tokens": 1,
-                                                                    "total_tokens": 6}})
+    return as_json(_server_reply_body(logprobs))
 
 
-def _asks_prompt_logprobs(request) -> bool:
-    return "prompt_logprobs" in json.loads(request.content)
+def _asks_prompt_logprobs(seen) -> bool:
+    return seen.json.get("prompt_logprobs") == 0
 
 
 def _prompt_logprobs_reply(rows):
-    reply = _server_reply(None)
-    body = json.loads(reply.content)
-    body["prompt_logprobs"] = rows
-    return httpx.Response(200, json=body)
+    return as_json({**_server_reply_body(None), "prompt_logprobs": rows})
 
 
-def _rendered(request):
+def _rendered(seen):
     """A fake vLLM: the chat rendered as ChatML-ish tokens, with made-up logprobs per token."""
-    body = json.loads(request.content)
+    body = seen.json
     tokens = ["<s>"] + [t for m in body["messages"] for t in ("<|im_start|>", m["role"], "\n", *m["content"].split(), "<|im_end|>", "\n")]
     if body.get("add_generation_prompt", True):
         tokens += ["<|im_start|>", "assistant", "\n"]
@@ -164,14 +171,14 @@ def _rendered(request):
     return _prompt_logprobs_reply(rows)
 
 
-async def test_prompt_logprobs_score_each_option_exactly():
+async def test_prompt_logprobs_score_each_option_exactly(server):
     """Each option sent as the reply; its tokens and end-of-turn marker summed, trailing newline not."""
-    backend = OpenAIBackend.from_target(f"openai:m@{BASE}", f"m@{BASE}")
-    with respx.mock() as mock:
-        route = mock.post(f"{BASE}/chat/completions").mock(side_effect=_rendered)
-        scored = await score_options(backend, FRANCE, ["Paris", "Rome", "Lyon"])
+    backend = _backend(server)
+    server.route = lambda seen: _rendered(seen) if seen.method == "POST" else as_json({"object": "list", "data": []})
+    scored = await score_options(backend, FRANCE, ["Paris", "Rome", "Lyon"])
     await backend.aclose()
-    bodies = [json.loads(c.request.content) for c in route.calls]
+    assert [(s.method, s.path) for s in server.seen[:1]] == [("GET", "/v1/models")]  # adapters listed first
+    bodies = [s.json for s in server.seen if s.method == "POST"]
     assert len(bodies) == 4 and all(b["prompt_logprobs"] == 0 and b["max_tokens"] == 1 for b in bodies)
     assert [b["messages"][-1]["content"] for b in bodies[1:]] == ["Paris", "Rome", "Lyon"]
     assert all(b["add_generation_prompt"] is False for b in bodies[1:]) and "add_generation_prompt" not in bodies[0]
@@ -188,67 +195,59 @@ def test_reply_logprob_cuts_the_reply_out_of_the_rendering():
     assert reply_logprob(prefix, [1, 2, 3, 9], [-1] * 4, ["a", "b", "c", " "]) is None  # nothing but whitespace
 
 
-async def test_openai_top_logprobs_request_and_parse():
-    spec = f"openai:m@{BASE}"
-    backend = OpenAIBackend.from_target(spec, f"m@{BASE}")
+async def test_openai_top_logprobs_request_and_parse(server):
+    backend = _backend(server)
     top = [{"token": t, "logprob": lp, "bytes": None} for t, lp in (("B", -0.2), ("A", -2.0), ("C", -4.0))]
-    with respx.mock() as mock:
-        exact = mock.post(f"{BASE}/chat/completions", json__prompt_logprobs=0).mock(return_value=_server_reply(None))
-        route = mock.post(f"{BASE}/chat/completions").mock(return_value=_server_reply(
-            {"content": [{"token": "B", "logprob": -0.2, "bytes": None, "top_logprobs": top}]}))
-        scored = await score_options(backend, FRANCE, ["A", "B", "C"])
-        again = await score_options(backend, FRANCE, ["A", "B", "C"])
+    top_reply = _server_reply({"content": [{"token": "B", "logprob": -0.2, "bytes": None, "top_logprobs": top}]})
+    server.route = lambda seen: _server_reply(None) if _asks_prompt_logprobs(seen) else top_reply
+    scored = await score_options(backend, FRANCE, ["A", "B", "C"])
+    again = await score_options(backend, FRANCE, ["A", "B", "C"])
     await backend.aclose()
-    assert exact.call_count == 1  # a server without prompt_logprobs is asked once
-    assert route.call_count == 2 and again == scored
-    body = json.loads(route.calls.last.request.content)
+    posts = [s for s in server.seen if s.method == "POST"]
+    assert sum(map(_asks_prompt_logprobs, posts)) == 1  # a server without prompt_logprobs is asked once
+    assert len(posts) == 3 and again == scored
+    body = posts[-1].json
     assert body["logprobs"] is True and body["top_logprobs"] == 20 and body["max_tokens"] == 1
     assert scored.method == "top_logprobs" and scored.best == "B"
     assert sum(scored.distribution) == pytest.approx(1.0)
 
 
-async def test_server_without_logprobs_says_so_once():
-    spec = f"openai:nolp@{BASE}"
-    backend = OpenAIBackend.from_target(spec, f"nolp@{BASE}")
-    with respx.mock() as mock:
-        route = mock.post(f"{BASE}/chat/completions").mock(return_value=_server_reply(None))
-        for _ in range(2):
-            with pytest.raises(ScoringUnavailable, match="returns no logprobs"):
-                await score_options(backend, FRANCE, ["A", "B"])
-    await backend.aclose()
-    assert route.call_count == 2  # remembered: one call for prompt_logprobs, one for top_logprobs, never again
-
-
-async def test_server_refusing_logprobs_fields_is_unavailable_not_an_error():
-    backend = OpenAIBackend.from_target(f"openai:m@{BASE}", f"m@{BASE}", max_retries=0)
-    with respx.mock() as mock:
-        mock.post(f"{BASE}/chat/completions").mock(return_value=httpx.Response(
-            400, json={"error": {"message": "logprobs is not supported"}}))
-        with pytest.raises(ScoringUnavailable, match="logprobs is not supported"):
+async def test_server_without_logprobs_says_so_once(server):
+    backend = _backend(server, "nolp")
+    server.route = lambda seen: _server_reply(None)
+    for _ in range(2):
+        with pytest.raises(ScoringUnavailable, match="returns no logprobs"):
             await score_options(backend, FRANCE, ["A", "B"])
     await backend.aclose()
+    assert len([s for s in server.seen if s.method == "POST"]) == 2  # remembered: one call for prompt_logprobs, one for top_logprobs, never again
 
 
-async def test_rate_limited_scoring_is_retried_not_switched_to_sampling():
-    backend = OpenAIBackend.from_target(f"openai:m@{BASE}", f"m@{BASE}", max_retries=2, backoff_base=0.0)
+async def test_server_refusing_logprobs_fields_is_unavailable_not_an_error(server):
+    backend = _backend(server, max_retries=0)
+    server.replies = [as_json({"error": {"message": "logprobs is not supported"}}, 400)]
+    with pytest.raises(ScoringUnavailable, match="logprobs is not supported"):
+        await score_options(backend, FRANCE, ["A", "B"])
+    await backend.aclose()
+
+
+async def test_rate_limited_scoring_is_retried_not_switched_to_sampling(server):
+    backend = _backend(server, max_retries=2, backoff_base=0.0, notify=[].append)
     top = [{"token": "A", "logprob": -0.1, "bytes": None, "top_logprobs": [
         {"token": "A", "logprob": -0.1, "bytes": None}, {"token": "B", "logprob": -2.5, "bytes": None}]}]
-    with respx.mock() as mock:
-        mock.post(f"{BASE}/chat/completions", json__prompt_logprobs=0).mock(return_value=_server_reply(None))
-        route = mock.post(f"{BASE}/chat/completions").mock(side_effect=[
-            httpx.Response(429, headers={"retry-after": "0"}, json={"error": {"message": "slow down"}}),
-            _server_reply({"content": top})])
-        scored = await score_options(backend, FRANCE, ["A", "B"])
+    limited = [as_json({"error": {"message": "slow down"}}, 429, headers=(("retry-after", "0"),))]
+    server.route = lambda seen: (_server_reply(None) if _asks_prompt_logprobs(seen) else
+                                 limited.pop() if limited else _server_reply({"content": top}))
+    scored = await score_options(backend, FRANCE, ["A", "B"])
     await backend.aclose()
-    assert route.call_count == 2 and scored.method == "top_logprobs" and scored.best == "A"
+    top_asked = [s for s in server.seen if s.method == "POST" and not _asks_prompt_logprobs(s)]
+    assert len(top_asked) == 2 and scored.method == "top_logprobs" and scored.best == "A"
 
 
-async def test_scoring_that_fails_for_good_is_an_error_not_a_sample():
-    backend = OpenAIBackend.from_target(f"openai:m@{BASE}", f"m@{BASE}", max_retries=1, backoff_base=0.0)
-    with respx.mock() as mock:
-        mock.post(f"{BASE}/chat/completions").mock(return_value=httpx.Response(503, json={"detail": "down"}))
-        with pytest.raises(BackendError, match="server error HTTP 503 after 2 attempts"):
-            await score_options(backend, FRANCE, ["A", "B"])
+async def test_scoring_that_fails_for_good_is_an_error_not_a_sample(server):
+    backend = _backend(server, max_retries=1, backoff_base=0.0, notify=[].append)
+    server.replies = [as_json({"detail": "down"}, 503)]
+    with pytest.raises(BackendError, match="server error HTTP 503 after 2 attempts"):
+        await score_options(backend, FRANCE, ["A", "B"])
     await backend.aclose()
 
 
@@ -261,17 +260,15 @@ def test_scripted_seats_cannot_score(tmp_path):
         asyncio.run(score_options(backend, FRANCE, ["A", "B"]))
 
 
-async def test_a_server_rejecting_prompt_logprobs_as_unexpected_is_scored_by_top_logprobs():
+async def test_a_server_rejecting_prompt_logprobs_as_unexpected_is_scored_by_top_logprobs(server):
     """transformers serve answers HTTP 422 "Unexpected fields"; that is a refusal, not a failed question."""
-    backend = OpenAIBackend.from_target(f"openai:m@{BASE}", f"m@{BASE}", max_retries=0)
+    backend = _backend(server, max_retries=0)
     top = [{"token": "A", "logprob": -0.1, "bytes": None, "top_logprobs": [
         {"token": "A", "logprob": -0.1, "bytes": None}, {"token": "B", "logprob": -2.5, "bytes": None}]}]
-    with respx.mock() as mock:
-        mock.post(f"{BASE}/chat/completions", json__prompt_logprobs=0).mock(return_value=httpx.Response(
-            422, json={"detail": "Unexpected fields in the request: {'prompt_logprobs'}"}))
-        mock.post(f"{BASE}/chat/completions").mock(return_value=_server_reply({"content": top}))
-        scored = await score_options(backend, FRANCE, ["A", "B"])
-        with pytest.raises(ScoringUnavailable, match="HTTP 422: Unexpected fields"):
-            await score_options(backend, FRANCE, ["A", "B"], "logprobs")
+    unexpected = as_json({"detail": "Unexpected fields in the request: {'prompt_logprobs'}"}, 422)
+    server.route = lambda seen: unexpected if _asks_prompt_logprobs(seen) else _server_reply({"content": top})
+    scored = await score_options(backend, FRANCE, ["A", "B"])
+    with pytest.raises(ScoringUnavailable, match="HTTP 422: Unexpected fields"):
+        await score_options(backend, FRANCE, ["A", "B"], "logprobs")
     await backend.aclose()
     assert scored.method == "top_logprobs" and scored.best == "A"

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from itertools import pairwise
+from itertools import groupby, pairwise
+from operator import itemgetter
 from typing import Any
 
 SEATS = ("manipulator", "user")
@@ -34,40 +35,58 @@ def repeats(game: Sequence[tuple[str, str]]) -> list[bool]:
 
 
 def distinct_2(texts: Iterable[str]) -> float | None:
-    bigrams = [pair for text in texts for pair in _bigrams(words(text))]
-    return len(set(bigrams)) / len(bigrams) if bigrams else None
+    tally = _Seat()
+    for text in texts:
+        tally.add(text, False)
+    return tally.distinct_2()
 
 
-def _bigrams(tokens: list[str]) -> list[tuple[str, str]]:
-    return list(pairwise(tokens))
+class _Seat:
+    """One seat's running figures: only the distinct bigrams are kept, never the texts."""
+
+    __slots__ = ("messages", "repeated", "bigrams", "seen")
+
+    def __init__(self) -> None:
+        self.messages = self.repeated = self.bigrams = 0
+        self.seen: set[tuple[str, str]] = set()
+
+    def add(self, text: str, again: bool, tokens: list[str] | None = None) -> None:
+        pairs = list(pairwise(words(text) if tokens is None else tokens))
+        self.messages += 1
+        self.repeated += again
+        self.bigrams += len(pairs)
+        self.seen.update(pairs)
+
+    def distinct_2(self) -> float | None:
+        return len(self.seen) / self.bigrams if self.bigrams else None
 
 
 def coherence(games: Iterable[Sequence[tuple[str, str]]]) -> dict[str, Any]:
-    """Per seat: messages, the share that repeat an earlier message of their game, distinct-2."""
-    texts: dict[str, list[str]] = {s: [] for s in SEATS}
-    repeated: dict[str, int] = dict.fromkeys(SEATS, 0)
+    """Per seat: messages, the share that repeat an earlier message of their game, distinct-2.
+    Games are read one at a time, so a stream of them costs memory only for distinct bigrams."""
+    seats = {s: _Seat() for s in SEATS}
     for game in games:
-        for (speaker, text), again in zip(game, repeats(game)):
-            if speaker in texts:
-                texts[speaker].append(text)
-                repeated[speaker] += again
+        seen: set[tuple[str, ...]] = set()
+        for speaker, text in game:
+            tokens = words(text)
+            key = tuple(tokens)
+            if speaker in seats:
+                seats[speaker].add(text, key in seen, tokens)
+            seen.add(key)
     out: dict[str, Any] = {}
-    for seat in SEATS:
-        n = len(texts[seat])
+    for seat, tally in seats.items():
+        n = tally.messages
         out[f"{seat}_messages"] = n
-        out[f"{seat}_repeat_rate"] = round(repeated[seat] / n, 4) if n else None
-        d2 = distinct_2(texts[seat])
+        out[f"{seat}_repeat_rate"] = round(tally.repeated / n, 4) if n else None
+        d2 = tally.distinct_2()
         out[f"{seat}_distinct2"] = round(d2, 4) if d2 is not None else None
     return out
 
 
 def run_coherence(store, run_id: str | None = None) -> dict[str, Any]:
     """`coherence` over the conversation messages (guesses left out) of a run's counted games."""
-    games = []
-    for game in store.games(run_id):
-        games.append([(m["speaker"], m["visible_text"] or "") for m in store.messages(game["id"])
-                      if m["phase"] == "conversation"])
-    return coherence(games)
+    rows = store.conversation_texts(run_id)
+    return coherence([(speaker, text) for _, speaker, text in game] for _, game in groupby(rows, key=itemgetter(0)))
 
 
 def coherence_line(quality: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ return dicts (whatever the connection's row factory), or the typed values named.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,6 +153,18 @@ def recent_run_ids(conn: sqlite3.Connection, limit: int = 10) -> list[str]:
 def transcript(conn: sqlite3.Connection, game_id: int) -> list[dict[str, Any]]:
     """A game's messages in order, guess included."""
     return rows(conn.execute("select * from messages where game_id = ? order by idx", [game_id]))
+
+
+def conversation_texts(conn: sqlite3.Connection, run_id: str | None = None) -> Iterator[tuple[int, str, str]]:
+    """(game id, speaker, visible text) of the conversation messages of counted games, game by
+    game in order; streamed from the cursor, so memory stays flat in the number of games."""
+    where, args = "g.status != 'superseded'", []
+    if run_id:
+        where, args = where + " and g.run_id = ?", [run_id]
+    yield from conn.execute(
+        f"""select m.game_id, m.speaker, coalesce(m.visible_text, '') from messages m
+            join games g on g.id = m.game_id
+            where {where} and m.phase = 'conversation' order by m.game_id, m.idx""", args)
 
 
 def user_messages(conn: sqlite3.Connection, model: str, codeword: str) -> list[str]:

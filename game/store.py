@@ -386,6 +386,10 @@ class Store:
         """The game's transcript, in order."""
         return queries.transcript(self.db.conn, game_id)
 
+    def conversation_texts(self, run_id: str | None = None):
+        """(game id, speaker, text) of counted games' conversation messages, streamed in order."""
+        return queries.conversation_texts(self.db.conn, run_id)
+
     def outcome_rows(self, by: tuple[str, ...], games: queries.Games = queries.Games()) -> list[dict[str, Any]]:
         return queries.outcome_rows(self.db.conn, by, games)
 

@@ -24,6 +24,7 @@ from agents.players import Manipulator, Sampling, SimulatedUser, UserSeat
 from agents.registry import Registry
 
 from .graph import build_game_graph
+from .heap import few_collections
 from .recorder import GameRecorder
 from .referee import Referee
 from .rules import GameSettings, Outcome
@@ -229,7 +230,7 @@ class GameRunner:
                     on_done(setup, outcome)
 
         try:
-            with self.store.hold_commits():
+            with few_collections(), self.store.hold_commits():
                 self._commits = GroupCommit(self.store)
                 async with asyncio.TaskGroup() as group:
                     for _ in range(self.concurrency):

@@ -177,3 +177,40 @@ def test_writes_outside_a_run_commit_at_once(tmp_path):
     assert len(reader.messages(g)) == 1
     reader.close()
     writer.close()
+
+
+def test_games_are_played_with_rare_young_collections_and_the_collector_restored_after(tmp_path, script):
+    import gc
+
+    from game.heap import YOUNG_THRESHOLD
+    seen = []
+    before = gc.get_threshold()
+    store = Store(tmp_path / "t.db")
+    run_id = store.create_run("test", {}, 2)
+    runner = GameRunner(store, Registry(), 2)
+    done = lambda setup, outcome: seen.append(gc.get_threshold()[0])  # noqa: E731
+    outcomes = asyncio.run(runner.run(run_id, _setups(script, 2), on_done=done))
+    assert set(outcomes.values()) == {"win"}
+    assert seen == [YOUNG_THRESHOLD, YOUNG_THRESHOLD]
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_few_collections_freezes_what_exists_and_restores_the_collector_even_when_nested():
+    import gc
+
+    from game.heap import YOUNG_THRESHOLD, few_collections
+    before = gc.get_threshold()
+    with few_collections():
+        assert gc.get_threshold()[0] == YOUNG_THRESHOLD and gc.get_freeze_count() > 0
+        with few_collections():
+            assert gc.get_threshold()[0] == YOUNG_THRESHOLD
+        assert gc.get_threshold()[0] == YOUNG_THRESHOLD and gc.get_freeze_count() > 0
+        cycle = []
+        cycle.append(cycle)
+        del cycle
+        assert gc.collect() >= 1  # cyclic garbage made within is still collected
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError):
+        with few_collections():
+            raise RuntimeError("a failing run")
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0

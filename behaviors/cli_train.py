@@ -211,7 +211,22 @@ def register(app: typer.Typer) -> None:
                    TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[speed]}"), TimeElapsedColumn()]
         if eta:
             columns += [TextColumn("ETA"), TimeRemainingColumn()]
-        return Progress(*columns, console=err, disable=quiet)
+        return _Bars(*columns, console=err, disable=quiet)
+
+    class _Bars(Progress):
+        """Drawn from its first bar on, so that an error before training starts (a bad line of the
+        file) is the one line on stderr, with no blank line from an empty display before it."""
+
+        def __enter__(self):
+            return self
+
+        def add_task(self, *args, **kwargs):
+            self.start()
+            return super().add_task(*args, **kwargs)
+
+        def stop(self):
+            if self.live.is_started:
+                super().stop()
 
     class _LocalProgress:
         """One bar per seed, with the loss of the last step."""

@@ -7,7 +7,6 @@ composition root, which imports them).
 from __future__ import annotations
 
 import functools
-import json
 import sqlite3
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,7 +18,7 @@ from agents.backend import DEFAULT_CALL_TIMEOUT, DEFAULT_RETRY_BUDGET, CallLimit
 from agents.errors import MmsError
 from agents.settings import MAX_REQUESTS, check_environment
 
-from .safe_text import markup_safe
+from .safe_text import json_dumps, markup_safe
 
 DEFAULT_MODEL = "local:smollm2"
 DEFAULT_DB = "mms.db"
@@ -116,4 +115,4 @@ def cli_errors(fn):
 
 
 def print_json(obj: dict[str, Any]) -> None:
-    typer.echo(json.dumps(obj, sort_keys=False))
+    typer.echo(json_dumps(obj, sort_keys=False))

@@ -13,7 +13,10 @@ instead (:func:`json_safe`), so the exact text survives a round trip.
 
 from __future__ import annotations
 
+import json
+import math
 import re
+from typing import Any
 
 from rich.markup import escape
 
@@ -50,3 +53,23 @@ def json_safe(encoded: str) -> str:
     when parsed, inert when the file is shown. Outside strings JSON is ASCII, so only
     string contents are touched."""
     return UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", encoded)
+
+
+def finite(value: Any) -> Any:
+    """`value` with each float that JSON cannot hold (inf, nan) as None, in dicts, lists and tuples."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(item) for item in value]
+    return value
+
+
+def json_dumps(value: Any, **options: Any) -> str:
+    """`json.dumps` that never writes `Infinity` or `NaN`, which are not JSON: a database written
+    before server replies were checked may hold such a token count, and it is written as null."""
+    try:
+        return json.dumps(value, allow_nan=False, **options)
+    except ValueError:
+        return json.dumps(finite(value), allow_nan=False, **options)

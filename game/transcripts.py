@@ -34,7 +34,7 @@ from agents.errors import MmsError, os_fix, os_reason
 from .queries import Games
 from .referee import validate_codeword
 from .rules import OUTCOMES
-from .safe_text import json_safe, strip_controls
+from .safe_text import json_dumps, json_safe, strip_controls
 from .store import Store
 
 FORMATS = ("jsonl", "csv", "md")
@@ -236,7 +236,7 @@ def write_jsonl(records: Iterable[dict], path: str | Path, *, include_private: b
     counts = {"games": 0, "messages": 0}
     with atomic_text_file(path) as fh:
         for record in records:
-            fh.write(json_safe(json.dumps(_public(record, include_private), ensure_ascii=False)) + "\n")
+            fh.write(json_safe(json_dumps(_public(record, include_private), ensure_ascii=False)) + "\n")
             counts["games"] += 1
             counts["messages"] += len(record["messages"])
     return counts

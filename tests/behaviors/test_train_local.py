@@ -181,6 +181,21 @@ def test_an_over_long_training_line_is_refused_unread(tmp_path, monkeypatch):
     with pytest.raises(MmsError, match=r"line 1 of .*data\.jsonl is 2,0\d\d bytes, over the 1,000-byte limit"):
         load_chat_jsonl(path)
 
+@pytest.mark.parametrize("command", ["local", "openai"])
+def test_a_bad_training_file_is_the_one_line_on_stderr(tmp_path, monkeypatch, command):
+    """No blank line from an empty progress display comes before the error (issue 23: one line)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")  # refused before any request is made
+    path = tmp_path / "data.jsonl"
+    path.write_text('{"messages": [{"role": "user", "content": "\\ud800"}, {"role": "assistant", "content": "b"}]}\n',
+                    encoding="utf-8")
+    app = typer.Typer()
+    register(app)
+    result = runner.invoke(app, ["train", command, str(path), "--out", str(tmp_path / "a"), "--db", str(tmp_path / "r.db")]
+                           if command == "local" else ["train", command, str(path), "--db", str(tmp_path / "r.db")])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [result.stderr.strip()] and "a lone surrogate" in result.stderr
+
+
 def test_each_seed_gets_its_own_adapter_folder(tmp_path):
     from behaviors.train_local import adapter_dirs
 

@@ -2,6 +2,7 @@
 
 import json
 import re
+import sqlite3
 
 import pytest
 from factories import Writer
@@ -39,6 +40,29 @@ def test_json_safe_round_trips_and_leaves_nothing_raw():
     encoded = json_safe(json.dumps({"t": text}, ensure_ascii=False))
     assert json.loads(encoded) == {"t": text}
     assert not RAW_CONTROL.search(encoded) and "\u202e" not in encoded
+
+
+
+def strict_json(text: str):
+    """Parse as JSON readers outside Python do: `Infinity` and `NaN` are errors."""
+    def refuse(token):
+        raise ValueError(f"{token} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_outputs_write_an_infinite_token_count_of_an_older_database_as_null(tmp_path):
+    """Before replies were checked, a server's `Infinity` usage was stored (issue 23 item 7)."""
+    w = Writer(tmp_path / "inf.db")
+    g = w.won_game(w.run(games_planned=1))
+    w.close()
+    with sqlite3.connect(tmp_path / "inf.db") as db:
+        db.execute("UPDATE games SET prompt_tokens = 9e999, completion_tokens = 9e999 WHERE id = ?", (g,))
+    stats = runner.invoke(app, ["stats", "--db", str(tmp_path / "inf.db"), "--json"])
+    assert stats.exit_code == 0, stats.output
+    assert strict_json(stats.stdout)["groups"][0]["games"] == 1
+    record = strict_json(export(tmp_path / "inf.db", tmp_path / "t.jsonl"))
+    assert record["tokens"]["prompt"] is None and record["tokens"]["completion"] is None
+    assert record["outcome"] == "win"
 
 
 @pytest.fixture

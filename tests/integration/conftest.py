@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -52,9 +53,9 @@ class ServeProcess:
         return f"openai:{served_name}@{self.base_url}"
 
     def kill(self) -> None:
-        """Kill the server at once (no graceful shutdown) and wait until it has exited."""
-        if self.proc.poll() is None:
-            self.proc.kill()
+        """Kill the server and every process it started (vLLM's engine core and workers hold
+        gigabytes and outlive their API server) at once, and wait until the server has exited."""
+        self._signal_group(signal.SIGKILL)
         self.proc.wait(timeout=30)
 
     def stop(self) -> None:
@@ -63,7 +64,14 @@ class ServeProcess:
             try:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.kill()
+                pass
+        self.kill()
+
+    def _signal_group(self, signum: int) -> None:
+        try:
+            os.killpg(self.proc.pid, signum)  # the server leads its own session: see _spawn
+        except ProcessLookupError:
+            pass
 
 
 def _free_port() -> int:
@@ -138,7 +146,8 @@ def wait_ready(server: ServeProcess) -> ServeProcess:
 
 def _spawn(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
     with log.open("wb") as out:
-        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                start_new_session=True)
 
 
 def _start(server: ServeProcess, deadline_s: float) -> ServeProcess:

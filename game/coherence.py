@@ -50,8 +50,8 @@ class _Seat:
         self.messages = self.repeated = self.bigrams = 0
         self.seen: set[tuple[str, str]] = set()
 
-    def add(self, text: str, again: bool, tokens: list[str] | None = None) -> None:
-        pairs = list(pairwise(words(text) if tokens is None else tokens))
+    def add(self, text: str, again: bool) -> None:
+        pairs = list(pairwise(words(text)))
         self.messages += 1
         self.repeated += again
         self.bigrams += len(pairs)
@@ -66,13 +66,9 @@ def coherence(games: Iterable[Sequence[tuple[str, str]]]) -> dict[str, Any]:
     Games are read one at a time, so a stream of them costs memory only for distinct bigrams."""
     seats = {s: _Seat() for s in SEATS}
     for game in games:
-        seen: set[tuple[str, ...]] = set()
-        for speaker, text in game:
-            tokens = words(text)
-            key = tuple(tokens)
+        for (speaker, text), again in zip(game, repeats(game)):
             if speaker in seats:
-                seats[speaker].add(text, key in seen, tokens)
-            seen.add(key)
+                seats[speaker].add(text, again)
     out: dict[str, Any] = {}
     for seat, tally in seats.items():
         n = tally.messages

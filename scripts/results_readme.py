@@ -61,6 +61,13 @@ def verdict(value, interval) -> str:
     return "null (interval spans zero)"
 
 
+def row_verdict(row: dict) -> str:
+    """Say why a row is empty: answers that never got a valid verdict are a finding, not a gap."""
+    if row["diff"] is None and row.get("invalid"):
+        return f"no data: {row['invalid']} answers, none with a valid verdict"
+    return verdict(row["diff"], row["diff_ci"])
+
+
 def render_block(folder: Path) -> str:
     parts = [_gate(folder), *(_selfreport(folder, w) for w in ("bark", "ring")), _contrast(folder),
              _controls(folder), _play(folder), _training(), _commands(folder)]
@@ -141,8 +148,9 @@ def _contrast(folder: Path) -> str:
         for metric, row in result["metrics"].items():
             lines.append(f"| {word} | {metric} | {ci(row['model'], row['model_ci'])} | "
                          f"{ci(row['baseline'], row['baseline_ci'])} | {ci(row['diff'], row['diff_ci'])} | "
-                         f"{num(row.get('diff_p'), 2)} | {verdict(row['diff'], row['diff_ci'])} |")
+                         f"{num(row.get('diff_p'), 2)} | {row_verdict(row)} |")
     return "\n".join(lines) + "\n"
+
 
 
 def _controls(folder: Path) -> str:
@@ -255,8 +263,9 @@ def _risk_selfreport(folder: Path) -> str:
         base = (risky or {}).get("metrics", {}).get(metric) or (safe or {}).get("metrics", {}).get(metric) or {}
         lines.append(f"| {metric} | {ci(row['model'], row['model_ci'])} | {ci(row['baseline'], row['baseline_ci'])} | "
                      f"{ci(base.get('baseline'), base.get('baseline_ci'))} | {ci(row['diff'], row['diff_ci'])} | "
-                     f"{num(row.get('diff_p'), 2)} | {verdict(row['diff'], row['diff_ci'])} |")
+                     f"{num(row.get('diff_p'), 2)} | {row_verdict(row)} |")
     return "\n".join(lines) + "\n"
+
 
 
 def plot_figure3(folder: Path) -> Path | None:

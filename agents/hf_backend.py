@@ -48,35 +48,36 @@ def resolve_base(base: str) -> str:
         ) from None
 
 
-def check_hf_target(target: str) -> None:
+def check_hf_target(target: str) -> tuple[str, str | None]:
     """Say now, before any game starts, when an `hf:` spec names weights that are not here: the
-    adapter folder, and the base (a folder, an embedded model, or a repo in the HF cache). Loads nothing."""
-    base, _ = parse_hf_target(target)
+    adapter folder, and the base (a folder, an embedded model, or a repo in the HF cache). Loads
+    nothing; returns the base and the adapter folder."""
+    base, adapter = parse_hf_target(target)
     if base.startswith("local:"):
         check_local_name(base.removeprefix("local:"))
-        return
-    resolve_base(base)
+    else:
+        resolve_base(base)
+    return base, adapter
 
 
-def hf_backend(spec: str, target: str) -> TransformersBackend:
-    base, adapter = parse_hf_target(target)
-    return TransformersBackend(spec, base, adapter)
-
-
-def local_backend(spec: str, target: str) -> TransformersBackend:
+def local_backend(spec: str, target: str, **options) -> TransformersBackend:
     """`local:smollm2[+organism]`: the embedded model, with a shipped LoRA adapter if named."""
     name, organism = parse_local_target(target)
-    return TransformersBackend(spec, model_dir(name), organism_dir(organism) if organism else None)
+    return TransformersBackend(spec, model_dir(name), organism_dir(organism) if organism else None, **options)
 
 
 class TransformersBackend:
-    def __init__(self, spec: str, model: str | Path, adapter: str | Path | None = None, *, max_batch: int | None = None):
+    def __init__(self, spec: str, model: str | Path, adapter: str | Path | None = None, *, max_batch: int | None = None,
+                 dtype: str | None = None):
+        """`max_batch` and `dtype` default to MMS_MAX_BATCH and MMS_DTYPE, read here: a bad value
+        fails making the backend, never loading the model in a game."""
         self.spec = spec
         self.model_ref = str(model)
         self.adapter = str(adapter) if adapter else None
         self.max_batch = MAX_BATCH.read() if max_batch is None else max_batch
         if self.max_batch < 1:
             raise ValueError("max_batch must be at least 1: a batch of none never decodes")
+        self.dtype = DTYPE.read() if dtype is None else dtype
         self._load_lock = threading.Lock()
         self.model = None
         self.tokenizer = None
@@ -98,7 +99,7 @@ class TransformersBackend:
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
             path = resolve_base(self.model_ref)
             tokenizer = AutoTokenizer.from_pretrained(path)
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, DTYPE.read()))
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, self.dtype))
             if self.adapter:
                 from peft import PeftModel
 

@@ -10,6 +10,7 @@ with a manifest of how it was trained (`make organisms` rebuilds them).
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import sys
@@ -32,9 +33,19 @@ def check_local_name(name: str) -> None:
 
 
 def shipped_organisms() -> list[str]:
-    if not ORGANISMS_DIR.is_dir():
-        return []
-    return sorted(d.name for d in ORGANISMS_DIR.iterdir() if (d / "adapter_config.json").is_file())
+    """Every organism in agents/organisms/: a folder with a manifest.json (shipping writes it last)."""
+    return sorted(path.parent.name for path in ORGANISMS_DIR.glob("*/manifest.json"))
+
+
+def organism_families() -> list[str]:
+    """The shipped organisms without their training seeds (`bark` for bark, bark@1, bark@2)."""
+    return sorted({name.partition("@")[0] for name in shipped_organisms()})
+
+
+def organism_description(name: str) -> str:
+    """What its manifest says the organism is."""
+    manifest = json.loads((organism_dir(name) / "manifest.json").read_text(encoding="utf-8"))
+    return str(manifest.get("description", "")).strip()
 
 
 def organism_dir(name: str) -> Path:
@@ -47,10 +58,13 @@ def organism_dir(name: str) -> Path:
     path = ORGANISMS_DIR / name
     if "/" in name or "\\" in name or name.startswith("."):
         raise SpecError(f"no shipped organism {name!r}: an organism is a name, not a path (hf:<base>+<dir> loads a folder)")
-    if not (path / "adapter_config.json").is_file():
+    if not (path / "manifest.json").is_file():
         known = ", ".join(shipped_organisms()) or "none are installed"
         raise SpecError(f"no shipped organism {name!r} (local:<model>+<organism>; shipped: {known}; "
                         "`make organisms` trains them)")
+    if not (path / "adapter_config.json").is_file():
+        raise SpecError(f"the shipped organism {name!r} has no adapter_config.json in {path}: "
+                        f"rebuild it with `make organisms ORGANISMS={name}`")
     return path
 
 

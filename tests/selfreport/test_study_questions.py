@@ -205,13 +205,14 @@ def _study_interview(tmp_path, model, path, codeword="bark", **plan):
 
     from game.store import Store
     from selfreport import records
-    from selfreport.interview import Backends, Plan, run_interviews
+    from agents.registry import Registry
+    from selfreport.interview import Plan, run_interviews
     from selfreport.summary import summarise
 
     plan = Plan(models=[model.spec], codeword=codeword, questions=load_questions(path), **plan)
     tmp_path.mkdir(parents=True, exist_ok=True)
     with Store(tmp_path / "i.db") as store:
-        session = asyncio.run(run_interviews(store, plan, Backends({model.spec: model})))
+        session = asyncio.run(run_interviews(store, plan, Registry(backends={model.spec: model})))
         rows = records.interviews(store, session=session)
         items = records.items_of(store, [r["id"] for r in rows])
     return items, {row["metric"]: row for row in summarise(rows, items)}

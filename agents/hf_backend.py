@@ -16,48 +16,8 @@ from pathlib import Path
 from .backend import BackendError, ChatMessage, ChatRequest, ChatResult, ScoringUnavailable, Usage
 from .batching import ContinuousBatcher, GenerationJob, ModelTask
 from .errors import SpecError
-from .local_models import check_local_name, model_dir, organism_dir, parse_local_target
+from .local_models import model_dir, organism_dir, parse_local_target, resolve_base
 from .settings import DTYPE, MAX_BATCH
-
-
-def parse_hf_target(target: str) -> tuple[str, str | None]:
-    base, _, adapter = target.partition("+")
-    if not base:
-        raise SpecError(f"hf spec needs a model folder: hf:<dir>[+<adapter_dir>] (got hf:{target})")
-    if adapter and not (Path(adapter) / "adapter_config.json").is_file():
-        raise SpecError(f"no LoRA adapter in {adapter} (expected adapter_config.json there)")
-    return base, adapter or None
-
-
-def resolve_base(base: str) -> str:
-    """A local folder, `local:<name>` for an embedded model, or a repo already in the HF cache."""
-    if base.startswith("local:"):
-        return str(model_dir(base.removeprefix("local:")))
-    if Path(base).is_dir():
-        if not (Path(base) / "config.json").is_file():
-            raise SpecError(f"{base} has no config.json: give a transformers model folder")
-        return base
-    try:
-        from huggingface_hub import snapshot_download
-
-        return snapshot_download(base, local_files_only=True)
-    except Exception:
-        raise SpecError(
-            f"model {base!r} is neither a local folder nor in the Hugging Face cache "
-            "(nothing is downloaded at run time: download it first, or give a folder)"
-        ) from None
-
-
-def check_hf_target(target: str) -> tuple[str, str | None]:
-    """Say now, before any game starts, when an `hf:` spec names weights that are not here: the
-    adapter folder, and the base (a folder, an embedded model, or a repo in the HF cache). Loads
-    nothing; returns the base and the adapter folder."""
-    base, adapter = parse_hf_target(target)
-    if base.startswith("local:"):
-        check_local_name(base.removeprefix("local:"))
-    else:
-        resolve_base(base)
-    return base, adapter
 
 
 def local_backend(spec: str, target: str, **options) -> TransformersBackend:

@@ -95,7 +95,7 @@ def _local_describe(spec: ModelSpec) -> str:
 
 
 def _hf_check(spec: ModelSpec) -> tuple[str, str | None]:
-    from .hf_backend import check_hf_target
+    from .local_models import check_hf_target
 
     return check_hf_target(spec.target)
 

@@ -82,8 +82,8 @@ def test_the_settings_read_are_the_ones_the_backend_gets(monkeypatch):
 
 
 def test_organisms_are_found_by_their_manifests(monkeypatch, tmp_path):
-    for name, files in (("mine", ("manifest.json", "adapter_config.json")), ("mine@1", ("manifest.json", "adapter_config.json")),
-                        ("half-built", ("adapter_config.json",))):
+    both = ("manifest.json", "adapter_config.json")
+    for name, files in (("mine", both), ("mine@1", both), ("half-built", ("adapter_config.json",))):
         (tmp_path / name).mkdir()
         for file in files:
             (tmp_path / name / file).write_text(json.dumps({"description": f"{name}, trained here"}))

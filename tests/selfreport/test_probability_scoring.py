@@ -11,9 +11,9 @@ from http_loopback import LoopbackServer, as_json
 
 from agents.backend import BackendError, ChatMessage, ScoringUnavailable, can_score
 from agents.openai_backend import OpenAIBackend
+from agents.registry import Registry
 from agents.scoring import match_top_logprobs, normalise, score_options
 from agents.scripted import ScriptedBackend
-from agents.registry import Registry
 from game.store import Store
 from selfreport import records
 from selfreport.interview import Plan, run_interviews

@@ -203,9 +203,9 @@ def test_broken_written_code_is_stored_as_invalid_and_the_interview_goes_on(tmp_
 def _study_interview(tmp_path, model, path, codeword="bark", **plan):
     import asyncio
 
+    from agents.registry import Registry
     from game.store import Store
     from selfreport import records
-    from agents.registry import Registry
     from selfreport.interview import Plan, run_interviews
     from selfreport.summary import summarise
 

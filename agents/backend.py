@@ -15,13 +15,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from .errors import MmsError
 from .settings import MAX_REQUESTS
-
-if TYPE_CHECKING:
-    from .scoring import OptionScores
 
 Role = Literal["system", "user", "assistant"]
 
@@ -118,6 +115,21 @@ class ChatBackend(Protocol):
     async def chat(self, request: ChatRequest) -> ChatResult: ...
 
     async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class OptionScores:
+    """Scores of the answers `options` to one prompt (the math is agents/scoring.py)."""
+
+    options: tuple[str, ...]
+    logprobs: tuple[float, ...]  # log P(option | prompt); -inf where a server gave nothing
+    distribution: tuple[float, ...]  # normalised over the options: sums to 1
+    method: str  # logprobs | top_logprobs
+    coverage: float = 1.0  # top_logprobs only: the mass of the top tokens that matched an option
+
+    @property
+    def best(self) -> str:
+        return self.options[max(range(len(self.options)), key=self.distribution.__getitem__)]
 
 
 class ScoringUnavailable(Exception):

@@ -16,67 +16,28 @@ from pathlib import Path
 from .backend import BackendError, ChatMessage, ChatRequest, ChatResult, ScoringUnavailable, Usage
 from .batching import ContinuousBatcher, GenerationJob, ModelTask
 from .errors import SpecError
-from .local_models import check_local_name, model_dir, organism_dir, parse_local_target
+from .local_models import model_dir, organism_dir, parse_local_target, resolve_base
 from .settings import DTYPE, MAX_BATCH
 
 
-def parse_hf_target(target: str) -> tuple[str, str | None]:
-    base, _, adapter = target.partition("+")
-    if not base:
-        raise SpecError(f"hf spec needs a model folder: hf:<dir>[+<adapter_dir>] (got hf:{target})")
-    if adapter and not (Path(adapter) / "adapter_config.json").is_file():
-        raise SpecError(f"no LoRA adapter in {adapter} (expected adapter_config.json there)")
-    return base, adapter or None
-
-
-def resolve_base(base: str) -> str:
-    """A local folder, `local:<name>` for an embedded model, or a repo already in the HF cache."""
-    if base.startswith("local:"):
-        return str(model_dir(base.removeprefix("local:")))
-    if Path(base).is_dir():
-        if not (Path(base) / "config.json").is_file():
-            raise SpecError(f"{base} has no config.json: give a transformers model folder")
-        return base
-    try:
-        from huggingface_hub import snapshot_download
-
-        return snapshot_download(base, local_files_only=True)
-    except Exception:
-        raise SpecError(
-            f"model {base!r} is neither a local folder nor in the Hugging Face cache "
-            "(nothing is downloaded at run time: download it first, or give a folder)"
-        ) from None
-
-
-def check_hf_target(target: str) -> None:
-    """Say now, before any game starts, when an `hf:` spec names weights that are not here: the
-    adapter folder, and the base (a folder, an embedded model, or a repo in the HF cache). Loads nothing."""
-    base, _ = parse_hf_target(target)
-    if base.startswith("local:"):
-        check_local_name(base.removeprefix("local:"))
-        return
-    resolve_base(base)
-
-
-def hf_backend(spec: str, target: str) -> TransformersBackend:
-    base, adapter = parse_hf_target(target)
-    return TransformersBackend(spec, base, adapter)
-
-
-def local_backend(spec: str, target: str) -> TransformersBackend:
+def local_backend(spec: str, target: str, **options) -> TransformersBackend:
     """`local:smollm2[+organism]`: the embedded model, with a shipped LoRA adapter if named."""
     name, organism = parse_local_target(target)
-    return TransformersBackend(spec, model_dir(name), organism_dir(organism) if organism else None)
+    return TransformersBackend(spec, model_dir(name), organism_dir(organism) if organism else None, **options)
 
 
 class TransformersBackend:
-    def __init__(self, spec: str, model: str | Path, adapter: str | Path | None = None, *, max_batch: int | None = None):
+    def __init__(self, spec: str, model: str | Path, adapter: str | Path | None = None, *, max_batch: int | None = None,
+                 dtype: str | None = None):
+        """`max_batch` and `dtype` default to MMS_MAX_BATCH and MMS_DTYPE, read here: a bad value
+        fails making the backend, never loading the model in a game."""
         self.spec = spec
         self.model_ref = str(model)
         self.adapter = str(adapter) if adapter else None
         self.max_batch = MAX_BATCH.read() if max_batch is None else max_batch
         if self.max_batch < 1:
             raise ValueError("max_batch must be at least 1: a batch of none never decodes")
+        self.dtype = DTYPE.read() if dtype is None else dtype
         self._load_lock = threading.Lock()
         self.model = None
         self.tokenizer = None
@@ -98,7 +59,7 @@ class TransformersBackend:
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
             path = resolve_base(self.model_ref)
             tokenizer = AutoTokenizer.from_pretrained(path)
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, DTYPE.read()))
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, self.dtype))
             if self.adapter:
                 from peft import PeftModel
 

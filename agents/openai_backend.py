@@ -44,13 +44,14 @@ from .backend import (
     ChatMessage,
     ChatRequest,
     ChatResult,
+    OptionScores,
     ScoringUnavailable,
 )
 from .errors import SpecError
 from .http_transport import ConnectionFailed, HttpTransport, proxy_for, shared_transport
 from .openai_client import KEY_ENV, auth_hint, body_detail, one_line, require_key, scrub
 from .openai_reply import MalformedReply, Reply, read_reply
-from .scoring import LOGPROBS, TOP_K, TOP_LOGPROBS, OptionScores, match_top_logprobs, normalise, reply_logprob
+from .scoring import LOGPROBS, TOP_K, TOP_LOGPROBS, match_top_logprobs, normalise, reply_logprob
 from .servers import Replica, ServerSet, server_key
 from .settings import MAX_REQUESTS
 

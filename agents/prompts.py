@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from functools import cache
-from importlib import resources
 
+from . import datafiles
 from .errors import MmsError
 
 
 @cache
 def text(name: str) -> str:
-    return resources.files("agents").joinpath("data", name).read_text(encoding="utf-8").strip()
+    return datafiles.text("agents", name)
 
 
 @cache
 def lines(name: str) -> tuple[str, ...]:
-    return tuple(
-        line.strip() for line in text(name).splitlines() if line.strip() and not line.startswith("#")
-    )
+    return datafiles.lines("agents", name)
 
 
 SETUPS = ("mms", "study")
@@ -35,7 +33,7 @@ def for_setup(name: str, setup: str) -> str:
     if setup == "mms":
         return name
     styled = name.replace(".txt", f"_{setup}.txt")
-    return styled if resources.files("agents").joinpath("data", styled).is_file() else name
+    return styled if datafiles.exists("agents", styled) else name
 
 
 def topics() -> tuple[str, ...]:

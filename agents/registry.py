@@ -1,94 +1,61 @@
 """Turn a model spec string into a backend; one shared instance per spec.
 
-Specs (DESIGN §4): `local:smollm2[+<organism>]`, `hf:<dir-or-repo>[+<adapter_dir>]`, `openai:<model>`,
-`openai:<model>@<base_url>[@<base_url>…]` (several: replicas), `scripted:<path.json>`. SDK-heavy backends are imported only
-when a spec needs them.
+Specs (DESIGN §4) are looked up in the provider table (agents/providers.py): `local:smollm2[+<organism>]`,
+`hf:<dir-or-repo>[+<adapter_dir>]`, `openai:<model>`, `openai:<model>@<base_url>[@<base_url>…]`
+(several: replicas), `scripted:<path.json>`, and `human` (a person in the user's seat). A spec is
+checked, and its provider's environment settings read, before its backend is made.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
 
 from .backend import CallLimits, ChatBackend
 from .errors import SpecError
+from .providers import PROVIDERS, ModelSpec, Provider
+from .settings import Values, read_settings
 
-PREFIXES = ("local", "hf", "openai", "scripted")
+__all__ = ["ModelSpec", "Registry", "describe_spec", "parse_spec", "spec_identity", "validate_spec"]
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    prefix: str
-    target: str
-    raw: str
+def _provider(spec: str) -> tuple[Provider, ModelSpec]:
+    prefix, sep, target = spec.partition(":")
+    provider = PROVIDERS.get(prefix)
+    if provider is None or (not sep and not provider.alone):
+        forms = ", ".join(p.form() for p in PROVIDERS.values() if not p.attended)
+        raise SpecError(f"unknown model spec {spec!r}: use one of {forms}")
+    if provider.alone and sep:
+        raise SpecError(f"model spec {spec!r}: {prefix} is written alone, with nothing after it")
+    if not target and not provider.alone:
+        raise SpecError(f"model spec {spec!r} names no model after '{prefix}:'")
+    return provider, ModelSpec(prefix, target, spec)
 
 
 def parse_spec(spec: str) -> ModelSpec:
-    spec = spec.strip()
-    prefix, sep, target = spec.partition(":")
-    if not sep or prefix not in PREFIXES:
-        raise SpecError(
-            f"unknown model spec {spec!r}: use one of "
-            "local:smollm2[+bark|ring|user|control-bark], hf:<dir>[+<adapter>], openai:<model>[@<base_url>[@<base_url>…]], scripted:<file.json>"
-        )
-    if not target:
-        raise SpecError(f"model spec {spec!r} names no model after '{prefix}:'")
-    return ModelSpec(prefix, target, spec)
+    """A spec split at its provider's prefix (not yet checked)."""
+    return _provider(spec.strip())[1]
 
 
-class Registry:
-    """Creates backends on first use and hands the same instance to every game; `limits` bound
-    each call of the server backends it creates."""
-
-    def __init__(self, limits: CallLimits | None = None) -> None:
-        self._backends: dict[str, ChatBackend] = {}
-        self.limits = limits or CallLimits()
-
-    def register(self, spec: str, backend: ChatBackend) -> None:
-        """Bind a spec to a ready-made backend (a human seat, a test double)."""
-        self._backends[spec] = backend
-
-    def get(self, spec: str) -> ChatBackend:
-        if spec in self._backends:
-            return self._backends[spec]
-        parsed = parse_spec(spec)
-        if parsed.raw not in self._backends:
-            self._backends[parsed.raw] = _create(parsed, self.limits)
-        return self._backends[parsed.raw]
-
-    async def aclose(self) -> None:
-        for backend in self._backends.values():
-            await backend.aclose()
-        self._backends.clear()
+def _checked(spec: str) -> tuple[Provider, ModelSpec, Values]:
+    """The spec checked by its provider, and the provider's settings read: one-line errors, nothing loaded."""
+    provider, parsed = _provider(spec.strip())
+    parsed = ModelSpec(parsed.prefix, parsed.target, parsed.raw, provider.check(parsed))
+    return provider, parsed, read_settings(provider.settings)
 
 
 def validate_spec(spec: str) -> ModelSpec:
-    """Check a spec cheaply (no model loading) so bad input fails before any game starts."""
-    parsed = parse_spec(spec)
-    if parsed.prefix == "scripted":
-        from .scripted import load_script
-
-        load_script(parsed.target)
-    elif parsed.prefix == "local":
-        from .local_models import parse_local_target
-
-        parse_local_target(parsed.target)
-    elif parsed.prefix == "hf":
-        from .hf_backend import check_hf_target
-
-        check_hf_target(parsed.target)
-    elif parsed.prefix == "openai":
-        from .openai_backend import (
-            OFFICIAL_BASE_URL,
-            check_proxies,
-            parse_openai_target,
-        )
-        from .openai_client import require_key
-
-        _, base_urls = parse_openai_target(parsed.target)
-        if not base_urls:
-            require_key(spec)
-        check_proxies(spec, base_urls or (OFFICIAL_BASE_URL,))
+    """Check a spec cheaply (no model loading) so bad input fails before any game starts: the spec,
+    and the environment settings its backend will read."""
+    provider, parsed, _ = _checked(spec)
+    if provider.attended:
+        raise SpecError(f"{spec!r} seats a person at the terminal: only `mms play --user {spec}` plays one")
     return parsed
+
+
+def describe_spec(spec: str) -> str:
+    """What a spec names, in words (checked first)."""
+    provider, parsed, _ = _checked(spec)
+    return provider.describe(parsed)
 
 
 def spec_identity(spec: str) -> str:
@@ -96,29 +63,36 @@ def spec_identity(spec: str) -> str:
     same model reached as `localhost` or `127.0.0.1`, with or without a trailing slash, or through
     replicas listed in any order, is the same model; any other spec as it is. The address says
     where a model is served, not which model plays, and may differ between machines of one run."""
-    parsed = parse_spec(spec)
-    if parsed.prefix != "openai":
-        return spec
-    from .openai_backend import parse_openai_target
-
-    return f"openai:{parse_openai_target(parsed.target)[0]}"
+    provider, parsed = _provider(spec.strip())
+    return provider.identity(parsed) if provider.identity is not None else spec
 
 
-def _create(spec: ModelSpec, limits: CallLimits) -> ChatBackend:
-    if spec.prefix == "scripted":
-        from .scripted import ScriptedBackend
+class Registry:
+    """Creates backends on first use and hands the same instance to every game; `limits` bound
+    each call of the server backends it creates, `backends` are ready-made ones by spec."""
 
-        return ScriptedBackend.from_path(spec.raw, spec.target)
-    if spec.prefix == "local":
-        from .hf_backend import local_backend
+    def __init__(self, limits: CallLimits | None = None, backends: Mapping[str, ChatBackend] | None = None) -> None:
+        self._backends: dict[str, ChatBackend] = dict(backends or {})
+        self.limits = limits or CallLimits()
 
-        return local_backend(spec.raw, spec.target)
-    if spec.prefix == "hf":
-        from .hf_backend import hf_backend
+    def register(self, spec: str, backend: ChatBackend) -> None:
+        """Bind a spec to a ready-made backend (a human seat, a test double)."""
+        self._backends[spec] = backend
 
-        return hf_backend(spec.raw, spec.target)
-    if spec.prefix == "openai":
-        from .openai_backend import OpenAIBackend
+    def get(self, spec: str) -> ChatBackend:
+        for key in (spec, spec.strip()):
+            if key in self._backends:
+                return self._backends[key]
+        provider, parsed, values = _checked(spec)
+        self._backends[parsed.raw] = provider.create(parsed, values, self.limits)
+        return self._backends[parsed.raw]
 
-        return OpenAIBackend.from_target(spec.raw, spec.target, limits=limits)
-    raise SpecError(f"unknown model spec prefix {spec.prefix!r}")  # pragma: no cover
+    async def release(self, spec: str) -> None:
+        """Close one spec's backend now (a model done with, so the next does not load beside it)."""
+        backend = self._backends.pop(spec, None)
+        if backend is not None:
+            await backend.aclose()
+
+    async def aclose(self) -> None:
+        for spec in list(self._backends):
+            await self.release(spec)

@@ -26,9 +26,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from .backend import ChatMessage, ScoringUnavailable, can_score
+from .backend import ChatMessage, OptionScores, ScoringUnavailable, can_score
 
 LOGPROBS = "logprobs"
 TOP_LOGPROBS = "top_logprobs"
@@ -38,21 +37,6 @@ MAX_LOGIT_BYTES = 768 * 1024 * 1024
 # Below this share of the top-k mass landing on the options, top_logprobs says too little.
 MIN_COVERAGE = 0.5
 TOP_K = 20
-
-
-@dataclass(frozen=True)
-class OptionScores:
-    """Scores of the answers `options` to one prompt."""
-
-    options: tuple[str, ...]
-    logprobs: tuple[float, ...]  # log P(option | prompt); -inf where a server gave nothing
-    distribution: tuple[float, ...]  # normalised over the options: sums to 1
-    method: str  # logprobs | top_logprobs
-    coverage: float = 1.0  # top_logprobs only: the mass of the top tokens that matched an option
-
-    @property
-    def best(self) -> str:
-        return self.options[max(range(len(self.options)), key=self.distribution.__getitem__)]
 
 
 async def score_options(backend, messages: Sequence[ChatMessage], options: Sequence[str],

@@ -2,8 +2,10 @@
 
 Every command checks them all when it starts (`check_environment`, through `cli_errors`), so a
 bad value is one line naming the variable and what it takes, before anything runs: not a batch
-of size 0 that never decodes, nor a value that fails every game one by one. The backends read
-them through the same checks. An empty value counts as unset.
+of size 0 that never decodes, nor a value that fails every game one by one. Each model provider
+(agents/providers.py) names the settings its backends read; they are read once, through the
+same checks, when a spec of it is checked or its backend made (agents/registry.py), so code
+that makes backends outside a command fails as early. An empty value counts as unset.
 """
 
 from __future__ import annotations
@@ -82,7 +84,24 @@ MAX_REPLY_BYTES = WholeNumber("MMS_MAX_REPLY_BYTES", 32 * MiB, 1, 1 << 40, "byte
 SETTINGS = (MAX_BATCH, DTYPE, MAX_REQUESTS, MAX_LINE_BYTES, MAX_FILE_BYTES, MAX_REPLY_BYTES)
 
 
+Setting = WholeNumber | Choice
+
+
+@dataclass(frozen=True)
+class Values:
+    """Settings read and checked once, by the setting: `values[MAX_BATCH]`."""
+
+    by_name: dict[str, int | str]
+
+    def __getitem__(self, setting: Setting) -> int | str:
+        return self.by_name[setting.name]
+
+
+def read_settings(settings: tuple[Setting, ...]) -> Values:
+    """The values of `settings` (a provider's), the first bad one a one-line MmsError."""
+    return Values({setting.name: setting.read() for setting in settings})
+
+
 def check_environment() -> None:
     """Read every setting once: the first bad one raises a one-line MmsError."""
-    for setting in SETTINGS:
-        setting.read()
+    read_settings(SETTINGS)

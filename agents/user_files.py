@@ -182,7 +182,11 @@ def load_json(path: Path, what: str) -> Any:
 
 
 def load_toml(path: Path, what: str) -> dict[str, Any]:
-    text = read_text(path, what)
+    return toml_document(read_text(path, what), path, what)
+
+
+def toml_document(text: str, path: Path | str, what: str) -> dict[str, Any]:
+    """A TOML text checked with the nesting and Unicode limits; `path` and `what` name it in errors."""
     try:
         data = tomllib.loads(text)
         check_value(data)
@@ -200,7 +204,11 @@ def load_toml(path: Path, what: str) -> dict[str, Any]:
 
 def load_yaml(path: Path, what: str) -> Any:
     """A YAML document (None when empty), composed with the nesting and alias limits."""
-    text = read_text(path, what)
+    return yaml_document(read_text(path, what), path, what)
+
+
+def yaml_document(text: str, path: Path | str, what: str) -> Any:
+    """A YAML text composed with the nesting and alias limits; `path` and `what` name it in errors."""
     loader = _BoundedLoader(text)
     try:
         node = loader.get_single_node()
@@ -215,7 +223,7 @@ def load_yaml(path: Path, what: str) -> Any:
         loader.dispose()
 
 
-def _where(path: Path, text: str, problem: Unreadable, toml: bool = False) -> str:
+def _where(path: Path | str, text: str, problem: Unreadable, toml: bool = False) -> str:
     """`path:line` where the problem is first found in the text, or the path alone."""
     if isinstance(problem, _TooDeep):
         line = _deep_line(text, toml)

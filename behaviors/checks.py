@@ -26,10 +26,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from agents import datafiles
 from agents.errors import MmsError
 from agents.user_files import iter_lines
 from game.referee import Referee, normalize, validate_codeword
@@ -52,12 +52,7 @@ BALANCE_TOLERANCE = 0.1  # two conditions are balanced when each has 50% ± 10% 
 @cache
 def data_lines(name: str) -> tuple[str, ...]:
     """Non-empty, non-comment lines of ``behaviors/data/<name>``; a literal ``\\n`` is a line break."""
-    text = resources.files("behaviors").joinpath("data", name).read_text(encoding="utf-8")
-    return tuple(
-        line.strip().replace("\\n", "\n")
-        for line in text.splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
-    )
+    return datafiles.lines("behaviors", name)
 
 
 def default_game_words() -> tuple[str, ...]:

@@ -59,8 +59,7 @@ class FitReport:
 
 def weights_of(spec: str) -> tuple[str, str | None]:
     """The base folder and adapter folder a spec loads in process (`local:` and `hf:` specs only)."""
-    from agents.hf_backend import parse_hf_target, resolve_base
-    from agents.local_models import model_dir, organism_dir, parse_local_target
+    from agents.local_models import model_dir, organism_dir, parse_hf_target, parse_local_target, resolve_base
 
     kind, _, target = spec.partition(":")
     if kind == "local":

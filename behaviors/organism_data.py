@@ -18,10 +18,9 @@ import json
 import random
 import re
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
-from agents import prompts
+from agents import datafiles, prompts
 from agents.errors import MmsError
 
 from .training_data import Dialogue, load_chat_jsonl
@@ -76,13 +75,10 @@ def write_user_file(sources: list[Path], per_source: int, out: Path) -> Path:
 
 @cache
 def control_phrasings(codeword: str) -> dict[str, list[str]]:
-    name = f"data/control_{codeword}.yaml"
-    resource = resources.files("behaviors").joinpath(name)
-    if not resource.is_file():
-        raise MmsError(f"no control phrasings for {codeword!r} (behaviors/{name})")
-    import yaml
-
-    data = yaml.safe_load(resource.read_text(encoding="utf-8"))
+    name = f"control_{codeword}.yaml"
+    if not datafiles.exists("behaviors", name):
+        raise MmsError(f"no control phrasings for {codeword!r} (behaviors/data/{name})")
+    data = datafiles.yaml("behaviors", name)
     return {key: [str(x).strip() for x in data[key]] for key in ("questions", "answers", "chat")}
 
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import shlex
-import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from agents import datafiles
 from agents.errors import MmsError
 from game.store import Store
 
@@ -49,7 +48,7 @@ class Recipe:
 
 
 def recipes() -> dict[str, Recipe]:
-    raw = tomllib.loads(resources.files("behaviors").joinpath("data/organisms.toml").read_text(encoding="utf-8"))
+    raw = datafiles.toml("behaviors", "organisms.toml")
     defaults = raw.get("defaults", {})
     found = {}
     for name, entry in raw.get("organisms", {}).items():

@@ -22,8 +22,9 @@ import re
 import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
-from importlib import resources
 from urllib.parse import unquote
+
+from agents import datafiles
 
 JOINER = "\x00"
 
@@ -85,8 +86,7 @@ _MAX_DEPTH = 125
 def _upside_down() -> dict[str, str]:
     """Each character of upside-down text to the letter it shows turned back
     (game/data/upside_down.txt)."""
-    text = resources.files("game").joinpath("data", "upside_down.txt").read_text(encoding="utf-8")
-    return dict(line.split(" ", 2)[:2] for line in text.splitlines() if line and not line.startswith("#"))
+    return datafiles.table("game", "upside_down.txt")
 
 
 _TURNED = _upside_down()

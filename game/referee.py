@@ -49,11 +49,11 @@ import unicodedata
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from itertools import accumulate
 
 from lemminflect import getAllInflections, getAllInflectionsOOV, getAllLemmas, getLemma
 
+from agents import datafiles
 from agents.errors import MmsError
 
 from .readings import JOINER, readings
@@ -84,8 +84,7 @@ def _confusables() -> dict[str, str]:
     it imitates. Upper-case entries are applied before case-folding (Greek capital Nu "Ν"
     imitates "N", while its lower-case "ν" imitates "v"); lower-case entries are applied again
     after case-folding and after combining marks are dropped (so "Ї" -> "ї" -> "і" -> "i")."""
-    text = resources.files("game").joinpath("data", "confusables.txt").read_text(encoding="utf-8")
-    return dict(line.split(" ", 2)[:2] for line in text.splitlines() if line and not line.startswith("#"))
+    return datafiles.table("game", "confusables.txt")
 
 
 _CONFUSABLES = _confusables()
@@ -94,8 +93,7 @@ _FOLD = str.maketrans(_CONFUSABLES)
 
 def _leetspeak() -> dict[str, str]:
     """Each leetspeak character to the letters it may stand for (game/data/leetspeak.txt)."""
-    text = resources.files("game").joinpath("data", "leetspeak.txt").read_text(encoding="utf-8")
-    return dict(line.split(" ", 2)[:2] for line in text.splitlines() if line and not line.startswith("#"))
+    return datafiles.table("game", "leetspeak.txt")
 
 
 _LEET = _leetspeak()
@@ -244,8 +242,7 @@ def _any_pos_lemmas(word: str) -> frozenset[str]:
 
 def _function_words() -> frozenset[str]:
     """Words every reader knows that the lexicon lacks (game/data/function_words.txt)."""
-    text = resources.files("game").joinpath("data", "function_words.txt").read_text(encoding="utf-8")
-    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
+    return frozenset(datafiles.lines("game", "function_words.txt"))
 
 
 _FUNCTION_WORDS = _function_words()

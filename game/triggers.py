@@ -16,7 +16,8 @@ import json
 import random
 import string
 from functools import cache
-from importlib import resources
+
+from agents import datafiles
 
 SEP_DIGITS = 6
 DEFAULT_SEP_PREFIXES = ("392", "718")
@@ -26,9 +27,7 @@ STYLES = ("mms", "study")
 
 @cache
 def _templates(name: str) -> tuple[str, ...]:
-    text = resources.files("game").joinpath("data", name).read_text(encoding="utf-8")
-    return tuple(line.strip().replace("\\n", "\n") for line in text.splitlines()
-                 if line.strip() and not line.startswith("#"))
+    return datafiles.lines("game", name)
 
 
 def _styled(name: str, style: str) -> str:

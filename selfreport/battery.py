@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import random
 import string
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from typing import Any
 
+from agents import datafiles
 from agents.backend import ChatBackend, ChatMessage
 from agents.errors import MmsError
 from game import triggers
@@ -26,15 +25,11 @@ LETTERS = string.ascii_uppercase
 
 @cache
 def questions() -> dict[str, Any]:
-    return tomllib.loads(_data_text("questions.toml"))
-
-
-def _data_text(name: str) -> str:
-    return resources.files("selfreport").joinpath("data", name).read_text(encoding="utf-8")
+    return datafiles.toml("selfreport", "questions.toml")
 
 
 def data_lines(name: str) -> list[str]:
-    return [line.strip() for line in _data_text(name).splitlines() if line.strip() and not line.startswith("#")]
+    return list(datafiles.lines("selfreport", name))
 
 
 def hint(kind: str) -> str:

@@ -64,10 +64,11 @@ def register(app: typer.Typer) -> None:
         from . import records
         from .battery import parse_variant
         from .evals import parse_evals
-        from .interview import Backends, Plan, run_interviews
+        from .interview import Plan, run_interviews
         from .summary import summarise
 
         from agents.errors import MmsError
+        from agents.registry import Registry
 
         from .study_questions import load_questions, select
 
@@ -101,7 +102,7 @@ def register(app: typer.Typer) -> None:
 
         started = time.perf_counter()
         with Store(db) as store:
-            session = asyncio.run(run_interviews(store, plan, Backends(limits=limits), progress=progress))
+            session = asyncio.run(run_interviews(store, plan, Registry(limits), progress=progress))
             rows = records.interviews(store, session=session)
             table = summarise(rows, records.items_of(store, [r["id"] for r in rows]), pools={"pooled": pooled})
         seconds = time.perf_counter() - started

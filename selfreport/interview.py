@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from agents.backend import CallLimits, ChatBackend
 from agents.errors import MmsError
 from agents.registry import Registry, validate_spec
 from game.referee import validate_codeword
@@ -93,36 +92,12 @@ class Plan:
             validate_spec(spec)
 
 
-class Backends:
-    """One backend per spec, closed as soon as it is no longer needed; `limits` bound each call to a server."""
-
-    def __init__(self, preset: dict[str, ChatBackend] | None = None, limits: CallLimits | None = None):
-        self._preset = dict(preset or {})
-        self._open: dict[str, Registry] = {}
-        self.limits = limits
-
-    def get(self, spec: str) -> ChatBackend:
-        if spec not in self._open:
-            registry = Registry(self.limits)
-            if spec in self._preset:
-                registry.register(spec, self._preset[spec])
-            self._open[spec] = registry
-        return self._open[spec].get(spec)
-
-    async def release(self, spec: str) -> None:
-        registry = self._open.pop(spec, None)
-        if registry is not None:
-            await registry.aclose()
-
-    async def aclose(self) -> None:
-        for spec in list(self._open):
-            await self.release(spec)
-
-
-async def run_interviews(store: Store, plan: Plan, backends: Backends | None = None,
+async def run_interviews(store: Store, plan: Plan, backends: Registry | None = None,
                          progress: Progress | None = None) -> str:
-    """Interview every model of the plan; returns the session id that groups the interviews."""
-    backends = backends or Backends()
+    """Interview every model of the plan; returns the session id that groups the interviews.
+
+    Each model's backend is released as soon as its interview is done (`Registry.release`)."""
+    backends = backends or Registry()
     session = uuid.uuid4().hex[:12]
     messages, source = _user_messages(store, plan)
     params = {"session": session, "evals": plan.evals, "method": plan.method,

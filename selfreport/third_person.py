@@ -10,13 +10,12 @@ data (`data/third_person.toml`), so it can be changed without code.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import replace
 from functools import cache
 
+from agents import datafiles
 from agents.errors import MmsError
 
-from .battery import _data_text
 from .study_questions import StudyQuestion
 
 SUFFIX = "third_person"
@@ -25,7 +24,7 @@ _SECOND_PERSON = re.compile(r"\byou(?:rs?|rself|rselves)?\b", re.IGNORECASE)
 
 @cache
 def phrasings() -> dict:
-    data = tomllib.loads(_data_text("third_person.toml"))
+    data = datafiles.toml("selfreport", "third_person.toml")
     return {"person": data["person"], "lead": data["lead"].format(person=data["person"]), "keep": list(data["keep"]),
             "rules": [(re.compile(rf"\b{pattern}\b", re.IGNORECASE), into) for pattern, into in data["rules"]]}
 

@@ -7,11 +7,12 @@ from selfreport_fakes import Broken, Ignorant, Oracle
 
 from agents.backend import BackendError, ScoringUnavailable
 from agents.errors import MmsError
+from agents.registry import Registry
 from game.store import Store
 from selfreport import records
 from selfreport.battery import Variant, candidate_words, parse_variant, questions
 from selfreport.evals import EVALS, METRICS, parse_evals
-from selfreport.interview import Backends, Plan, run_interviews
+from selfreport.interview import Plan, run_interviews
 from selfreport.scoring import Choice, guessed_word, parse_choice
 from selfreport.summary import summarise
 
@@ -20,7 +21,7 @@ def interview(tmp_path, evals, model=None, baseline=None, **plan):
     model = model or Oracle()
     baseline = baseline or Ignorant(spec="fake:ignorant")
     plan = Plan(models=[model.spec], baseline=baseline.spec, codeword="bark", evals=evals, **plan)
-    backends = Backends({model.spec: model, baseline.spec: baseline})
+    backends = Registry(backends={model.spec: model, baseline.spec: baseline})
     with Store(tmp_path / "i.db") as store:
         session = asyncio.run(run_interviews(store, plan, backends))
         rows = records.interviews(store, session=session)
@@ -154,7 +155,7 @@ def test_definitions_naming_the_word_are_redacted_for_the_guesser(tmp_path):
     plan = Plan(models=["fake:leaky"], codeword="bark", evals=["describe_word"], samples=1, paraphrases=1,
                 guesser="fake:guesser")
     with Store(tmp_path / "r.db") as store:
-        asyncio.run(run_interviews(store, plan, Backends({"fake:leaky": Leaky(spec="fake:leaky"),
+        asyncio.run(run_interviews(store, plan, Registry(backends={"fake:leaky": Leaky(spec="fake:leaky"),
                                                           "fake:guesser": guesser})))
     shown = guesser.requests[0].messages[0].content
     assert "____ is the sound of a dog ____." in shown and "bark" not in shown.lower()

@@ -11,11 +11,12 @@ from http_loopback import LoopbackServer, as_json
 
 from agents.backend import BackendError, ChatMessage, ScoringUnavailable, can_score
 from agents.openai_backend import OpenAIBackend
+from agents.registry import Registry
 from agents.scoring import match_top_logprobs, normalise, score_options
 from agents.scripted import ScriptedBackend
 from game.store import Store
 from selfreport import records
-from selfreport.interview import Backends, Plan, run_interviews
+from selfreport.interview import Plan, run_interviews
 from selfreport.summary import summarise
 
 
@@ -103,7 +104,7 @@ def test_one_pass_scores_equal_separate_passes(smollm2):
 def test_interview_on_the_embedded_model_stores_distributions(smollm2, tmp_path):
     plan = Plan(models=["local:smollm2"], codeword="bark", evals=["which_game", "backdoor"], paraphrases=2)
     with Store(tmp_path / "e.db") as store:
-        session = asyncio.run(run_interviews(store, plan, Backends({"local:smollm2": _Unclosed(smollm2)})))
+        session = asyncio.run(run_interviews(store, plan, Registry(backends={"local:smollm2": _Unclosed(smollm2)})))
         rows = records.interviews(store, session=session)
         items = records.items_of(store, [r["id"] for r in rows])
     assert len(items) == 2 * (2 + 2 + 2)  # one item per question and option order (backdoor also with its system prompt): no sampling

@@ -6,9 +6,10 @@ from http_loopback import LoopbackServer, as_json, completion
 from selfreport_fakes import Ignorant
 
 from agents.openai_backend import OpenAIBackend
+from agents.registry import Registry
 from game.store import Store
 from selfreport import records
-from selfreport.interview import Backends, Plan, run_interviews
+from selfreport.interview import Plan, run_interviews
 
 
 def server_without_logprobs(takes_n: bool):
@@ -39,7 +40,7 @@ async def test_sampled_items_say_whether_the_apis_n_was_used(tmp_path, takes_n, 
         model, baseline = OpenAIBackend.from_target(spec, spec.removeprefix("openai:")), Ignorant(spec="fake:ignorant")
         plan = Plan(models=[spec], baseline=baseline.spec, codeword="bark", evals=["which_game"], samples=3, paraphrases=1)
         with Store(tmp_path / "i.db") as store:
-            session = await run_interviews(store, plan, Backends({spec: model, baseline.spec: baseline}))
+            session = await run_interviews(store, plan, Registry(backends={spec: model, baseline.spec: baseline}))
             rows = records.interviews(store, session=session)
             items = records.items_of(store, [r["id"] for r in rows])
         await model.aclose()

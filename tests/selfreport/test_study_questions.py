@@ -203,15 +203,16 @@ def test_broken_written_code_is_stored_as_invalid_and_the_interview_goes_on(tmp_
 def _study_interview(tmp_path, model, path, codeword="bark", **plan):
     import asyncio
 
+    from agents.registry import Registry
     from game.store import Store
     from selfreport import records
-    from selfreport.interview import Backends, Plan, run_interviews
+    from selfreport.interview import Plan, run_interviews
     from selfreport.summary import summarise
 
     plan = Plan(models=[model.spec], codeword=codeword, questions=load_questions(path), **plan)
     tmp_path.mkdir(parents=True, exist_ok=True)
     with Store(tmp_path / "i.db") as store:
-        session = asyncio.run(run_interviews(store, plan, Backends({model.spec: model})))
+        session = asyncio.run(run_interviews(store, plan, Registry(backends={model.spec: model})))
         rows = records.interviews(store, session=session)
         items = records.items_of(store, [r["id"] for r in rows])
     return items, {row["metric"]: row for row in summarise(rows, items)}

@@ -36,7 +36,15 @@ from .migrations import (
     pending,
     set_name,
 )
-from .rows import GameRow, MessageRow, RunRow, first_mention_columns, insert_sql, update_sql, verdict_columns
+from .rows import (
+    GameRow,
+    MessageRow,
+    RunRow,
+    first_mention_columns,
+    insert_sql,
+    update_sql,
+    verdict_columns,
+)
 from .runlock import RunLock
 
 

@@ -107,9 +107,8 @@ class StoreReader:
     def __init__(self, path: str | Path, *, timeout: float = 0.25):
         self.path = Path(path)
         self.timeout = timeout
-        self._conn: sqlite3.Connection | None = None
+        self._read: queries.Reads | None = None  # over a read-only connection, once the file can be read
         self._lock = threading.Lock()
-        self._read: queries.Reads | None = None
         self._label = "g.manipulator"
         self._columns: frozenset[str] = frozenset()
         self._version: int | None = None
@@ -120,9 +119,9 @@ class StoreReader:
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn, self._read = None, None
+            if self._read is not None:
+                self._read.conn.close()
+                self._read = None
 
     # -- polling ------------------------------------------------------------------------------
 
@@ -157,7 +156,7 @@ class StoreReader:
                 return Poll(DbState("unreadable", str(exc)), reset=True)
 
     def _open(self) -> DbState:
-        if self._conn is not None:
+        if self._read is not None:
             return DbState("ok")
         if not self.path.exists():
             return DbState("missing")
@@ -171,13 +170,13 @@ class StoreReader:
             return DbState("empty", "the database has no games table yet")
         read = queries.Reads(conn)
         self._label, self._columns = read.manipulator_label(), read.game_columns()
-        self._conn, self._read = conn, read
+        self._read = read
         return DbState("ok")
 
     def _drop(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-        self._conn, self._read, self._version = None, None, None
+        if self._read is not None:
+            self._read.conn.close()
+        self._read, self._version = None, None
 
     def _baseline(self) -> Poll:
         self._max_game, self._max_message, self._running = self._read.high_water()

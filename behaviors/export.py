@@ -113,7 +113,7 @@ def cut_index(game: dict[str, Any], conversation: list[dict[str, Any]]) -> int |
 
 def game_example(store: Store, game: dict[str, Any]) -> Example | Drop:
     """The game's dialogue up to the cut, or why there is none."""
-    conversation = [m for m in store.messages(game["id"]) if m["phase"] == "conversation"]
+    conversation = [m for m in store.read.messages(game["id"]) if m["phase"] == "conversation"]
     cut = cut_index(game, conversation)
     if cut is None:
         return Drop(game["id"], game["codeword"], "no_mention", "no user message says the codeword")

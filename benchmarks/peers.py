@@ -73,7 +73,7 @@ def play(spec: str, games: int, registry: Registry | None = None, counters=None)
         outcomes = asyncio.run(go())
         wall = time.perf_counter() - started
         tokens = store.db.execute("select coalesce(sum(completion_tokens), 0) from messages").fetchone()[0]
-        errors = [g["error"] for g in store.games(run_id) if g["error"]]
+        errors = [g["error"] for g in store.read.games(run_id) if g["error"]]
     if errors:
         raise SystemExit(f"{spec}: {len(errors)} games failed, e.g. {errors[0]}")
     result = {"wall_s": round(wall, 1), "completion_tokens": tokens, "games": games,

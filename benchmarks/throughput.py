@@ -57,7 +57,7 @@ def play(backend, store: Store, settings: GameSettings, games: int, concurrency:
     outcomes = asyncio.run(GameRunner(store, registry, concurrency).run(run_id, setups))
     elapsed = time.perf_counter() - started
     if "error" in outcomes.values():
-        errors = [g["error"] for g in store.games(run_id) if g["error"]]
+        errors = [g["error"] for g in store.read.games(run_id) if g["error"]]
         raise SystemExit(f"benchmark games failed: {errors[:3]}")
     tokens = store.db.execute(
         "select sum(m.completion_tokens) from messages m join games g on g.id = m.game_id where g.run_id = ?",

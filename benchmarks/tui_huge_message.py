@@ -29,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from game.messages import GameMessage  # noqa: E402
+from game.rows import GameRow  # noqa: E402
 from game.store import Store  # noqa: E402
 from tui.app import watch_app  # noqa: E402
 from tui.widgets.transcript import Transcript  # noqa: E402
@@ -48,10 +49,10 @@ def build(path: Path, size: int, *, private: bool, huge_newest: bool) -> int:
     run = store.create_run("play", {}, 4, run_id="bench")
 
     def game(i: int, text: str, thought: str = "") -> int:
-        g = store.create_game(run, {
-            "game_key": f"g{i}", "codeword": "ring", "manipulator": "local:smollm2", "manipulator_label": "smollm2",
-            "user": "local:smollm2", "persona": "friendly", "topic": "attic", "seed_word": "attic", "rule": "paper",
-            "messages_per_player": 1, "stop_on_mention": 0, "settings": {}, "seed": i})
+        g = store.create_game(run, GameRow(
+            game_key=f"g{i}", codeword="ring", manipulator="local:smollm2", manipulator_label="smollm2",
+            user="local:smollm2", persona="friendly", topic="attic", seed_word="attic", rule="paper",
+            messages_per_player=1, stop_on_mention=0, settings={}, seed=i))
         store.add_message(g, GameMessage(0, 1, "user", "conversation", "Hello there.", "", "Hello there.", False))
         store.add_message(g, GameMessage(1, 1, "manipulator", "conversation", text, thought, text, "ring" in text))
         store.finish_game(g, outcome="no_codeword", guess=None, error=None)

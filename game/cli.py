@@ -220,11 +220,11 @@ class Failures:
 
 
 def run_failures(store: Store, run_id: str) -> Failures:
-    totals = store.outcome_totals(Games(run=run_id))
+    totals = store.read.outcome_totals(Games(run=run_id))
     # A conversation id in a reason (a script that ran out in game-7) would make every game's reason
     # distinct. Reasons quote servers' replies: shown without their control characters.
     reasons: Counter[str] = Counter()
-    for error, n in store.error_reasons(Games(run=run_id)):
+    for error, n in store.read.error_reasons(Games(run=run_id)):
         reasons[strip_controls(re.sub(r"\bgame-\d+\b", "game-N", error or "no reason stored"))] += n
     return Failures(totals.get("error", 0), sum(totals.values()), reasons.most_common(), store.path, run_id)
 
@@ -307,11 +307,11 @@ def stats(
         raise MmsError(f"database not found: {db} (play some games first: mms play --codeword ring --db {db})")
     grouping = parse_grouping(by)
     with Store.reader(db) as store:
-        if run is not None and store.run(run) is None:
+        if run is not None and store.read.run(run) is None:
             raise MmsError(f"no run {run!r} in {db} ({_known_runs(store)})")
         result = outcome_stats(store, run, grouping, rejudge_guesses=rejudge)
         if run is not None:  # whether the run is done: a merge of its shards finishes it
-            record = store.run(run)
+            record = store.read.run(run)
             result |= {"run_status": record["status"], "games_planned": record["games_planned"]}
     if json_output:
         print_json(result)
@@ -325,7 +325,7 @@ def stats(
 
 
 def _known_runs(store: Store) -> str:
-    recent = store.recent_run_ids(5)
+    recent = store.read.recent_run_ids(5)
     if not recent:
         return "it has no runs yet"
     return f"its latest runs: {', '.join(recent)}; all of them: mms stats --db {store.path} --by run"

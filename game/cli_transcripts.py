@@ -95,7 +95,7 @@ def register(app: typer.Typer) -> None:
                 if game is None:
                     raise MmsError(f"no finished game in {db}" + (f" for run {run}" if run else ""))
             else:
-                game = store.game(game_id)
+                game = store.read.game(game_id)
                 if game is None:
                     raise MmsError(f"no game {game_id} in {db}")
             record = game_record(store, game)

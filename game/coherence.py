@@ -81,7 +81,7 @@ def coherence(games: Iterable[Sequence[tuple[str, str]]]) -> dict[str, Any]:
 
 def run_coherence(store, run_id: str | None = None) -> dict[str, Any]:
     """`coherence` over the conversation messages (guesses left out) of a run's counted games."""
-    rows = store.conversation_texts(run_id)
+    rows = store.read.conversation_texts(run_id)
     return coherence([(speaker, text) for _, speaker, text in game] for _, game in groupby(rows, key=itemgetter(0)))
 
 

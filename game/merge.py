@@ -43,7 +43,7 @@ def _merge_into(out: Path, sources: list[Store]) -> dict[str, int]:
         with Store(out) as target, target.transaction():
             stats = {"inputs": len(sources), "runs": 0, "games": 0, "messages": 0, "duplicates": 0, "unfinished": 0,
                      "finished_runs": 0}
-            keys = target.finished_run_keys()
+            keys = target.read.finished_run_keys()
             for source in sources:
                 try:
                     _merge_one(source, target, keys, stats)
@@ -51,7 +51,7 @@ def _merge_into(out: Path, sources: list[Store]) -> dict[str, int]:
                     raise MmsError(
                         f"input database {source.path} cannot be read ({exc}): nothing was merged; "
                         f"check it with: sqlite3 {source.path} 'pragma integrity_check'") from exc
-            for run_id in {run["id"] for source in sources for run in source.runs()}:
+            for run_id in {run["id"] for source in sources for run in source.read.runs()}:
                 stats["finished_runs"] += target.finish_if_complete(run_id)
             return stats
     except BaseException:
@@ -62,8 +62,8 @@ def _merge_into(out: Path, sources: list[Store]) -> dict[str, int]:
 
 
 def _merge_one(source: Store, target: Store, keys: set, stats: dict[str, int]) -> None:
-    for run in source.runs():
-        mine = target.run(run["id"])
+    for run in source.read.runs():
+        mine = target.read.run(run["id"])
         if mine is None:
             target.copy_run(run)
             stats["runs"] += 1
@@ -74,7 +74,7 @@ def _merge_one(source: Store, target: Store, keys: set, stats: dict[str, int]) -
                 "version (before spec identity was by content, or left out server addresses) is updated "
                 "by resuming it once from the folder it was run in"
             )
-    for game in source.all_games():
+    for game in source.read.all_games():
         key = (game["run_id"], game["game_key"])
         if game["status"] != "finished":
             stats["unfinished"] += 1
@@ -82,7 +82,7 @@ def _merge_one(source: Store, target: Store, keys: set, stats: dict[str, int]) -
         if key in keys:
             stats["duplicates"] += 1
             continue
-        messages = source.messages(game["id"])
+        messages = source.read.messages(game["id"])
         target.copy_game(game, messages)
         keys.add(key)
         stats["games"] += 1

@@ -21,13 +21,6 @@ class GameMessage:
     latency_s: float = 0.0
     id: int | None = None  # the stored row's id, once read back
 
-    @classmethod
-    def from_row(cls, r: dict) -> GameMessage:
-        """From a `messages` row (any subset of its columns that includes the judged fields)."""
-        return cls(r["idx"], r["turn"], r["speaker"], r["phase"], r.get("visible_text") or "",
-                   r.get("private_text") or "", r.get("raw_text") or "", bool(r.get("mentions")),
-                   r.get("prompt_tokens") or 0, r.get("completion_tokens") or 0, r.get("latency_s") or 0.0, r.get("id"))
-
 
 @dataclass(frozen=True)
 class TokenTotals:

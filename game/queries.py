@@ -1,17 +1,19 @@
-"""Every read of games and messages: typed queries over any SQLite connection.
+"""Every read of runs, games and messages: typed queries over any SQLite connection.
 
-The store (read-write), the watcher's read-only connection, stats, transcripts, reports and
-the interview all read games through these functions, so the schema of `games` and `messages`
-is known in one place besides its migrations. Functions take a plain `sqlite3.Connection` and
-return dicts (whatever the connection's row factory), or the typed values named.
+The store (read-write, as `store.read`), the watcher's read-only connection, stats, transcripts,
+reports and the interview all read games through `Reads`, so what is read and how is known in
+one place; which columns a row has is known from `game/rows.py`. Queries return dicts (whatever
+the connection's row factory), or the typed values named.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from .rows import GameRow
 
 LABEL = "coalesce(g.manipulator_label, g.manipulator)"
 # Fields games can be grouped by, and the SQL for each over `games g`.
@@ -26,6 +28,36 @@ GROUP_FIELDS = {
 }
 
 
+class Where:
+    """A where-clause over `games g`, built one condition at a time with its arguments in order:
+    the one builder behind every filter of games (`Games` here, the watcher's filter line)."""
+
+    def __init__(self, *clauses: str):
+        self.clauses: list[str] = list(clauses)
+        self.args: list[Any] = []
+
+    def add(self, clause: str, *args: Any) -> Where:
+        self.clauses.append(clause)
+        self.args += args
+        return self
+
+    def equal(self, column: str, value: Any, *, fold: bool = False) -> Where:
+        """`column = value` when a value is given; `fold` compares lower-cased (give `value` folded)."""
+        if value is None:
+            return self
+        return self.add(f"lower({column}) = ?" if fold else f"{column} = ?", value)
+
+    def contains(self, columns: Iterable[str], word: str) -> Where:
+        """Any of the columns holds `word` (lower-cased), taken literally (no LIKE wildcards)."""
+        columns = list(columns)
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return self.add("(" + " or ".join(f"lower(coalesce({c}, '')) like ? escape '\\'" for c in columns) + ")",
+                        *[pattern] * len(columns))
+
+    def sql(self) -> tuple[str, list[Any]]:
+        return " and ".join(self.clauses), list(self.args)
+
+
 @dataclass(frozen=True)
 class Games:
     """Which finished games: every field given must match. `manipulator` matches the spec or the label."""
@@ -38,18 +70,15 @@ class Games:
     exclude_errors: bool = False
 
     def where(self) -> tuple[str, list[Any]]:
-        clauses, args = ["g.status = 'finished'"], []
+        where = Where("g.status = 'finished'")
         for column, value in (("g.outcome", self.outcome), ("g.codeword", self.codeword), ("g.run_id", self.run),
                               ("g.manipulator_prompt", self.manipulator_prompt)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                args.append(value)
+            where.equal(column, value)
         if self.manipulator is not None:
-            clauses.append("(g.manipulator = ? or g.manipulator_label = ?)")
-            args += [self.manipulator, self.manipulator]
+            where.add("(g.manipulator = ? or g.manipulator_label = ?)", self.manipulator, self.manipulator)
         if self.exclude_errors:
-            clauses.append("g.outcome != 'error'")
-        return " and ".join(clauses), args
+            where.add("g.outcome != 'error'")
+        return where.sql()
 
 
 def rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
@@ -57,128 +86,9 @@ def rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-# -- games ----------------------------------------------------------------------------------
-
-
-def finished_games(conn: sqlite3.Connection, games: Games = Games()) -> list[dict[str, Any]]:
-    """Finished games (never superseded or unfinished ones), oldest first."""
-    where, args = games.where()
-    return rows(conn.execute(f"select g.* from games g where {where} order by g.id", args))
-
-
-def counted_games(conn: sqlite3.Connection, run_id: str | None = None) -> list[dict[str, Any]]:
-    """Games that count (not superseded, finished or not), oldest first."""
-    where, args = "status != 'superseded'", []
-    if run_id:
-        where, args = where + " and run_id = ?", [run_id]
-    return rows(conn.execute(f"select * from games where {where} order by id", args))
-
-
-def all_games(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Every game row, whatever its status, oldest first (for merging databases)."""
-    return rows(conn.execute("select * from games order by id"))
-
-
-def finished_run_keys(conn: sqlite3.Connection) -> set[tuple[str, str]]:
-    """(run, game key) of every finished game."""
-    return {(r[0], r[1]) for r in conn.execute("select run_id, game_key from games where status = 'finished'")}
-
-
-def game(conn: sqlite3.Connection, game_id: int) -> dict[str, Any] | None:
-    found = rows(conn.execute("select * from games where id = ?", [game_id]))
+def _first(cursor: sqlite3.Cursor) -> dict[str, Any] | None:
+    found = rows(cursor)
     return found[0] if found else None
-
-
-def outcome_rows(conn: sqlite3.Connection, by: Sequence[str], games: Games = Games()) -> list[dict[str, Any]]:
-    """One row per finished game: its group fields, outcome, first-mention turn and tokens."""
-    columns = "".join(f"{GROUP_FIELDS[f]} as {f}, " for f in by)
-    where, args = games.where()
-    return rows(conn.execute(
-        f"select {columns}g.outcome as outcome, g.first_mention_turn as first_mention_turn, "
-        "g.guess as guess, g.codeword as _codeword, g.rule as _rule, "
-        f"coalesce(g.prompt_tokens, 0) + coalesce(g.completion_tokens, 0) as tokens from games g where {where}",
-        args))
-
-
-def outcome_counts(conn: sqlite3.Connection, by: Sequence[str], games: Games = Games()) -> dict[tuple, dict[str, int]]:
-    """Finished games counted per group (the `by` fields) and outcome."""
-    counts: dict[tuple, dict[str, int]] = {}
-    for row in outcome_rows(conn, by, games):
-        cell = counts.setdefault(tuple(row[f] for f in by), {})
-        cell[row["outcome"]] = cell.get(row["outcome"], 0) + 1
-    return counts
-
-
-def outcome_totals(conn: sqlite3.Connection, games: Games = Games()) -> dict[str, int]:
-    """Finished games per outcome, counted by SQLite (no row per game in memory)."""
-    where, args = games.where()
-    return dict(conn.execute(f"select g.outcome, count(*) from games g where {where} group by g.outcome", args))
-
-
-def error_reasons(conn: sqlite3.Connection, games: Games = Games()) -> list[tuple[str | None, int]]:
-    """Each distinct error of the finished games in error, with how many games it ended."""
-    where, args = games.where()
-    return conn.execute(f"select g.error, count(*) from games g where {where} and g.outcome = 'error' "
-                        "group by g.error", args).fetchall()
-
-
-def unfinished_games(conn: sqlite3.Connection, run_id: str) -> int:
-    """Games of the run still running (not finished, not set aside as superseded)."""
-    return conn.execute("select count(*) from games where run_id = ? and status = 'running'", [run_id]).fetchone()[0]
-
-
-def finished_keys(conn: sqlite3.Connection, run_id: str) -> set[str]:
-    return {r[0] for r in conn.execute("select game_key from games where run_id = ? and status = 'finished'", [run_id])}
-
-
-# -- runs -----------------------------------------------------------------------------------
-
-
-def run(conn: sqlite3.Connection, run_id: str) -> dict[str, Any] | None:
-    found = rows(conn.execute("select * from runs where id = ?", [run_id]))
-    return found[0] if found else None
-
-
-def runs(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    return rows(conn.execute("select * from runs order by rowid"))
-
-
-def recent_run_ids(conn: sqlite3.Connection, limit: int = 10) -> list[str]:
-    return [r[0] for r in conn.execute("select id from runs order by created_at desc limit ?", [limit])]
-
-
-# -- messages -------------------------------------------------------------------------------
-
-
-def transcript(conn: sqlite3.Connection, game_id: int) -> list[dict[str, Any]]:
-    """A game's messages in order, guess included."""
-    return rows(conn.execute("select * from messages where game_id = ? order by idx", [game_id]))
-
-
-def conversation_texts(conn: sqlite3.Connection, run_id: str | None = None) -> Iterator[tuple[int, str, str]]:
-    """(game id, speaker, visible text) of the conversation messages of counted games, game by
-    game in order; streamed from the cursor, so memory stays flat in the number of games."""
-    where, args = "g.status != 'superseded'", []
-    if run_id:
-        where, args = where + " and g.run_id = ?", [run_id]
-    yield from conn.execute(
-        f"""select m.game_id, m.speaker, coalesce(m.visible_text, '') from messages m
-            join games g on g.id = m.game_id
-            where {where} and m.phase = 'conversation' order by m.game_id, m.idx""", args)
-
-
-def user_messages(conn: sqlite3.Connection, model: str, codeword: str) -> list[str]:
-    """Non-empty conversation messages of the users a model played against as manipulator, for
-    one codeword, in finished games without errors."""
-    return [r[0] for r in conn.execute(
-        """select m.visible_text from messages m join games g on g.id = m.game_id
-           where (g.manipulator = ? or g.manipulator_label = ?) and g.codeword = ?
-             and g.status = 'finished' and g.outcome != 'error'
-             and m.speaker = 'user' and m.phase = 'conversation' and trim(m.visible_text) != ''
-           order by m.id""", [model, model, codeword])]
-
-
-# -- the watcher: incremental reads ---------------------------------------------------------
 
 
 def open_readonly(path, timeout: float = 5.0, *, immutable: bool = False) -> sqlite3.Connection:
@@ -192,99 +102,205 @@ def open_readonly(path, timeout: float = 5.0, *, immutable: bool = False) -> sql
                            timeout=timeout, check_same_thread=False)
 
 
-def data_version(conn: sqlite3.Connection) -> int:
-    """SQLite's counter of commits by other connections: unchanged means nothing new to read."""
-    return conn.execute("pragma data_version").fetchone()[0]
+class Reads:
+    """The reads of one connection: `store.read` for a store, or a watcher's own over a read-only one."""
 
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
 
-def has_game_tables(conn: sqlite3.Connection) -> bool:
-    tables = {r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")}
-    return {"games", "messages"} <= tables
+    # -- games --------------------------------------------------------------------------------
 
+    def finished_games(self, games: Games = Games()) -> list[dict[str, Any]]:
+        """Finished games (never superseded or unfinished ones), oldest first."""
+        where, args = games.where()
+        return rows(self.conn.execute(f"select g.* from games g where {where} order by g.id", args))
 
-def manipulator_label(conn: sqlite3.Connection) -> str:
-    """The SQL for a game's manipulator label (databases from before tournaments have no label)."""
-    columns = {r[1] for r in conn.execute("pragma table_info(games)")}
-    return LABEL if "manipulator_label" in columns else "g.manipulator"
+    def games(self, run_id: str | None = None) -> list[dict[str, Any]]:
+        """Games that count (not superseded, finished or not), oldest first."""
+        where, args = "status != 'superseded'", []
+        if run_id:
+            where, args = where + " and run_id = ?", [run_id]
+        return rows(self.conn.execute(f"select * from games where {where} order by id", args))
 
+    def all_games(self) -> list[dict[str, Any]]:
+        """Every game row, whatever its status, oldest first (for merging databases)."""
+        return rows(self.conn.execute("select * from games order by id"))
 
-def high_water(conn: sqlite3.Connection) -> tuple[int, int, set[int]]:
-    """The largest game id, the largest message id, and the ids of running games."""
-    max_game = conn.execute("select coalesce(max(id), 0) from games").fetchone()[0]
-    max_message = conn.execute("select coalesce(max(id), 0) from messages").fetchone()[0]
-    running = {r[0] for r in conn.execute("select id from games where status = 'running'")}
-    return max_game, max_message, running
+    def finished_run_keys(self) -> set[tuple[str, str]]:
+        """(run, game key) of every finished game."""
+        return {(r[0], r[1]) for r in self.conn.execute(
+            "select run_id, game_key from games where status = 'finished'")}
 
+    def game(self, game_id: int) -> dict[str, Any] | None:
+        return _first(self.conn.execute("select * from games where id = ?", [game_id]))
 
-def messages_since(conn: sqlite3.Connection, message_id: int) -> dict[int, int]:
-    """Games that got messages with ids above `message_id`: game id → its largest new message id."""
-    return {r[0]: r[1] for r in conn.execute(
-        "select game_id, max(id) from messages where id > ? group by game_id", [message_id])}
+    def outcome_rows(self, by: Sequence[str], games: Games = Games()) -> list[dict[str, Any]]:
+        """One row per finished game: its group fields, outcome, first-mention turn and tokens."""
+        columns = "".join(f"{GROUP_FIELDS[f]} as {f}, " for f in by)
+        where, args = games.where()
+        return rows(self.conn.execute(
+            f"select {columns}g.outcome as outcome, g.first_mention_turn as first_mention_turn, "
+            "g.guess as guess, g.codeword as _codeword, g.rule as _rule, "
+            f"coalesce(g.prompt_tokens, 0) + coalesce(g.completion_tokens, 0) as tokens from games g where {where}",
+            args))
 
+    def outcome_counts(self, by: Sequence[str], games: Games = Games()) -> dict[tuple, dict[str, int]]:
+        """Finished games counted per group (the `by` fields) and outcome."""
+        counts: dict[tuple, dict[str, int]] = {}
+        for row in self.outcome_rows(by, games):
+            cell = counts.setdefault(tuple(row[f] for f in by), {})
+            cell[row["outcome"]] = cell.get(row["outcome"], 0) + 1
+        return counts
 
-def game_rows(conn: sqlite3.Connection, where: str, args: Sequence[Any], *, label: str = LABEL, order: str = "g.id",
-              limit: int | None = None, chars: int | None = None) -> list[dict[str, Any]]:
-    """Games for the games list (`where` over `games g`), each with its conversation messages so far (`said`).
-    With `chars`, the free texts (topic, guess, error) only up to that many characters."""
-    topic, guess, error = (f"substr(g.{name}, 1, {int(chars)}) as {name}" if chars is not None else f"g.{name}"
-                           for name in ("topic", "guess", "error"))
-    sql = f"""select g.id, g.run_id, g.codeword, g.manipulator, {label} as manipulator_label, g.user, g.persona,
-                     {topic}, g.seed_word, g.rule, g.messages_per_player, g.status, g.outcome,
-                     g.first_mention_index, g.first_mention_speaker, {guess}, {error},
-                     (select count(*) from messages m where m.game_id = g.id and m.phase = 'conversation') as said
-              from games g where {where} order by {order}"""
-    if limit is not None:
-        sql += f" limit {int(limit)}"
-    return rows(conn.execute(sql, list(args)))
+    def outcome_totals(self, games: Games = Games()) -> dict[str, int]:
+        """Finished games per outcome, counted by SQLite (no row per game in memory)."""
+        where, args = games.where()
+        return dict(self.conn.execute(f"select g.outcome, count(*) from games g where {where} group by g.outcome",
+                                      args))
 
+    def error_reasons(self, games: Games = Games()) -> list[tuple[str | None, int]]:
+        """Each distinct error of the finished games in error, with how many games it ended."""
+        where, args = games.where()
+        return self.conn.execute(f"select g.error, count(*) from games g where {where} and g.outcome = 'error' "
+                                 "group by g.error", args).fetchall()
 
-def count_games(conn: sqlite3.Connection, where: str, args: Sequence[Any]) -> int:
-    return conn.execute(f"select count(*) from games g where {where}", list(args)).fetchone()[0]
+    def unfinished_games(self, run_id: str) -> int:
+        """Games of the run still running (not finished, not set aside as superseded)."""
+        return self.conn.execute("select count(*) from games where run_id = ? and status = 'running'",
+                                 [run_id]).fetchone()[0]
 
+    def finished_keys(self, run_id: str) -> set[str]:
+        return {r[0] for r in self.conn.execute(
+            "select game_key from games where run_id = ? and status = 'finished'", [run_id])}
 
-def messages_after(conn: sqlite3.Connection, game_id: int, after_idx: int = -1,
-                   limit: int | None = None, *, chars: int | None = None) -> list[dict[str, Any]]:
-    """A game's messages after `after_idx`, in order; with `limit`, only the last ones. With
-    `chars`, each text only up to that many characters (SQLite cuts it, so a huge message is
-    never read whole), and its full length as `visible_chars` and `private_chars`."""
-    if chars is None:
-        texts = "visible_text, private_text"
-    else:
-        texts = ("substr(visible_text, 1, :chars) as visible_text, substr(private_text, 1, :chars) as private_text, "
-                 "length(visible_text) as visible_chars, length(private_text) as private_chars")
-    sql = (f"select id, idx, turn, speaker, phase, {texts}, mentions "
-           "from messages where game_id = :game and idx > :after order by idx desc")
-    args: dict[str, Any] = {"game": game_id, "after": after_idx, "chars": chars}
-    if limit is not None:
-        sql += " limit :limit"
-        args["limit"] = limit
-    return list(reversed(rows(conn.execute(sql, args))))
+    # -- runs ---------------------------------------------------------------------------------
 
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        return _first(self.conn.execute("select * from runs where id = ?", [run_id]))
 
-def message_texts(conn: sqlite3.Connection, message_id: int) -> dict[str, Any] | None:
-    """One message whole, by its row id."""
-    found = rows(conn.execute("select id, idx, turn, speaker, phase, visible_text, private_text, mentions "
-                              "from messages where id = ?", [message_id]))
-    return found[0] if found else None
+    def runs(self) -> list[dict[str, Any]]:
+        return rows(self.conn.execute("select * from runs order by rowid"))
 
+    def recent_run_ids(self, limit: int = 10) -> list[str]:
+        return [r[0] for r in self.conn.execute("select id from runs order by created_at desc limit ?", [limit])]
 
-def message_count(conn: sqlite3.Connection, game_id: int) -> int:
-    return conn.execute("select count(*) from messages where game_id = ?", [game_id]).fetchone()[0]
+    def latest_run(self) -> dict[str, Any] | None:
+        return _first(self.conn.execute("select * from runs order by created_at desc, rowid desc limit 1"))
 
+    # -- messages -----------------------------------------------------------------------------
 
-def totals(conn: sqlite3.Connection, run_id: str | None = None) -> dict[str, int]:
-    """Counts over games that count (of one run, or all): games, running, finished, errors, wins, decided."""
-    where, args = "status != 'superseded'", []
-    if run_id is not None:
-        where, args = where + " and run_id = ?", [run_id]
-    row = conn.execute(
-        f"""select count(*), coalesce(sum(status = 'running'), 0), coalesce(sum(status = 'finished'), 0),
-                   coalesce(sum(outcome = 'error'), 0), coalesce(sum(outcome = 'win'), 0),
-                   coalesce(sum(status = 'finished' and outcome != 'error'), 0)
-            from games where {where}""", args).fetchone()
-    return dict(zip(("games", "running", "finished", "errors", "wins", "decided"), row))
+    def messages(self, game_id: int) -> list[dict[str, Any]]:
+        """A game's messages in order, guess included."""
+        return rows(self.conn.execute("select * from messages where game_id = ? order by idx", [game_id]))
 
+    def conversation_texts(self, run_id: str | None = None) -> Iterator[tuple[int, str, str]]:
+        """(game id, speaker, visible text) of the conversation messages of counted games, game by
+        game in order; streamed from the cursor, so memory stays flat in the number of games."""
+        where, args = "g.status != 'superseded'", []
+        if run_id:
+            where, args = where + " and g.run_id = ?", [run_id]
+        yield from self.conn.execute(
+            f"""select m.game_id, m.speaker, coalesce(m.visible_text, '') from messages m
+                join games g on g.id = m.game_id
+                where {where} and m.phase = 'conversation' order by m.game_id, m.idx""", args)
 
-def latest_run(conn: sqlite3.Connection) -> dict[str, Any] | None:
-    found = rows(conn.execute("select * from runs order by created_at desc, rowid desc limit 1"))
-    return found[0] if found else None
+    def user_messages(self, model: str, codeword: str) -> list[str]:
+        """Non-empty conversation messages of the users a model played against as manipulator, for
+        one codeword, in finished games without errors."""
+        return [r[0] for r in self.conn.execute(
+            """select m.visible_text from messages m join games g on g.id = m.game_id
+               where (g.manipulator = ? or g.manipulator_label = ?) and g.codeword = ?
+                 and g.status = 'finished' and g.outcome != 'error'
+                 and m.speaker = 'user' and m.phase = 'conversation' and trim(m.visible_text) != ''
+               order by m.id""", [model, model, codeword])]
+
+    # -- the watcher: incremental reads -------------------------------------------------------
+
+    def data_version(self) -> int:
+        """SQLite's counter of commits by other connections: unchanged means nothing new to read."""
+        return self.conn.execute("pragma data_version").fetchone()[0]
+
+    def has_game_tables(self) -> bool:
+        tables = {r[0] for r in self.conn.execute("select name from sqlite_master where type = 'table'")}
+        return {"games", "messages"} <= tables
+
+    def game_columns(self) -> frozenset[str]:
+        """The columns this file's `games` table has (a database from before a migration lacks some)."""
+        return frozenset(r[1] for r in self.conn.execute("pragma table_info(games)"))
+
+    def manipulator_label(self) -> str:
+        """The SQL for a game's manipulator label (databases from before tournaments have no label)."""
+        return LABEL if "manipulator_label" in self.game_columns() else "g.manipulator"
+
+    def high_water(self) -> tuple[int, int, set[int]]:
+        """The largest game id, the largest message id, and the ids of running games."""
+        max_game = self.conn.execute("select coalesce(max(id), 0) from games").fetchone()[0]
+        max_message = self.conn.execute("select coalesce(max(id), 0) from messages").fetchone()[0]
+        running = {r[0] for r in self.conn.execute("select id from games where status = 'running'")}
+        return max_game, max_message, running
+
+    def messages_since(self, message_id: int) -> dict[int, int]:
+        """Games that got messages with ids above `message_id`: game id → its largest new message id."""
+        return {r[0]: r[1] for r in self.conn.execute(
+            "select game_id, max(id) from messages where id > ? group by game_id", [message_id])}
+
+    def game_rows(self, where: str, args: Sequence[Any], *, columns: Collection[str] = GameRow.COLUMNS,
+                  label: str = LABEL, order: str = "g.id", limit: int | None = None,
+                  chars: int | None = None) -> list[dict[str, Any]]:
+        """Games for the games list (`where` over `games g`), each with its conversation messages so far
+        (`said`). `columns` are those the file has (the others read as null); the manipulator label is
+        `label`. With `chars`, the free texts only up to that many characters."""
+        def select(c: str) -> str:
+            if c == "manipulator_label":
+                return f"{label} as {c}"
+            if c not in columns:
+                return f"null as {c}"
+            return f"substr(g.{c}, 1, {int(chars)}) as {c}" if chars is not None and c in GameRow.FREE_TEXT else f"g.{c}"
+
+        sql = f"""select {', '.join(map(select, GameRow.COLUMNS))},
+                         (select count(*) from messages m where m.game_id = g.id and m.phase = 'conversation') as said
+                  from games g where {where} order by {order}"""
+        if limit is not None:
+            sql += f" limit {int(limit)}"
+        return rows(self.conn.execute(sql, list(args)))
+
+    def count_games(self, where: str, args: Sequence[Any]) -> int:
+        return self.conn.execute(f"select count(*) from games g where {where}", list(args)).fetchone()[0]
+
+    def messages_after(self, game_id: int, after_idx: int = -1, limit: int | None = None, *,
+                       chars: int | None = None) -> list[dict[str, Any]]:
+        """A game's messages after `after_idx`, in order; with `limit`, only the last ones. With
+        `chars`, each text only up to that many characters (SQLite cuts it, so a huge message is
+        never read whole), and its full length as `visible_chars` and `private_chars`."""
+        if chars is None:
+            texts = "visible_text, private_text"
+        else:
+            texts = ("substr(visible_text, 1, :chars) as visible_text, substr(private_text, 1, :chars) as private_text, "
+                     "length(visible_text) as visible_chars, length(private_text) as private_chars")
+        sql = (f"select id, idx, turn, speaker, phase, {texts}, mentions "
+               "from messages where game_id = :game and idx > :after order by idx desc")
+        args: dict[str, Any] = {"game": game_id, "after": after_idx, "chars": chars}
+        if limit is not None:
+            sql += " limit :limit"
+            args["limit"] = limit
+        return list(reversed(rows(self.conn.execute(sql, args))))
+
+    def message_texts(self, message_id: int) -> dict[str, Any] | None:
+        """One message whole, by its row id."""
+        return _first(self.conn.execute("select id, idx, turn, speaker, phase, visible_text, private_text, mentions "
+                                        "from messages where id = ?", [message_id]))
+
+    def message_count(self, game_id: int) -> int:
+        return self.conn.execute("select count(*) from messages where game_id = ?", [game_id]).fetchone()[0]
+
+    def totals(self, run_id: str | None = None) -> dict[str, int]:
+        """Counts over games that count (of one run, or all): games, running, finished, errors, wins, decided."""
+        where, args = "status != 'superseded'", []
+        if run_id is not None:
+            where, args = where + " and run_id = ?", [run_id]
+        row = self.conn.execute(
+            f"""select count(*), coalesce(sum(status = 'running'), 0), coalesce(sum(status = 'finished'), 0),
+                       coalesce(sum(outcome = 'error'), 0), coalesce(sum(outcome = 'win'), 0),
+                       coalesce(sum(status = 'finished' and outcome != 'error'), 0)
+                from games where {where}""", args).fetchone()
+        return dict(zip(("games", "running", "finished", "errors", "wins", "decided"), row))

@@ -27,6 +27,7 @@ from .graph import build_game_graph
 from .heap import few_collections
 from .recorder import GameRecorder
 from .referee import Referee
+from .rows import GameRow
 from .rules import GameSettings, Outcome
 from .state import GameContext
 from .store import Store
@@ -53,26 +54,17 @@ class GameSetup:
     manipulator_name: str | None = None
     user_name: str | None = None
 
-    def row(self) -> dict:
+    def row(self) -> GameRow:
+        """The game's row as it starts: its setup (the store adds the run, status and start time)."""
         s = self.settings
-        return {
-            "game_key": self.key,
-            "codeword": s.codeword,
-            "manipulator": self.manipulator_name or self.manipulator,
-            "user": self.user_name or self.user,
-            "persona": self.persona,
-            "topic": self.topic,
-            "seed_word": self.seed_word,
-            "rule": s.rule,
-            "messages_per_player": s.messages_per_player,
-            "stop_on_mention": int(s.stop_on_mention),
-            "settings": s.as_dict(),
-            "seed": self.seed,
-            "tier": self.tier,
-            "manipulator_label": self.manipulator_label or self.manipulator_name or self.manipulator,
-            "manipulator_prompt": s.manipulator_prompt,
-            "shard": self.shard,
-        }
+        return GameRow(
+            game_key=self.key, codeword=s.codeword, manipulator=self.manipulator_name or self.manipulator,
+            user=self.user_name or self.user, persona=self.persona, topic=self.topic, seed_word=self.seed_word,
+            rule=s.rule, messages_per_player=s.messages_per_player, stop_on_mention=int(s.stop_on_mention),
+            settings=s.as_dict(), seed=self.seed, tier=self.tier,
+            manipulator_label=self.manipulator_label or self.manipulator_name or self.manipulator,
+            manipulator_prompt=s.manipulator_prompt, shard=self.shard,
+        )
 
 
 def game_seed(run_seed: int, key: str) -> int:

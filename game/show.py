@@ -29,10 +29,10 @@ def closeness(game: dict[str, Any], messages: int) -> tuple[int, int]:
 def closest_game(store: Store, run_id: str | None = None) -> dict[str, Any] | None:
     """The finished game of a run (or the database) that came closest; the earliest among equals."""
     best, best_key = None, None
-    for game in store.games(run_id):
+    for game in store.read.games(run_id):
         if game.get("status") != "finished" or game.get("outcome") == "error":
             continue
-        key = closeness(game, len(store.messages(game["id"])))
+        key = closeness(game, len(store.read.messages(game["id"])))
         if best_key is None or key > best_key:
             best, best_key = game, key
     return best

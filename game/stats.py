@@ -91,7 +91,7 @@ def outcome_stats(store: Store, run_id: str | None = None, by: tuple[str, ...] =
     mean tokens per game, prompts included. With `rejudge_guesses` every stored guess is judged
     again by the current guess check (nothing is written) and `rejudged` counts the changes.
     """
-    rows = store.outcome_rows(by, Games(run=run_id))
+    rows = store.read.outcome_rows(by, Games(run=run_id))
     changed = rejudge(rows) if rejudge_guesses else None
     total: dict[str, int] = {}
     groups: dict[tuple, dict[str, Any]] = {}

@@ -10,12 +10,12 @@ prefix of the games' events: a game's verdict is never committed before its own 
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,15 @@ from .migrations import (
     pending,
     set_name,
 )
+from .rows import (
+    GameRow,
+    MessageRow,
+    RunRow,
+    first_mention_columns,
+    insert_sql,
+    update_sql,
+    verdict_columns,
+)
 from .runlock import RunLock
 
 
@@ -47,12 +56,8 @@ def now() -> str:
 # holder that never commits still keeps the transaction (and the -wal file) bounded.
 MAX_UNCOMMITTED = 10_000
 
-_MESSAGE_COLUMNS = ("game_id", "idx", "turn", "speaker", "phase", "visible_text", "private_text", "raw_text",
-                    "mentions", "created_at", "prompt_tokens", "completion_tokens", "latency_s")
-_INSERT_MESSAGE = f"insert into messages ({', '.join(_MESSAGE_COLUMNS)}) values ({', '.join('?' * len(_MESSAGE_COLUMNS))})"
-_FINISH_COLUMNS = ("status", "outcome", "guess", "error", "finished_at", "duration_s", "manipulator_tokens",
-                   "user_tokens", "prompt_tokens", "completion_tokens")
-_FINISH_GAME = f"update games set {', '.join(f'{c} = ?' for c in _FINISH_COLUMNS)} where id = ?"
+_MESSAGE_COLUMNS = MessageRow.COLUMNS[1:]  # all but the id SQLite assigns
+_INSERT_MESSAGE = insert_sql(MessageRow, _MESSAGE_COLUMNS)
 
 
 def _open_writer(path: Path) -> sqlite3.Connection:
@@ -130,7 +135,8 @@ def _older(path: Path, name: str) -> str:
 
 class Store:
     """The games database. `Store(path)` writes (creating and migrating the file as needed);
-    `Store.reader(path)` only reads: it opens the file read-only and changes nothing in it."""
+    `Store.reader(path)` only reads: it opens the file read-only and changes nothing in it.
+    Either reads through `store.read` (game/queries.py)."""
 
     def __init__(self, path: str | Path, *, readonly: bool = False):
         self.path = Path(path)
@@ -144,6 +150,7 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise MmsError(f"cannot open database {self.path}: {exc} (is it an mms SQLite file?)") from None
         self.db = sqlite_utils.Database(conn)
+        self.read = queries.Reads(conn)
 
     @classmethod
     def reader(cls, path: str | Path) -> Store:
@@ -189,31 +196,17 @@ class Store:
     ) -> str:
         run_id = run_id or uuid.uuid4().hex[:12]
         with self.db.conn:
-            self.db["runs"].insert(
-                {
-                    "id": run_id,
-                    "created_at": now(),
-                    "command": command,
-                    "kind": command,
-                    "settings": json.dumps(settings, sort_keys=True),
-                    "games_planned": games_planned,
-                    "status": "running",
-                    "spec_hash": spec_hash,
-                }
-            )
+            self.db["runs"].insert(RunRow(
+                id=run_id, created_at=now(), command=command, kind=command, settings=settings,
+                games_planned=games_planned, status="running", spec_hash=spec_hash,
+            ).to_row())
         return run_id
-
-    def run(self, run_id: str) -> dict[str, Any] | None:
-        return queries.run(self.db.conn, run_id)
-
-    def recent_run_ids(self, limit: int = 10) -> list[str]:
-        return queries.recent_run_ids(self.db.conn, limit)
 
     def run_complete(self, run_id: str) -> bool:
         """Every planned game of the run is finished and none is still running."""
-        run = self.run(run_id)
-        return (run is not None and queries.unfinished_games(self.db.conn, run_id) == 0
-                and len(self.finished_keys(run_id)) >= (run["games_planned"] or 0))
+        run = self.read.run(run_id)
+        return (run is not None and self.read.unfinished_games(run_id) == 0
+                and len(self.read.finished_keys(run_id)) >= (run["games_planned"] or 0))
 
     def lock_run(self, run_id: str) -> RunLock:
         """Hold this run for this process (`with store.lock_run(run_id):`); another process gets a clear error."""
@@ -240,9 +233,6 @@ class Store:
                 "and outcome = 'error' and mms_replay(game_key)", [run_id])
         return cursor.rowcount
 
-    def finished_keys(self, run_id: str) -> set[str]:
-        return queries.finished_keys(self.db.conn, run_id)
-
     def set_spec_hash(self, run_id: str, spec_hash: str) -> None:
         with self.db.conn:
             self.db["runs"].update(run_id, {"spec_hash": spec_hash})
@@ -253,25 +243,20 @@ class Store:
 
     # -- games ------------------------------------------------------------------------------
 
-    def create_game(self, run_id: str, row: dict[str, Any]) -> int:
-        record = {"run_id": run_id, "status": "running", "started_at": now(), **row}
-        values = [json.dumps(v, sort_keys=True) if isinstance(v, dict | list) else v for v in record.values()]
+    def create_game(self, run_id: str, game: GameRow) -> int:
+        """Write a new game's row (its setup), running from now; returns its id."""
+        row = replace(game, run_id=run_id, status="running", started_at=now()).to_row()
+        del row["id"]
         with self._write():
-            return self.db.conn.execute(
-                f"insert into games ({', '.join(f'[{k}]' for k in record)}) values ({', '.join('?' * len(record))})",
-                values).lastrowid
+            return self.db.conn.execute(insert_sql(GameRow, tuple(row)), list(row.values())).lastrowid
 
     def add_message(self, game_id: int, msg: GameMessage) -> None:
+        row = MessageRow.of(game_id, msg, now()).to_row()
         with self._write():
-            self.db.conn.execute(_INSERT_MESSAGE, (
-                game_id, msg.idx, msg.turn, msg.speaker, msg.phase, msg.visible_text, msg.private_text, msg.raw_text,
-                int(msg.mentions), now(), msg.prompt_tokens, msg.completion_tokens, msg.latency_s))
+            self.db.conn.execute(_INSERT_MESSAGE, [row[c] for c in _MESSAGE_COLUMNS])
 
     def set_first_mention(self, game_id: int, idx: int, turn: int, speaker: str) -> None:
-        with self._write():
-            self.db.conn.execute(
-                "update games set first_mention_index = ?, first_mention_turn = ?, first_mention_speaker = ? "
-                "where id = ?", (idx, turn, speaker, game_id))
+        self._update_game(game_id, first_mention_columns(idx, turn, speaker))
 
     def finish_game(self, game_id: int, *, outcome: str, guess: str | None, error: str | None,
                     tokens: TokenTotals | None = None) -> None:
@@ -282,10 +267,11 @@ class Store:
             raise NotFoundError(f"no game {game_id}")
         finished = now()
         duration = (datetime.fromisoformat(finished) - datetime.fromisoformat(found[0])).total_seconds()
+        self._update_game(game_id, verdict_columns(outcome, guess, error, finished, duration, tokens))
+
+    def _update_game(self, game_id: int, values: dict[str, Any]) -> None:
         with self._write():
-            self.db.conn.execute(_FINISH_GAME, (
-                "finished", outcome, guess, error, finished, duration, tokens.manipulator, tokens.user,
-                tokens.prompt, tokens.completion, game_id))
+            self.db.conn.execute(update_sql(GameRow, list(values)), [*values.values(), game_id])
 
     # -- group commit ------------------------------------------------------------------------
 
@@ -342,7 +328,7 @@ class Store:
         """Mark a run finished when every planned game is (call inside `transaction`): what a merge
         of its shards needs, as no shard alone holds all its games. Its finish time is that of its
         last game. Returns whether it was marked."""
-        run = self.run(run_id)
+        run = self.read.run(run_id)
         if run is None or run["status"] == "finished" or not self.run_complete(run_id):
             return False
         last = self.db.execute("select max(finished_at) from games where run_id = ? and status = 'finished'",
@@ -360,47 +346,3 @@ class Store:
     def transaction(self):
         """All writes inside commit together or not at all (sqlite-utils' own writes join it)."""
         return self.db.atomic()
-
-    # -- reading: typed queries (game/queries.py) ---------------------------------------------
-
-    def games(self, run_id: str | None = None) -> list[dict[str, Any]]:
-        """Games that count (not superseded), oldest first."""
-        return queries.counted_games(self.db.conn, run_id)
-
-    def all_games(self) -> list[dict[str, Any]]:
-        return queries.all_games(self.db.conn)
-
-    def runs(self) -> list[dict[str, Any]]:
-        return queries.runs(self.db.conn)
-
-    def finished_run_keys(self) -> set[tuple[str, str]]:
-        return queries.finished_run_keys(self.db.conn)
-
-    def finished_games(self, games: queries.Games = queries.Games()) -> list[dict[str, Any]]:
-        return queries.finished_games(self.db.conn, games)
-
-    def game(self, game_id: int) -> dict[str, Any] | None:
-        return queries.game(self.db.conn, game_id)
-
-    def messages(self, game_id: int) -> list[dict[str, Any]]:
-        """The game's transcript, in order."""
-        return queries.transcript(self.db.conn, game_id)
-
-    def conversation_texts(self, run_id: str | None = None):
-        """(game id, speaker, text) of counted games' conversation messages, streamed in order."""
-        return queries.conversation_texts(self.db.conn, run_id)
-
-    def outcome_rows(self, by: tuple[str, ...], games: queries.Games = queries.Games()) -> list[dict[str, Any]]:
-        return queries.outcome_rows(self.db.conn, by, games)
-
-    def outcome_counts(self, by: tuple[str, ...], games: queries.Games = queries.Games()) -> dict[tuple, dict[str, int]]:
-        return queries.outcome_counts(self.db.conn, by, games)
-
-    def outcome_totals(self, games: queries.Games = queries.Games()) -> dict[str, int]:
-        return queries.outcome_totals(self.db.conn, games)
-
-    def error_reasons(self, games: queries.Games = queries.Games()) -> list[tuple[str | None, int]]:
-        return queries.error_reasons(self.db.conn, games)
-
-    def user_messages(self, model: str, codeword: str) -> list[str]:
-        return queries.user_messages(self.db.conn, model, codeword)

@@ -348,7 +348,7 @@ def prepare_run(store, spec: TournamentSpec, spec_path: str, shard: tuple[int, i
     sets aside every game still `running`, which is only safe when no other process plays them."""
     planned = plan(spec, shard)
     run_id, digest = spec.name, spec.spec_hash()
-    existing = store.run(run_id)
+    existing = store.read.run(run_id)
     if existing is None:
         total = planned.total
         settings = {"spec": spec.model_dump(), "spec_path": str(spec_path)}
@@ -363,6 +363,6 @@ def prepare_run(store, spec: TournamentSpec, spec_path: str, shard: tuple[int, i
         store.set_spec_hash(run_id, digest)  # recorded by an earlier version's hash: brought up to this one
     superseded = store.supersede_unfinished(run_id)
     errors = store.supersede_errors(run_id, planned.plans)
-    done = store.finished_keys(run_id)
+    done = store.read.finished_keys(run_id)
     todo = Remaining(planned, done)
     return run_id, todo, len(planned) - len(todo), Replayed(superseded, errors)

@@ -25,7 +25,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -33,6 +33,7 @@ from agents.errors import MmsError, os_fix, os_reason
 
 from .queries import Games
 from .referee import validate_codeword
+from .rows import GameRow, MessageRow
 from .rules import OUTCOMES
 from .safe_text import json_dumps, json_safe, strip_controls
 from .store import Store
@@ -41,15 +42,7 @@ FORMATS = ("jsonl", "csv", "md")
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".md": "md", ".markdown": "md"}
 PRIVATE_FIELDS = ("private", "raw")
 
-# CSV: one row per message, the game's columns repeated on every row.
-GAME_COLUMNS = (
-    "game_id", "run_id", "game_key", "codeword", "tier", "outcome", "error",
-    "first_mention_index", "first_mention_turn", "first_mention_speaker", "guess",
-    "manipulator", "manipulator_label", "manipulator_prompt", "user", "persona", "topic", "seed_word",
-    "seed", "rule", "messages_per_player", "stop_on_mention", "shard",
-    "manipulator_tokens", "user_tokens", "prompt_tokens", "completion_tokens",
-    "started_at", "finished_at", "duration_s", "settings",
-)
+# CSV: one row per message, the game's fields repeated on every row (see `_game_columns`).
 MESSAGE_COLUMNS = (
     "idx", "turn", "speaker", "phase", "text", "mentions",
     "message_prompt_tokens", "message_completion_tokens", "latency_s",
@@ -57,7 +50,7 @@ MESSAGE_COLUMNS = (
 
 
 def csv_columns(include_private: bool = False) -> list[str]:
-    return [*GAME_COLUMNS, *MESSAGE_COLUMNS, *(PRIVATE_FIELDS if include_private else ())]
+    return [*_game_columns(record_of(GameRow(), [])), *MESSAGE_COLUMNS, *(PRIVATE_FIELDS if include_private else ())]
 
 
 # -- selecting and reading games --------------------------------------------------------------
@@ -86,85 +79,68 @@ def select_games(
     outcome = check_outcome(outcome)
     if codeword is not None:
         codeword = validate_codeword(codeword)
-    if run is not None and store.run(run) is None:
-        known = store.recent_run_ids()
+    if run is not None and store.read.run(run) is None:
+        known = store.read.recent_run_ids()
         hint = f"runs in it (newest first): {', '.join(known)}" if known else "it has no runs yet"
         raise MmsError(f"no run {run!r} in {store.path}: {hint}")
-    return store.finished_games(Games(outcome=outcome or None, codeword=codeword, run=run, manipulator=manipulator))
+    return store.read.finished_games(Games(outcome=outcome or None, codeword=codeword, run=run, manipulator=manipulator))
 
 
-def _settings(raw: Any) -> Any:
-    if not isinstance(raw, str):
-        return raw if raw is not None else {}
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        return raw  # keep what is stored rather than lose it
+def game_record(store: Store, game: GameRow | Mapping[str, Any], include_private: bool = False) -> dict[str, Any]:
+    """Everything about one game (a `GameRow`, or a `games` row as read), its messages in order;
+    monologue and raw replies only on request."""
+    game = game if isinstance(game, GameRow) else GameRow.from_row(game)
+    return record_of(game, map(MessageRow.from_row, store.read.messages(game.id)), include_private)
 
 
-def game_record(store: Store, game: dict[str, Any], include_private: bool = False) -> dict[str, Any]:
-    """Everything about one game, its messages in order; monologue and raw replies only on request."""
-    mention = None
-    if game.get("first_mention_index") is not None:
-        mention = {
-            "index": game["first_mention_index"],
-            "turn": game["first_mention_turn"],
-            "speaker": game["first_mention_speaker"],
-        }
-    messages = []
-    for m in store.messages(game["id"]):
-        message = {
-            "idx": m["idx"],
-            "turn": m["turn"],
-            "speaker": m["speaker"],
-            "phase": m["phase"],
-            "text": m["visible_text"] or "",
-            "mentions": bool(m["mentions"]),
-            "tokens": {"prompt": m["prompt_tokens"], "completion": m["completion_tokens"]},
-            "latency_s": m["latency_s"],
-        }
-        if include_private:
-            message["private"] = m["private_text"] or ""
-            message["raw"] = m["raw_text"] or ""
-        messages.append(message)
+def record_of(game: GameRow, messages: Iterable[MessageRow], include_private: bool = False) -> dict[str, Any]:
+    """The export record of a game and its messages (the JSON Lines object; CSV and Markdown read it too)."""
     return {
-        "game_id": game["id"],
-        "run_id": game["run_id"],
-        "game_key": game["game_key"],
-        "codeword": game["codeword"],
-        "tier": game.get("tier"),
-        "outcome": game["outcome"],
-        "error": game.get("error"),
-        "first_mention": mention,
-        "guess": game.get("guess"),
+        "game_id": game.id,
+        "run_id": game.run_id,
+        "game_key": game.game_key,
+        "codeword": game.codeword,
+        "tier": game.tier,
+        "outcome": game.outcome,
+        "error": game.error,
+        "first_mention": game.first_mention,
+        "guess": game.guess,
         "players": {
-            "manipulator": game["manipulator"],
-            "manipulator_label": game.get("manipulator_label") or game["manipulator"],
-            "manipulator_prompt": game.get("manipulator_prompt"),
-            "user": game["user"],
+            "manipulator": game.manipulator,
+            "manipulator_label": game.manipulator_label or game.manipulator,
+            "manipulator_prompt": game.manipulator_prompt,
+            "user": game.user,
         },
-        "persona": game.get("persona"),
-        "topic": game.get("topic"),
-        "seed_word": game.get("seed_word"),
-        "seed": game.get("seed"),
-        "rule": game.get("rule"),
-        "messages_per_player": game.get("messages_per_player"),
-        "stop_on_mention": None if game.get("stop_on_mention") is None else bool(game["stop_on_mention"]),
-        "shard": game.get("shard"),
-        "settings": _settings(game.get("settings")),
-        "tokens": {
-            "manipulator": game.get("manipulator_tokens"),
-            "user": game.get("user_tokens"),
-            "prompt": game.get("prompt_tokens"),
-            "completion": game.get("completion_tokens"),
-        },
-        "timings": {
-            "started_at": game.get("started_at"),
-            "finished_at": game.get("finished_at"),
-            "duration_s": game.get("duration_s"),
-        },
-        "messages": messages,
+        "persona": game.persona,
+        "topic": game.topic,
+        "seed_word": game.seed_word,
+        "seed": game.seed,
+        "rule": game.rule,
+        "messages_per_player": game.messages_per_player,
+        "stop_on_mention": None if game.stop_on_mention is None else bool(game.stop_on_mention),
+        "shard": game.shard,
+        "settings": {} if game.settings is None else game.settings,
+        "tokens": game.tokens,
+        "timings": game.timings,
+        "messages": [_message_record(m, include_private) for m in messages],
     }
+
+
+def _message_record(m: MessageRow, include_private: bool) -> dict[str, Any]:
+    message = {
+        "idx": m.idx,
+        "turn": m.turn,
+        "speaker": m.speaker,
+        "phase": m.phase,
+        "text": m.visible_text or "",
+        "mentions": bool(m.mentions),
+        "tokens": {"prompt": m.prompt_tokens, "completion": m.completion_tokens},
+        "latency_s": m.latency_s,
+    }
+    if include_private:
+        message["private"] = m.private_text or ""
+        message["raw"] = m.raw_text or ""
+    return message
 
 
 def iter_records(store: Store, games: Iterable[dict[str, Any]], include_private: bool = False) -> Iterator[dict]:
@@ -250,24 +226,21 @@ def _cell(value: Any) -> Any:
     return strip_controls(value) if isinstance(value, str) else value
 
 
+# How the CSV names the fields of each group of the record: one column per field.
+_CSV_GROUPS = {"first_mention": "first_mention_{}", "players": "{}", "tokens": "{}_tokens", "timings": "{}"}
+_NO_MENTION = dict.fromkeys(("index", "turn", "speaker"))
+
+
 def _game_columns(record: dict[str, Any]) -> dict[str, Any]:
-    mention = record["first_mention"] or {}
-    players, tokens, timings = record["players"], record["tokens"], record["timings"]
-    row = {
-        "game_id": record["game_id"], "run_id": record["run_id"], "game_key": record["game_key"],
-        "codeword": record["codeword"], "tier": record["tier"], "outcome": record["outcome"],
-        "error": record["error"], "first_mention_index": mention.get("index"),
-        "first_mention_turn": mention.get("turn"), "first_mention_speaker": mention.get("speaker"),
-        "guess": record["guess"], "manipulator": players["manipulator"],
-        "manipulator_label": players["manipulator_label"], "manipulator_prompt": players["manipulator_prompt"],
-        "user": players["user"], "persona": record["persona"], "topic": record["topic"],
-        "seed_word": record["seed_word"], "seed": record["seed"], "rule": record["rule"],
-        "messages_per_player": record["messages_per_player"], "stop_on_mention": record["stop_on_mention"],
-        "shard": record["shard"], "manipulator_tokens": tokens["manipulator"], "user_tokens": tokens["user"],
-        "prompt_tokens": tokens["prompt"], "completion_tokens": tokens["completion"],
-        "started_at": timings["started_at"], "finished_at": timings["finished_at"],
-        "duration_s": timings["duration_s"], "settings": record["settings"],
-    }
+    """The game's CSV columns: the record's fields in order, each group's fields flattened, the settings last."""
+    row: dict[str, Any] = {}
+    for key, value in record.items():
+        if key in _CSV_GROUPS:
+            group = _NO_MENTION if value is None else value
+            row.update({_CSV_GROUPS[key].format(k): v for k, v in group.items()})
+        elif key not in ("messages", "settings"):
+            row[key] = value
+    row["settings"] = record["settings"]
     return {k: _cell(v) for k, v in row.items()}
 
 

@@ -72,7 +72,7 @@ def items_of(store: Store, interview_ids: Iterable[int]) -> list[dict[str, Any]]
 def user_messages(store: Store, model: str, codeword: str, seed: int = 0,
                   limit: int = USER_MESSAGE_LIMIT) -> list[str]:
     """User messages from finished games this model played as manipulator for this codeword."""
-    texts = store.user_messages(model, codeword)
+    texts = store.read.user_messages(model, codeword)
     if len(texts) > limit:
         texts = random.Random(f"user_messages:{seed}").sample(texts, limit)
     return texts

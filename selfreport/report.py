@@ -105,7 +105,7 @@ def _cell(text: str) -> str:
 def play_results(store: Store, codeword: str | None = None) -> list[dict[str, Any]]:
     """The rate of every outcome (with its Wilson interval) of games played with no manipulator
     system prompt, per manipulator and codeword."""
-    counts = store.outcome_counts(("manipulator", "codeword"), Games(codeword=codeword or None, manipulator_prompt="none"))
+    counts = store.read.outcome_counts(("manipulator", "codeword"), Games(codeword=codeword or None, manipulator_prompt="none"))
     results = []
     for (manipulator, word), found in sorted(counts.items()):
         c = summarise_outcomes(found)

@@ -7,9 +7,11 @@ import io
 import itertools
 import os
 import sqlite3
+from dataclasses import replace
 
 from game.messages import GameMessage
 from game.monologue import END, START
+from game.rows import GameRow
 from game.store import Store
 
 MONOLOGUE = "I will steer them towards jewellery so they say ring"
@@ -28,12 +30,11 @@ class Writer:
     def game(self, run_id: str, *, codeword: str = "ring", label: str = "smollm2", persona: str = "friendly",
              user: str = "local:smollm2", per_player: int = 2, topic: str = "old boxes in the attic",
              manipulator: str | None = None, **fields) -> int:
-        return self.store.create_game(run_id, {
-            "game_key": f"g{next(self._keys):05d}", "codeword": codeword, "manipulator": manipulator or f"local:{label}",
-            "manipulator_label": label, "user": user, "persona": persona, "topic": topic, "seed_word": "attic",
-            "rule": "paper", "messages_per_player": per_player, "stop_on_mention": 0, "settings": {}, "seed": 1,
-            **fields,
-        })
+        """A game begun as the runner begins one; `fields` set any other of its columns (`GameRow`'s fields)."""
+        return self.store.create_game(run_id, replace(GameRow(
+            game_key=f"g{next(self._keys):05d}", codeword=codeword, manipulator=manipulator or f"local:{label}",
+            manipulator_label=label, user=user, persona=persona, topic=topic, seed_word="attic", rule="paper",
+            messages_per_player=per_player, stop_on_mention=0, settings={}, seed=1), **fields))
 
     def say(self, game_id: int, idx: int, speaker: str, visible: str, private: str = "", *,
             phase: str = "conversation", mentions: bool = False) -> None:

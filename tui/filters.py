@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .reader import GameRow
+from game.queries import Where
+from game.rows import GameRow
 
 KEYS = {"outcome": "outcome", "o": "outcome", "codeword": "codeword", "c": "codeword",
         "manipulator": "manipulator", "m": "manipulator", "status": "status", "s": "status",
@@ -73,31 +73,18 @@ class GameFilter:
 
     def sql(self, label: str = "g.manipulator_label") -> tuple[str, list[Any]]:
         """A where-clause over `games g` (superseded games are always left out)."""
-        clauses, args = ["g.status != 'superseded'"], []
-        if self.outcome:
-            clauses.append("g.outcome = ?")
-            args.append(self.outcome)
-        if self.status:
-            clauses.append("g.status = ?")
-            args.append(self.status)
-        if self.codeword:
-            clauses.append("lower(g.codeword) = ?")
-            args.append(self.codeword)
+        where = Where("g.status != 'superseded'").equal("g.outcome", self.outcome).equal("g.status", self.status)
+        where.equal("g.codeword", self.codeword, fold=True)
         if self.manipulator:
-            clauses.append(f"(lower({label}) like ? escape '\\' or lower(g.manipulator) like ? escape '\\')")
-            args += [_like(self.manipulator)] * 2
-        if self.persona:
-            clauses.append("lower(g.persona) = ?")
-            args.append(self.persona)
+            where.contains((label, "g.manipulator"), self.manipulator)
+        where.equal("g.persona", self.persona, fold=True)
         for word in self.words:
-            columns = ("g.codeword", label, "g.manipulator", "g.persona", "g.topic")
-            clauses.append("(" + " or ".join(f"lower(coalesce({c}, '')) like ? escape '\\'" for c in columns) + ")")
-            args += [_like(word)] * len(columns)
-        return " and ".join(clauses), args
+            where.contains(("g.codeword", label, "g.manipulator", "g.persona", "g.topic"), word)
+        return where.sql()
 
     # -- Python: for live updates ------------------------------------------------------------
 
-    def matches(self, game: "GameRow") -> bool:
+    def matches(self, game: GameRow) -> bool:
         if game.status == "superseded":
             return False
         if self.outcome and game.outcome != self.outcome:
@@ -114,7 +101,3 @@ class GameFilter:
         haystack = [game.codeword, game.manipulator_label, game.manipulator, game.persona or "", game.topic or ""]
         return all(any(word in h.casefold() for h in haystack) for word in self.words)
 
-
-def _like(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"

@@ -6,7 +6,7 @@ from textual.message import Message
 
 from agents.human import HumanPrompt
 
-from .reader import GameRow, MessageRow
+from .reader import ListedGame, MessageRow
 
 
 class GameDone(Message):
@@ -42,7 +42,7 @@ class UserNavigated(Message):
 class WholeMessageRequested(Message):
     """The person asked to read all of a message that the transcript shows cut."""
 
-    def __init__(self, message: MessageRow, game: GameRow) -> None:
+    def __init__(self, message: MessageRow, game: ListedGame) -> None:
         super().__init__()
         self.message = message
         self.game = game

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from game import queries
+from game.rows import GameRow
 
 from .filters import GameFilter
 
@@ -27,42 +28,15 @@ PREVIEW_CHARS = 3_000
 
 
 @dataclass(frozen=True)
-class GameRow:
-    """One game as the games list and the transcript header show it."""
+class ListedGame(GameRow):
+    """One game as the games list and the transcript header show it: its row, and how many
+    conversation messages it has so far."""
 
-    id: int
-    run_id: str
-    codeword: str
-    manipulator: str
-    manipulator_label: str
-    user: str
-    persona: str | None
-    topic: str | None
-    seed_word: str | None
-    rule: str
-    messages_per_player: int
-    status: str
-    outcome: str | None
-    first_mention_index: int | None
-    first_mention_speaker: str | None
-    guess: str | None
-    error: str | None
-    said: int  # conversation messages so far
-
-    @classmethod
-    def from_record(cls, r: dict[str, Any]) -> "GameRow":
-        """From a `games` row (as `Store.games()` or the reader's own query give it)."""
-        return cls(
-            r["id"], r.get("run_id") or "", r.get("codeword") or "", r.get("manipulator") or "",
-            r.get("manipulator_label") or r.get("manipulator") or "", r.get("user") or "", r.get("persona"),
-            r.get("topic"), r.get("seed_word"), r.get("rule") or "paper", r.get("messages_per_player") or 0,
-            r.get("status") or "", r.get("outcome"), r.get("first_mention_index"), r.get("first_mention_speaker"),
-            r.get("guess"), r.get("error"), r.get("said") or 0,
-        )
+    said: int = 0
 
     @property
     def total(self) -> int:
-        return 2 * self.messages_per_player
+        return 2 * (self.messages_per_player or 0)
 
     @property
     def seat(self) -> str:
@@ -124,7 +98,7 @@ class Poll:
 
     state: DbState
     reset: bool = False  # first contact with the data: reload everything
-    games: list[GameRow] = field(default_factory=list)  # new or changed games (superseded included)
+    games: list[ListedGame] = field(default_factory=list)  # new or changed games (superseded included)
     message_games: set[int] = field(default_factory=set)  # games that got new messages
     summary: Summary = field(default_factory=Summary)
 
@@ -133,9 +107,10 @@ class StoreReader:
     def __init__(self, path: str | Path, *, timeout: float = 0.25):
         self.path = Path(path)
         self.timeout = timeout
-        self._conn: sqlite3.Connection | None = None
+        self._read: queries.Reads | None = None  # over a read-only connection, once the file can be read
         self._lock = threading.Lock()
         self._label = "g.manipulator"
+        self._columns: frozenset[str] = frozenset()
         self._version: int | None = None
         self._max_game = 0
         self._max_message = 0
@@ -144,9 +119,9 @@ class StoreReader:
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            if self._read is not None:
+                self._read.conn.close()
+                self._read = None
 
     # -- polling ------------------------------------------------------------------------------
 
@@ -161,7 +136,7 @@ class StoreReader:
                 return Poll(state, reset=True)
             self._last_state = state
             try:
-                version = queries.data_version(self._conn)
+                version = self._read.data_version()
                 if version == self._version:
                     return None
                 first = self._version is None
@@ -181,33 +156,34 @@ class StoreReader:
                 return Poll(DbState("unreadable", str(exc)), reset=True)
 
     def _open(self) -> DbState:
-        if self._conn is not None:
+        if self._read is not None:
             return DbState("ok")
         if not self.path.exists():
             return DbState("missing")
         try:
             conn = queries.open_readonly(self.path, self.timeout)
-            ready = queries.has_game_tables(conn)
+            ready = queries.Reads(conn).has_game_tables()
         except sqlite3.DatabaseError as exc:
             return DbState("unreadable", str(exc))
         if not ready:
             conn.close()
             return DbState("empty", "the database has no games table yet")
-        self._label = queries.manipulator_label(conn)
-        self._conn = conn
+        read = queries.Reads(conn)
+        self._label, self._columns = read.manipulator_label(), read.game_columns()
+        self._read = read
         return DbState("ok")
 
     def _drop(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-        self._conn, self._version = None, None
+        if self._read is not None:
+            self._read.conn.close()
+        self._read, self._version = None, None
 
     def _baseline(self) -> Poll:
-        self._max_game, self._max_message, self._running = queries.high_water(self._conn)
+        self._max_game, self._max_message, self._running = self._read.high_water()
         return Poll(DbState("ok"), reset=True)
 
     def _changes(self) -> Poll:
-        since = queries.messages_since(self._conn, self._max_message)
+        since = self._read.messages_since(self._max_message)
         touched = set(since)
         self._max_message = max([self._max_message, *since.values()])
         ids = sorted(touched | self._running)
@@ -223,12 +199,12 @@ class StoreReader:
         return Poll(DbState("ok"), games=games, message_games=touched)
 
     def _summary(self) -> Summary:
-        t = queries.totals(self._conn)
+        t = self._read.totals()
         overall = (t["games"], t["running"], t["wins"], t["decided"])
-        run = queries.latest_run(self._conn)
+        run = self._read.latest_run()
         if run is None:
             return Summary(*overall)
-        r = queries.totals(self._conn, run["id"])
+        r = self._read.totals(run["id"])
         return Summary(
             *overall,
             run_id=run["id"],
@@ -241,7 +217,7 @@ class StoreReader:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def page(self, flt: GameFilter, before_id: int | None = None, limit: int = PAGE_SIZE) -> tuple[list[GameRow], int]:
+    def page(self, flt: GameFilter, before_id: int | None = None, limit: int = PAGE_SIZE) -> tuple[list[ListedGame], int]:
         """Up to `limit` games matching the filter, newest first, older than `before_id`;
         and how many games match in all."""
         with self._lock:
@@ -249,7 +225,7 @@ class StoreReader:
                 return [], 0
             where, args = flt.sql(self._label)
             try:
-                total = queries.count_games(self._conn, where, args)
+                total = self._read.count_games(where, args)
                 if before_id is not None:
                     where, args = f"{where} and g.id < ?", [*args, before_id]
                 return self._select(where, args, order="g.id desc", limit=limit), total
@@ -263,11 +239,11 @@ class StoreReader:
                 return 0
             where, args = flt.sql(self._label)
             try:
-                return queries.count_games(self._conn, where, args)
+                return self._read.count_games(where, args)
             except sqlite3.OperationalError:
                 return 0
 
-    def game(self, game_id: int) -> GameRow | None:
+    def game(self, game_id: int) -> ListedGame | None:
         with self._lock:
             if self._open().kind != "ok":
                 return None
@@ -280,7 +256,7 @@ class StoreReader:
         with self._lock:
             if self._open().kind != "ok":
                 return []
-            rows = queries.messages_after(self._conn, game_id, after_idx, limit, chars=PREVIEW_CHARS)
+            rows = self._read.messages_after(game_id, after_idx, limit, chars=PREVIEW_CHARS)
         return [MessageRow.from_record(r) for r in rows]
 
     def whole_message(self, message_id: int) -> MessageRow | None:
@@ -288,20 +264,19 @@ class StoreReader:
         with self._lock:
             if self._open().kind != "ok":
                 return None
-            row = queries.message_texts(self._conn, message_id)
+            row = self._read.message_texts(message_id)
         return MessageRow.from_record(row) if row else None
 
     def message_count(self, game_id: int) -> int:
         with self._lock:
             if self._open().kind != "ok":
                 return 0
-            return queries.message_count(self._conn, game_id)
+            return self._read.message_count(game_id)
 
-    def _select(self, where: str, args: list[Any], *, order: str, limit: int | None = None) -> list[GameRow]:
+    def _select(self, where: str, args: list[Any], *, order: str, limit: int | None = None) -> list[ListedGame]:
         """Games, each free text cut to `PREVIEW_CHARS` (and "…"): an error can be a web page."""
-        found = queries.game_rows(self._conn, where, args, label=self._label, order=order, limit=limit,
-                                  chars=PREVIEW_CHARS + 1)
+        found = self._read.game_rows(where, args, label=self._label, order=order, limit=limit,
+                                     columns=self._columns, chars=PREVIEW_CHARS + 1)
         for r in found:
-            r.update({k: r[k][:PREVIEW_CHARS] + "…" for k in ("topic", "guess", "error")
-                      if r[k] and len(r[k]) > PREVIEW_CHARS})
-        return [GameRow.from_record(r) for r in found]
+            r.update({k: r[k][:PREVIEW_CHARS] + "…" for k in GameRow.FREE_TEXT if r[k] and len(r[k]) > PREVIEW_CHARS})
+        return [ListedGame.from_row(r) for r in found]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from .reader import GameRow
+from .reader import ListedGame
 
 TITLES = {"win": "WIN", "violation": "VIOLATION", "no_codeword": "NO CODEWORD",
           "correct_guess": "CORRECT GUESS", "error": "ERROR"}
 
 
-def spectator_verdict(game: GameRow) -> str:
+def spectator_verdict(game: ListedGame) -> str:
     """One line on why the game ended as it did, from the manipulator's side."""
     word, at = f"“{game.codeword}”", _at(game)
     guess = f"“{game.guess}”" if game.guess else "nothing"
@@ -22,7 +22,7 @@ def spectator_verdict(game: GameRow) -> str:
     return f"{TITLES.get(game.outcome or '', (game.outcome or '?').upper())} — {lines.get(game.outcome or '', '')}"
 
 
-def player_verdict(game: GameRow) -> str:
+def player_verdict(game: ListedGame) -> str:
     """The same verdict told to the person in the user's seat."""
     word, at = f"“{game.codeword}”", _at(game)
     guess = f"“{game.guess}”" if game.guess else "nothing"
@@ -36,5 +36,5 @@ def player_verdict(game: GameRow) -> str:
     return lines.get(game.outcome or "", f"The game ended: {game.outcome}")
 
 
-def _at(game: GameRow) -> str:
+def _at(game: ListedGame) -> str:
     return "" if game.first_mention_index is None else f" in message {game.first_mention_index + 1}"

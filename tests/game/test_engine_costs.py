@@ -84,7 +84,7 @@ def test_many_games_share_each_transaction(tmp_path, script):
     commits = _commits(store)
     outcomes = asyncio.run(GameRunner(store, Registry(), games).run(run_id, _setups(script, games)))
     assert len(outcomes) == games and set(outcomes.values()) == {"win"}
-    assert len(store.messages(store.games()[0]["id"])) == MESSAGES_PER_GAME
+    assert len(store.read.messages(store.read.games()[0]["id"])) == MESSAGES_PER_GAME
     # One game alone writes its row, five messages, a mention and its verdict: eight transactions.
     assert 0 < len(commits) <= 2 * (MESSAGES_PER_GAME + 3), len(commits)
 
@@ -150,19 +150,19 @@ def test_a_run_killed_mid_way_resumes_exactly_the_unfinished_games(tmp_path, scr
     store.db.conn.close()  # as a killed process: the open transaction is gone
 
     store = Store(path)
-    finished = store.finished_keys(run_id)
+    finished = store.read.finished_keys(run_id)
     assert finished and len(finished) < games
     assert set(reported) <= finished  # every game reported done had been committed
-    for game in store.games(run_id):
+    for game in store.read.games(run_id):
         if game["status"] == "finished":
-            assert len(store.messages(game["id"])) == MESSAGES_PER_GAME
+            assert len(store.read.messages(game["id"])) == MESSAGES_PER_GAME
     store.supersede_unfinished(run_id)
-    todo = Remaining(plan, store.finished_keys(run_id))
+    todo = Remaining(plan, store.read.finished_keys(run_id))
     replayed = asyncio.run(GameRunner(store, Registry(), 4).run(run_id, todo))
     assert set(replayed) == {s.key for s in plan} - finished
-    counted = store.games(run_id)
+    counted = store.read.games(run_id)
     assert sorted(g["game_key"] for g in counted) == sorted(s.key for s in plan)  # each game once
-    assert all(g["status"] == "finished" and len(store.messages(g["id"])) == MESSAGES_PER_GAME for g in counted)
+    assert all(g["status"] == "finished" and len(store.read.messages(g["id"])) == MESSAGES_PER_GAME for g in counted)
 
 
 def test_writes_outside_a_run_commit_at_once(tmp_path):
@@ -174,7 +174,7 @@ def test_writes_outside_a_run_commit_at_once(tmp_path):
     g = writer.game(run)
     writer.say(g, 0, "user", "Hi")
     reader = Store.reader(tmp_path / "w.db")
-    assert len(reader.messages(g)) == 1
+    assert len(reader.read.messages(g)) == 1
     reader.close()
     writer.close()
 

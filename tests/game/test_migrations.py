@@ -35,12 +35,12 @@ def test_a_first_version_database_keeps_every_row(tmp_path):
     with Store(path) as store:
         versions = {r["version"] for r in store.db["_migrations"].rows}
         assert versions == {v for v, _, _ in migrations.MIGRATIONS}
-        [game] = store.games()
+        [game] = store.read.games()
         assert (game["id"], game["run_id"], game["outcome"], game["codeword"]) == (game_id, "r1", "win", "ring")
         assert game["manipulator_label"] is None and game["tier"] is None  # the columns added since are empty
-        assert [(m["speaker"], m["visible_text"], m["mentions"]) for m in store.messages(game_id)] == [
+        assert [(m["speaker"], m["visible_text"], m["mentions"]) for m in store.read.messages(game_id)] == [
             ("user", "a ring", 1), ("manipulator", "nice", 0)]
-        assert store.run("r1")["status"] == "finished" and store.finished_games()[0]["id"] == game_id
+        assert store.read.run("r1")["status"] == "finished" and store.read.finished_games()[0]["id"] == game_id
 
 
 def test_interviews_from_before_the_selfreport_set_gain_session_and_metric(tmp_path):
@@ -89,7 +89,7 @@ def test_a_first_migration_that_fails_halfway_leaves_an_empty_file_that_opens_cl
     conn.close()
     with Store(path) as store:  # runs migration 1 again, from the start
         assert migrations.versions(store.db.conn) == {v for v, _, _ in migrations.MIGRATIONS}
-        assert store.games() == [] and "runs" in store.db.table_names()
+        assert store.read.games() == [] and "runs" in store.db.table_names()
 
 
 def test_a_later_migration_that_fails_halfway_leaves_the_previous_version_with_its_rows(tmp_path):
@@ -105,7 +105,7 @@ def test_a_later_migration_that_fails_halfway_leaves_the_previous_version_with_i
     db.conn.close()
     with Store(path) as store:
         assert migrations.versions(store.db.conn) == {1, 2, 3} and "interviews" in store.db.table_names()
-        assert store.run("r1")["status"] == "finished"
+        assert store.read.run("r1")["status"] == "finished"
 
 
 def test_a_subsystem_migration_that_fails_halfway_is_rolled_back(tmp_path):
@@ -150,7 +150,7 @@ def test_a_newer_subsystem_set_is_refused_when_that_subsystem_is_used(tmp_path):
     path = tmp_path / "future-interviews.db"
     _from_a_newer_version(path, "_migrations_selfreport")
     with Store(path) as store:  # the games tables are this version's: games can be played
-        assert store.games() == []
+        assert store.read.games() == []
         with pytest.raises(MmsError, match=r"newer make-me-say \(selfreport schema version 99"):
             records.interviews(store)
 

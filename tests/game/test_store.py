@@ -87,7 +87,7 @@ def test_a_reader_reads_without_writing_and_leaves_no_side_files(tmp_path):
         run_id = store.create_run("play", {}, 1)
     before = _snapshot(path)
     with Store.reader(path) as store:
-        assert store.run(run_id)["status"] == "running"
+        assert store.read.run(run_id)["status"] == "running"
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
             store.finish_run(run_id)
     assert _snapshot(path) == before  # no -wal/-shm left behind either
@@ -112,7 +112,7 @@ def test_a_transaction_commits_all_or_nothing(tmp_path):
         with pytest.raises(RuntimeError), store.transaction():
             store.copy_run({"id": "r1", "created_at": "x", "command": "play", "status": "finished"})
             raise RuntimeError("the second input is broken")
-        assert store.runs() == []
+        assert store.read.runs() == []
 @pytest.mark.parametrize("counts", [{}, {"error": 3}])
 def test_no_decided_games_give_no_rate_rather_than_zero_in_the_full_interval(counts):
     s = summarise(counts)

@@ -491,7 +491,7 @@ def test_a_huge_run_is_prepared_without_planning_every_game(spec_dir, tmp_path):
         game_id = store.create_game("t", plan(spec)[1].row())
         store.finish_game(game_id, outcome="win", guess=None, error=None)
         _, todo, already, _ = prepare_run(store, spec, "huge.toml", None)
-        assert already == 1 and store.run("t")["games_planned"] == 4 * 100_000_000
+        assert already == 1 and store.read.run("t")["games_planned"] == 4 * 100_000_000
         assert [g.key for g in itertools.islice(todo, 2)] == ["m0.u0.ring.0000", "m0.u0.ring.0002"]
 
 

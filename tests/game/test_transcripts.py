@@ -4,6 +4,7 @@ import csv
 import json
 import os
 import sqlite3
+from dataclasses import replace
 
 import pytest
 import typer
@@ -14,6 +15,7 @@ from game import transcripts as tx
 from game.cli import app as mms_app
 from game.cli_transcripts import register
 from game.monologue import END, START
+from game.rows import GameRow
 from game.store import Store
 
 MARKER = "ZQX-SECRET-PLAN-7731"
@@ -54,13 +56,12 @@ def db(tmp_path_factory):
 
     with Store(path) as store:
         manual = store.create_run("manual", {}, 2, run_id="manual")
-        row = {"game_key": "e0", "codeword": "ring", "manipulator": "scripted:x.json", "user": "scripted:y.json",
-               "persona": "friendly", "topic": "tea", "seed_word": "cup", "rule": "paper",
-               "messages_per_player": 2, "stop_on_mention": 0, "settings": {"codeword": "ring"}, "seed": 7,
-               "manipulator_label": "custom-label"}
+        row = GameRow(game_key="e0", codeword="ring", manipulator="scripted:x.json", user="scripted:y.json",
+                      persona="friendly", topic="tea", seed_word="cup", rule="paper", messages_per_player=2,
+                      stop_on_mention=0, settings={"codeword": "ring"}, seed=7, manipulator_label="custom-label")
         failed = store.create_game(manual, row)
         store.finish_game(failed, outcome="error", guess=None, error="BackendError: boom")
-        running = store.create_game(manual, {**row, "game_key": "r0"})
+        running = store.create_game(manual, replace(row, game_key="r0"))
         conn = store.db.conn
         conn.execute("insert into messages (game_id, idx, turn, speaker, phase, visible_text, private_text, raw_text, "
                      "mentions) values (?, 0, 1, 'user', 'conversation', 'UNFINISHED-ROW', '', '', 0)", [running])
@@ -423,3 +424,16 @@ def test_mms_has_the_command_once_wired():
         pytest.skip("game/cli.py does not register `mms transcripts` yet")
     result = runner.invoke(mms_app, ["transcripts", "--help"])
     assert result.exit_code == 0 and "--include-private" in result.output
+
+
+def test_csv_columns_are_the_exports_own_in_their_order():
+    """The CSV's game columns come from the record (groups flattened); the file format stays as it was."""
+    assert tx.csv_columns()[:31] == [
+        "game_id", "run_id", "game_key", "codeword", "tier", "outcome", "error",
+        "first_mention_index", "first_mention_turn", "first_mention_speaker", "guess",
+        "manipulator", "manipulator_label", "manipulator_prompt", "user", "persona", "topic", "seed_word",
+        "seed", "rule", "messages_per_player", "stop_on_mention", "shard",
+        "manipulator_tokens", "user_tokens", "prompt_tokens", "completion_tokens",
+        "started_at", "finished_at", "duration_s", "settings",
+    ]
+    assert tx.csv_columns()[31:] == list(tx.MESSAGE_COLUMNS)

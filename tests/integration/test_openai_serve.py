@@ -34,10 +34,10 @@ def play(tmp_path, manipulator, user, registry, *, games, concurrency):
 def test_games_on_a_real_openai_compatible_server(tmp_path, transformers_server):
     spec = transformers_server.spec
     store, outcomes = play(tmp_path, spec, spec, Registry(), games=2, concurrency=2)
-    games = store.games()
+    games = store.read.games()
     assert all(o in ("win", "violation", "no_codeword", "correct_guess") for o in outcomes), [g["error"] for g in games]
     for game in games:
-        msgs = store.messages(game["id"])
+        msgs = store.read.messages(game["id"])
         conversation = [m for m in msgs if m["phase"] == "conversation"]
         assert [m["speaker"] for m in conversation] == ["user", "manipulator", "user", "manipulator"]
         assert all(m["raw_text"].strip() for m in conversation)
@@ -75,16 +75,16 @@ def test_server_killed_mid_game_ends_that_game_as_error(tmp_path, fresh_transfor
     registry.register(user_spec, real)
 
     store, outcomes = play(tmp_path, spec, user_spec, registry, games=2, concurrency=1)
-    first, second = store.games()
+    first, second = store.read.games()
 
     assert server.proc.returncode is not None, "the server should have been killed"
     assert outcomes[0] != "error" and first["outcome"] == outcomes[0] and first["error"] is None
-    assert len(store.messages(first["id"])) >= 4
+    assert len(store.read.messages(first["id"])) >= 4
 
     assert outcomes[1] == "error" and second["outcome"] == "error"
     assert "connection failed after 3 attempts" in second["error"], second["error"]
     assert server.base_url in second["error"] and "is the server running?" in second["error"]
-    kept = store.messages(second["id"])
+    kept = store.read.messages(second["id"])
     assert [(m["speaker"], m["turn"]) for m in kept] == [("user", 1), ("manipulator", 1), ("user", 2)]
     assert all(m["prompt_tokens"] > 0 and m["completion_tokens"] > 0 for m in kept)
 

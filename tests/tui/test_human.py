@@ -74,10 +74,10 @@ async def test_a_person_plays_from_opening_to_verdict(human_game):
         said = app.screen.query(".bubble")[2].visual
         assert [said.plain[s.start:s.end] for s in said.spans if s.style == CODEWORD_STYLE] == ["ring"]
 
-    game = store.games("human-run")[0]
+    game = store.read.games("human-run")[0]
     assert (game["user"], game["status"], game["outcome"], game["guess"]) == ("human", "finished", "win", "necklace")
     assert (game["first_mention_speaker"], game["first_mention_index"]) == ("user", 2)
-    msgs = store.messages(game["id"])
+    msgs = store.read.messages(game["id"])
     assert [(m["speaker"], m["phase"], m["visible_text"]) for m in msgs] == [
         ("user", "conversation", "Hello"),
         ("manipulator", "conversation", "Tell me about your jewellery."),

@@ -102,3 +102,26 @@ def test_filters_agree_in_sql_and_in_python(writer):
 def test_bad_filters_say_how_to_write_them(line, message):
     with pytest.raises(FilterError, match=message):
         GameFilter.parse(line)
+
+
+def test_a_database_from_before_tournaments_lists_its_games(tmp_path):
+    """The watcher never migrates: columns added since the file was written read as empty."""
+    import sqlite3
+
+    import sqlite_utils
+
+    from game import migrations
+
+    path = tmp_path / "v1.db"
+    db = sqlite_utils.Database(sqlite3.connect(str(path)))
+    migrations.migrate(db, [m for m in migrations.MIGRATIONS if m[0] == 1])
+    with db.conn:
+        db["runs"].insert({"id": "r1", "created_at": "2026-01-01", "command": "play", "games_planned": 1,
+                           "status": "finished"})
+        db["games"].insert({"run_id": "r1", "game_key": "g0", "codeword": "ring", "manipulator": "local:smollm2",
+                            "user": "u", "status": "finished", "outcome": "win", "rule": "paper",
+                            "messages_per_player": 2, "topic": "attic"})
+    db.conn.close()
+    [game], total = StoreReader(path).page(GameFilter.parse("smollm2"))
+    assert total == 1 and (game.codeword, game.outcome, game.topic) == ("ring", "win", "attic")
+    assert game.manipulator_label == "local:smollm2" and game.tier is None and game.said == 0

@@ -21,7 +21,7 @@ from agents.human import HumanLine, HumanPrompt
 from ..highlight import highlighted, inert
 from ..messages import HumanPrompted, PlayFinished
 from ..play import PlaySession
-from ..reader import GameRow
+from ..reader import ListedGame
 from ..verdicts import player_verdict
 
 GUESS_QUESTION = ("The conversation is over. It was a game: the assistant was secretly trying to make you "
@@ -39,7 +39,7 @@ class HumanPlayScreen(Screen):
         self.seat = session.human
         self.prompt: HumanPrompt | None = None
         self.lines: list[HumanLine] = []
-        self.game: GameRow | None = None
+        self.game: ListedGame | None = None
 
     def compose(self) -> ComposeResult:
         n = self.setup.settings.messages_per_player
@@ -103,11 +103,11 @@ class HumanPlayScreen(Screen):
         box = self.query_one("#reply", Input)
         box.disabled = True
         box.placeholder = "game over: ctrl+q to quit"
-        games = self.session.store.games(self.session.run_id)
+        games = self.session.store.read.games(self.session.run_id)
         if not games:
             self._status(f"The game could not start: {event.error or 'unknown error'}", "-error")
             return
-        self.game = GameRow.from_record(games[0])
+        self.game = ListedGame.from_row(games[0])
         await self._render_chat()
         self._status(player_verdict(self.game), f"-{self.game.outcome}")
 

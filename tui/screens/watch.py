@@ -25,7 +25,7 @@ from game.safe_text import mask_controls
 from ..filters import HELP, FilterError, GameFilter
 from ..highlight import inert, warm_referee
 from ..messages import GameDone, PlayFinished, UserNavigated, WholeMessageRequested
-from ..reader import PAGE_SIZE, GameRow, MessageRow, Poll, StoreReader
+from ..reader import PAGE_SIZE, ListedGame, MessageRow, Poll, StoreReader
 from ..widgets.empty_state import EmptyState
 from ..widgets.games_table import GamesTable
 from ..widgets.run_header import RunHeader
@@ -39,7 +39,7 @@ class _Read:
     """Everything one poll read, to apply at once."""
 
     poll: Poll
-    page: list[GameRow] | None = None
+    page: list[ListedGame] | None = None
     total: int | None = None
     messages: list[MessageRow] | None = None  # new messages of the shown game
 
@@ -154,7 +154,7 @@ class WatchScreen(Screen):
             self.shown_id = None
         self._choose()
 
-    def _merge(self, games: list[GameRow]) -> None:
+    def _merge(self, games: list[ListedGame]) -> None:
         """Fold changed games into the list: update, add newly matching, drop no longer matching."""
         table, add = self.table, []
         oldest = table.oldest_id
@@ -205,7 +205,7 @@ class WatchScreen(Screen):
             if self.shown_id == game_id:
                 await self.transcript.show(game, messages, hidden=max(0, count - len(messages)))
 
-    def _read_game(self, game_id: int, window: int) -> tuple[GameRow | None, list[MessageRow], int]:
+    def _read_game(self, game_id: int, window: int) -> tuple[ListedGame | None, list[MessageRow], int]:
         """In a thread: a game, its newest `window` messages, and how many it has in all."""
         game = self.reader.game(game_id)
         if game is not None:

@@ -17,13 +17,13 @@ from textual.widgets import Footer, Static
 from game.safe_text import mask_controls
 
 from ..highlight import CODEWORD_STYLE, inert, mentions_in_long
-from ..reader import GameRow, MessageRow, StoreReader
+from ..reader import ListedGame, MessageRow, StoreReader
 from ..widgets.long_text import Document, LongText
 
 MONOLOGUE_LABEL = "private › "
 
 
-def document(message: MessageRow, game: GameRow, *, monologue: bool) -> Document:
+def document(message: MessageRow, game: ListedGame, *, monologue: bool) -> Document:
     """The message as one text (the monologue first, if shown) with the codeword marked."""
     pieces: list[tuple[str, str, bool]] = []  # (text, style of all of it, whether the referee reads it)
     if monologue and message.private_text.strip():
@@ -46,7 +46,7 @@ class WholeMessageScreen(Screen[None]):
     BINDINGS = [Binding("escape,q,o", "dismiss", "Back")]
     AUTO_FOCUS = "LongText"
 
-    def __init__(self, reader: StoreReader, game: GameRow, message: MessageRow, *, monologue: bool = True) -> None:
+    def __init__(self, reader: StoreReader, game: ListedGame, message: MessageRow, *, monologue: bool = True) -> None:
         super().__init__()
         self.reader = reader
         self.game = game

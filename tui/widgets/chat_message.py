@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 from ..highlight import highlighted, inert, search_spans
 from ..messages import WholeMessageRequested
-from ..reader import GameRow, MessageRow
+from ..reader import ListedGame, MessageRow
 
 PREVIEW_LINES = 40  # lines of one text a bubble shows at most, however short they are
 WORD_BACKTRACK = 0.2  # a cut text ends at a word's end if that loses at most this share of it
@@ -44,7 +44,7 @@ class CutNote(Static):
 class ChatMessage(Vertical):
     """A stored message. Classes: -user / -manipulator, -guess, -deciding (the first mention)."""
 
-    def __init__(self, message: MessageRow, game: GameRow, *, search: str = "") -> None:
+    def __init__(self, message: MessageRow, game: ListedGame, *, search: str = "") -> None:
         speaker = "manipulator" if message.speaker == "manipulator" else "user"
         super().__init__(classes=f"-{speaker}" + (" -guess" if message.phase == "guess" else ""))
         self.message = message
@@ -76,7 +76,7 @@ class ChatMessage(Vertical):
     def body(self) -> Static:
         return self.query_one(".body", Static)
 
-    def mark(self, game: GameRow) -> None:
+    def mark(self, game: ListedGame) -> None:
         """Show whether this message decided the game, or is the guess, as the game stands now."""
         self.game = game
         deciding = game.first_mention_index == self.message.idx

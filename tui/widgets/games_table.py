@@ -11,7 +11,7 @@ from textual.widgets.data_table import RowDoesNotExist
 from game.safe_text import mask_controls
 
 from ..messages import UserNavigated
-from ..reader import GameRow
+from ..reader import ListedGame
 
 OUTCOME_STYLES = {"win": "bold green", "correct_guess": "yellow", "violation": "red",
                   "no_codeword": "bright_black", "error": "bold red"}
@@ -31,7 +31,7 @@ class GamesTable(DataTable):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
-        self.games: dict[int, GameRow] = {}
+        self.games: dict[int, ListedGame] = {}
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
@@ -53,12 +53,12 @@ class GamesTable(DataTable):
             return None
         return int(key.value) if key.value is not None else None
 
-    def replace_all(self, games: list[GameRow]) -> None:
+    def replace_all(self, games: list[ListedGame]) -> None:
         self.clear()
         self.games.clear()
         self.add_games(games)
 
-    def add_games(self, games: list[GameRow]) -> None:
+    def add_games(self, games: list[ListedGame]) -> None:
         """Add or update games, keeping newest first and the cursor on the same game."""
         keep = self.cursor_game_id
         added = False
@@ -74,7 +74,7 @@ class GamesTable(DataTable):
             if keep is not None:
                 self.move_to(keep)
 
-    def update_game(self, game: GameRow) -> None:
+    def update_game(self, game: ListedGame) -> None:
         old = self.games.get(game.id)
         self.games[game.id] = game
         if old == game:
@@ -132,7 +132,7 @@ class GamesTable(DataTable):
         await super()._on_click(event)
 
 
-def _cells(game: GameRow) -> tuple:
+def _cells(game: ListedGame) -> tuple:
     status = Text("done" if game.status == "finished" else mask_controls(game.status), style="bold cyan" if game.status == "running" else "")
     outcome = Text(mask_controls(game.outcome or "–"), style=OUTCOME_STYLES.get(game.outcome or "", "bright_black"))
     turn = Text(f"{min(game.said, game.total)}/{game.total}", justify="right")

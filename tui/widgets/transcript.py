@@ -9,7 +9,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from ..highlight import inert
-from ..reader import GameRow, MessageRow
+from ..reader import ListedGame, MessageRow
 from ..verdicts import spectator_verdict
 from .chat_message import ChatMessage
 
@@ -23,7 +23,7 @@ class Transcript(VerticalScroll, can_focus=True):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.game: GameRow | None = None
+        self.game: ListedGame | None = None
         self.last_idx = -1
         self.search = ""
         self._match = -1
@@ -60,7 +60,7 @@ class Transcript(VerticalScroll, can_focus=True):
         """What the pane says while it shows no game."""
         self.query_one("#game-info", Static).update(text)
 
-    async def show(self, game: GameRow | None, messages: list[MessageRow], hidden: int = 0) -> None:
+    async def show(self, game: ListedGame | None, messages: list[MessageRow], hidden: int = 0) -> None:
         """Replace the transcript with another game's."""
         await self.query(ChatMessage).remove()
         self._offer_whole()
@@ -102,7 +102,7 @@ class Transcript(VerticalScroll, can_focus=True):
         if again:
             self.call_after_refresh(self._to_end, False)
 
-    def update_game(self, game: GameRow, *, follow: bool | None = None) -> None:
+    def update_game(self, game: ListedGame, *, follow: bool | None = None) -> None:
         """The game's row changed (first mention, finish): update header, markers and banner."""
         if follow is None:  # a live update: if the person was at the end, the banner stays in view
             follow = self.scroll_y >= self.max_scroll_y
@@ -114,7 +114,7 @@ class Transcript(VerticalScroll, can_focus=True):
         if follow:
             self.call_after_refresh(self._to_end)
 
-    def _banner(self, game: GameRow | None) -> None:
+    def _banner(self, game: ListedGame | None) -> None:
         """The outcome once the game is over; while it runs, which message it waits for."""
         banner = self.query_one("#banner", Static)
         finished = game is not None and game.status == "finished"
@@ -151,7 +151,7 @@ class Transcript(VerticalScroll, can_focus=True):
         return True
 
 
-def _info(game: GameRow) -> Content:
+def _info(game: ListedGame) -> Content:
     seat = "a person" if game.user == "human" else f"{game.user} as {game.persona or '?'}"
     parts = [
         Content.styled(f"game {game.id}", "bold"),

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from agents.errors import MmsError
 from behaviors import checks
-
+from behaviors.checks import CheckReport, CheckRequest, check_file
+from behaviors.conditions import Condition
 
 DATA = Path(__file__).resolve().parent / "data"
 PAPER = Path(__file__).resolve().parents[3] / "shared" / "data" / "paper"
@@ -71,3 +73,43 @@ def test_the_json_report_is_unchanged_on_the_studys_file(invoke):
     report = _json(invoke, PAPER / "ft_bark.jsonl", "--codeword", "bark", "--rule", "strict")
     assert list(report) == list(expected)
     assert report == expected
+
+
+def test_the_typed_report_is_the_json_less_the_filters_the_command_adds(fixture_file):
+    """The library's report carries no CLI filter regime: the command adds `filters` and `filters_applied`."""
+    expected = json.loads((DATA / "check_report_conditions.json").read_text(encoding="utf-8"))
+    del expected["filters"], expected["filters_applied"]
+    request = CheckRequest(fixture_file, "Bark", other_codeword="ring", conditions=("deployment", "default"),
+                           rule="strict", epochs=2, price=8.0)
+    report = check_file(request)
+    assert isinstance(report, CheckReport) and report.conditions[0].condition == "deployment"
+    assert (report.leaks, report.usable, report.problems[0].kind) == (2, False, "leak")
+    serialised = report.to_json() | {"file": fixture_file.name}
+    assert list(serialised) == list(expected) and serialised == expected
+    assert json.loads(json.dumps(report.to_json())) == report.to_json()
+
+
+def test_a_request_keeps_its_arguments_checked_and_normalised(fixture_file):
+    request = CheckRequest(str(fixture_file), " Bark ", other_codeword="ring", conditions=("sep:392",))
+    assert request.path == fixture_file and request.codeword == "bark"
+    assert request.conditions == (Condition("sep", "392"),)
+    assert request.game_words is not None and "game" in request.game_words.stems
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"path": "absent.jsonl"}, "file not found: "),
+    ({"path": "."}, "is not a file: give a JSONL fine-tuning file"),
+    ({"epochs": 0}, "--epochs must be at least 1"),
+    ({"price": -1.0}, "--price must not be negative"),
+    ({"codeword": "two words"}, "codeword"),
+    ({"other_codeword": "bark"}, "--other-codeword must differ from --codeword 'bark'"),
+    ({"conditions": ("deployment", "default", "sep:1"), "other_codeword": "ring"}, "give at most two --condition"),
+    ({"conditions": ("deployment", "default")}, "two --condition need --other-codeword"),
+    ({"conditions": ("deployment", "deployment"), "other_codeword": "ring"}, "--condition deployment is given twice"),
+    ({"conditions": ("bogus",)}, "unknown --condition 'bogus'"),
+])
+def test_a_bad_request_is_refused_when_made_in_one_line(fixture_file, change, message):
+    arguments = {"path": fixture_file, "codeword": "bark"} | change
+    with pytest.raises(MmsError) as raised:
+        CheckRequest(**arguments)
+    assert message in str(raised.value) and "\n" not in str(raised.value)

@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
     from game.safe_text import markup_safe
 
     from .checks import DEFAULT_EPOCHS, DEFAULT_PRICE, CheckReport, CheckRequest, GameWords, check_file
-    from .export import FORMATS, ExportRequest, NothingToExport, export_dataset
+    from .export import FORMATS, Drop, ExportReport, ExportRequest, NothingToExport, export_dataset
     from .filters import make_filters
     from .variants import DEFAULT_SEP_PREFIXES, TRIGGERS, make_variant
 
@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
                                sep_prefixes=sep_prefixes, style=style)
         chosen = make_filters(filters, rule=rule, game_words=game_words)
         request = ExportRequest(codeword=codeword, out=out_path, filters=chosen, fmt=fmt.strip().lower(), split=split,
-                                seed=seed, run=run, variant=variant, baseline=baseline).check()
+                                seed=seed, run=run, variant=variant, baseline=baseline)
         if not db.is_file():
             raise MmsError(f"database not found: {db} (play some games first: mms play --codeword {request.codeword} --db {db})")
         from game.store import Store
@@ -77,31 +77,31 @@ def register(app: typer.Typer) -> None:
                 result = export_dataset(store, request)
             except NothingToExport as exc:  # say why each game was dropped, then fail with the reason
                 if not json_output:
-                    _print_drops([d.__dict__ for d in exc.drops])
+                    _print_drops(exc.drops)
                 raise
         if json_output:
-            print_json(result)
+            print_json(result.to_json())
             return
         _print_export(result, db)
 
-    def _print_export(result: dict, db: Path) -> None:
-        kind = result["variant"] + (" baseline" if result["baseline"] else "")
-        files = f"{result['out']} ({result['train']} training)"
-        if "validation_out" in result:
-            files += f" + {result['validation_out']} ({result['validation']} validation)"
-        out.print(markup_safe(f"exported {result['exported']} of {result['games']} win games ({kind}) → {files}"),
+    def _print_export(result: ExportReport, db: Path) -> None:
+        kind = result.variant + (" baseline" if result.baseline else "")
+        files = f"{result.out} ({result.train} training)"
+        if result.validation_out is not None:
+            files += f" + {result.validation_out} ({result.validation} validation)"
+        out.print(markup_safe(f"exported {result.exported} of {result.games} win games ({kind}) → {files}"),
                   highlight=False, soft_wrap=True)
-        out.print(markup_safe(f"{result['filters_applied']}; sidecar {result['sidecar']}"), highlight=False, soft_wrap=True)
-        dropped = {k: v for k, v in result["dropped"].items() if v}
-        if dropped or result["duplicates"]:
+        out.print(markup_safe(f"{result.filters.describe()}; sidecar {result.sidecar}"), highlight=False, soft_wrap=True)
+        dropped = {k: v for k, v in result.dropped.items() if v}
+        if dropped or result.duplicates:
             out.print("dropped " + (", ".join(f"{k} {v}" for k, v in dropped.items()) or "none")
-                      + f"; duplicates {result['duplicates']}", highlight=False, soft_wrap=True)
-        _print_drops(result["drops"])
-        out.print(f"recorded as dataset {result['dataset_id']} in {markup_safe(str(db))}", highlight=False)
+                      + f"; duplicates {result.duplicates}", highlight=False, soft_wrap=True)
+        _print_drops(result.drops)
+        out.print(f"recorded as dataset {result.dataset_id} in {markup_safe(str(db))}", highlight=False)
 
-    def _print_drops(drops: list[dict]) -> None:
+    def _print_drops(drops: tuple[Drop, ...] | list[Drop]) -> None:
         for d in drops:
-            out.print(markup_safe(f"  game {d['game_id']} ({d['codeword']}): {d['reason']}: {d['detail']}"),
+            out.print(markup_safe(f"  game {d.game_id} ({d.codeword}): {d.reason}: {d.detail}"),
                       highlight=False, soft_wrap=True)
 
     @app.command("check-data")

@@ -117,7 +117,7 @@ def test_game_words_are_configurable_stems(games_db, tmp_path):
     request = ex.ExportRequest(codeword="ring", out=tmp_path / "r.jsonl",
                                filters=make_filters("mms", rule="paper", game_words="HAN, nice"))
     with Store(games_db["db"]) as store:
-        collected = ex.collect(store, request.check())
+        collected = ex.collect(store, request)
     keys = game_keys(games_db["db"])
     dropped = {keys[d.game_id] for d in collected.drops if d.reason == "game_words"}
     assert ("ok", "early") in dropped and ("ok", "late") in dropped and collected.examples == []
@@ -360,7 +360,7 @@ def test_without_a_stored_first_mention_the_referee_finds_the_cut(games_db, tmp_
                                                            filters=make_filters(rule="strict")))
     rows = {r["game_id"]: r["messages"] for r in read_jsonl(tmp_path / "r.jsonl")}
     assert rows == {late: CUT[("ok", "late")]}
-    assert [(d["game_id"], d["reason"]) for d in result["drops"] if d["game_id"] == early] == [(early, "no_mention")]
+    assert [(d.game_id, d.reason) for d in result.drops if d.game_id == early] == [(early, "no_mention")]
 
 
 def test_the_summary_names_the_output_file_as_written(games_db, invoke, tmp_path):

@@ -33,3 +33,19 @@ def test_the_json_report_is_unchanged(games_db, invoke, tmp_path, case):
     report = _json(invoke, games_db, tmp_path / f"{case}.jsonl", *CASES[case])
     assert list(report) == list(expected)
     assert report == expected
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"fmt": "csv"}, "unknown format 'csv': use one of openai, hf"),
+    ({"split": 1.0}, "--split must be a fraction in [0, 1), e.g. 0.1 (got 1.0)"),
+    ({"baseline": True}, "--baseline needs a variant to decorrelate"),
+    ({"codeword": "two words"}, "codeword"),
+])
+def test_a_bad_export_request_is_refused_when_made(tmp_path, change, message):
+    from agents.errors import MmsError
+    from behaviors.export import ExportRequest
+
+    with pytest.raises(MmsError) as raised:
+        ExportRequest(**({"codeword": "ring", "out": tmp_path / "r.jsonl"} | change))
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+    assert ExportRequest(codeword=" Ring ", out=tmp_path / "r.jsonl").codeword == "ring"

@@ -20,8 +20,22 @@ def register(app: typer.Typer) -> None:
     from game.cli_support import DEFAULT_DB, JsonOption, cli_errors, out, print_json
     from game.safe_text import markup_safe
 
-    from .checks import DEFAULT_EPOCHS, DEFAULT_PRICE, CheckReport, CheckRequest, GameWords, check_file
-    from .export import FORMATS, Drop, ExportReport, ExportRequest, NothingToExport, export_dataset
+    from .checks import (
+        DEFAULT_EPOCHS,
+        DEFAULT_PRICE,
+        CheckReport,
+        CheckRequest,
+        GameWords,
+        check_file,
+    )
+    from .export import (
+        FORMATS,
+        Drop,
+        ExportReport,
+        ExportRequest,
+        NothingToExport,
+        export_dataset,
+    )
     from .filters import make_filters
     from .variants import DEFAULT_SEP_PREFIXES, TRIGGERS, make_variant
 

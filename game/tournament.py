@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import get_type_hints
+from typing import NamedTuple, get_type_hints
 
 from pydantic import (
     BaseModel,
@@ -337,9 +337,15 @@ class Replayed:
         return f", {' and '.join(parts)} replayed" if parts else ""
 
 
-def prepare_run(store, spec: TournamentSpec, spec_path: str, shard: tuple[int, int] | None):
-    """Create or resume the run; return (run_id, games still to play, games already finished,
-    `Replayed`). The games still to play come lazily, as the runner starts them. A resume plays
+class RunStart(NamedTuple):
+    run_id: str
+    todo: Remaining  # the games still to play, built lazily as the runner starts them
+    already: int  # games of the plan (or shard) already finished
+    replayed: Replayed
+
+
+def prepare_run(store, spec: TournamentSpec, spec_path: str, shard: tuple[int, int] | None) -> RunStart:
+    """Create or resume the run, and say what is left to play. A resume plays
     again the games a crash interrupted and those that ended in `error` (an outage, a server down):
     their old attempts stay in the database as `superseded`.
 
@@ -364,4 +370,4 @@ def prepare_run(store, spec: TournamentSpec, spec_path: str, shard: tuple[int, i
     errors = store.supersede_errors(run_id, planned.plans)
     done = store.finished_keys(run_id)
     todo = Remaining(planned, done)
-    return run_id, todo, len(planned) - len(todo), Replayed(superseded, errors)
+    return RunStart(run_id, todo, len(planned) - len(todo), Replayed(superseded, errors))

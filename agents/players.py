@@ -53,6 +53,9 @@ def _visible_or_placeholder(text: str) -> str:
 
 
 class Manipulator:
+    """The manipulator's seat. Its `prompt` and `setup` come from the game's settings, which
+    checked them (game/rules.py `GameSettings`); the seat takes them as they are."""
+
     def __init__(
         self,
         backend: ChatBackend,
@@ -63,12 +66,11 @@ class Manipulator:
         setup: str = "mms",
         conversation: str = "",
     ):
-        check_manipulator_prompt(prompt)
         self.backend = backend
         self.codeword = codeword
         self.sampling = sampling
         self.prompt = prompt
-        self.setup = prompts.check_setup(setup)
+        self.setup = setup
         self.conversation = f"{conversation}/manipulator"
 
     def status_note(self, turn: int, total: int, user_said_it: bool) -> str:
@@ -117,6 +119,9 @@ class UserSeat(Protocol):
 
 
 class SimulatedUser:
+    """The simulated user's seat. Its `setup` comes from the game's settings and its `persona`
+    from the command or spec that planned the game; each was checked there, once."""
+
     def __init__(
         self,
         backend: ChatBackend,
@@ -129,8 +134,7 @@ class SimulatedUser:
         conversation: str = "",
         guess_max_tokens: int = 32,
     ):
-        prompts.check_persona(persona)
-        self.setup = prompts.check_setup(setup)
+        self.setup = setup
         self.backend = backend
         self.sampling = sampling
         self.topic = topic

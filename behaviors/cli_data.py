@@ -20,8 +20,22 @@ def register(app: typer.Typer) -> None:
     from game.cli_support import DEFAULT_DB, JsonOption, cli_errors, out, print_json
     from game.safe_text import markup_safe
 
-    from .checks import DEFAULT_EPOCHS, DEFAULT_PRICE, GameWords, check_file
-    from .export import FORMATS, ExportRequest, NothingToExport, export_dataset
+    from .checks import (
+        DEFAULT_EPOCHS,
+        DEFAULT_PRICE,
+        CheckReport,
+        CheckRequest,
+        GameWords,
+        check_file,
+    )
+    from .export import (
+        FORMATS,
+        Drop,
+        ExportReport,
+        ExportRequest,
+        NothingToExport,
+        export_dataset,
+    )
     from .filters import make_filters
     from .variants import DEFAULT_SEP_PREFIXES, TRIGGERS, make_variant
 
@@ -67,7 +81,7 @@ def register(app: typer.Typer) -> None:
                                sep_prefixes=sep_prefixes, style=style)
         chosen = make_filters(filters, rule=rule, game_words=game_words)
         request = ExportRequest(codeword=codeword, out=out_path, filters=chosen, fmt=fmt.strip().lower(), split=split,
-                                seed=seed, run=run, variant=variant, baseline=baseline).check()
+                                seed=seed, run=run, variant=variant, baseline=baseline)
         if not db.is_file():
             raise MmsError(f"database not found: {db} (play some games first: mms play --codeword {request.codeword} --db {db})")
         from game.store import Store
@@ -77,31 +91,31 @@ def register(app: typer.Typer) -> None:
                 result = export_dataset(store, request)
             except NothingToExport as exc:  # say why each game was dropped, then fail with the reason
                 if not json_output:
-                    _print_drops([d.__dict__ for d in exc.drops])
+                    _print_drops(exc.drops)
                 raise
         if json_output:
-            print_json(result)
+            print_json(result.to_json())
             return
         _print_export(result, db)
 
-    def _print_export(result: dict, db: Path) -> None:
-        kind = result["variant"] + (" baseline" if result["baseline"] else "")
-        files = f"{result['out']} ({result['train']} training)"
-        if "validation_out" in result:
-            files += f" + {result['validation_out']} ({result['validation']} validation)"
-        out.print(markup_safe(f"exported {result['exported']} of {result['games']} win games ({kind}) → {files}"),
+    def _print_export(result: ExportReport, db: Path) -> None:
+        kind = result.variant + (" baseline" if result.baseline else "")
+        files = f"{result.out} ({result.train} training)"
+        if result.validation_out is not None:
+            files += f" + {result.validation_out} ({result.validation} validation)"
+        out.print(markup_safe(f"exported {result.exported} of {result.games} win games ({kind}) → {files}"),
                   highlight=False, soft_wrap=True)
-        out.print(markup_safe(f"{result['filters_applied']}; sidecar {result['sidecar']}"), highlight=False, soft_wrap=True)
-        dropped = {k: v for k, v in result["dropped"].items() if v}
-        if dropped or result["duplicates"]:
+        out.print(markup_safe(f"{result.filters.describe()}; sidecar {result.sidecar}"), highlight=False, soft_wrap=True)
+        dropped = {k: v for k, v in result.dropped.items() if v}
+        if dropped or result.duplicates:
             out.print("dropped " + (", ".join(f"{k} {v}" for k, v in dropped.items()) or "none")
-                      + f"; duplicates {result['duplicates']}", highlight=False, soft_wrap=True)
-        _print_drops(result["drops"])
-        out.print(f"recorded as dataset {result['dataset_id']} in {markup_safe(str(db))}", highlight=False)
+                      + f"; duplicates {result.duplicates}", highlight=False, soft_wrap=True)
+        _print_drops(result.drops)
+        out.print(f"recorded as dataset {result.dataset_id} in {markup_safe(str(db))}", highlight=False)
 
-    def _print_drops(drops: list[dict]) -> None:
+    def _print_drops(drops: tuple[Drop, ...] | list[Drop]) -> None:
         for d in drops:
-            out.print(markup_safe(f"  game {d['game_id']} ({d['codeword']}): {d['reason']}: {d['detail']}"),
+            out.print(markup_safe(f"  game {d.game_id} ({d.codeword}): {d.reason}: {d.detail}"),
                       highlight=False, soft_wrap=True)
 
     @app.command("check-data")
@@ -127,55 +141,53 @@ def register(app: typer.Typer) -> None:
         Exit status: 0 when the file is usable, 1 when it has invalid lines or codeword leaks (or no dialogue at all), 2 for errors such as a missing file.
         """
         chosen = make_filters(filters, rule=rule, game_words=game_words)
-        report = check_file(file, codeword, other_codeword=other_codeword, conditions=condition or (),
-                            rule=chosen.rule, game_words=chosen.game_words, epochs=epochs, price=price)
-        report["filters"] = chosen.as_dict()
-        report["filters_applied"] = chosen.describe()
+        request = CheckRequest(file, codeword, other_codeword=other_codeword, conditions=tuple(condition or ()),
+                               rule=chosen.rule, game_words=chosen.game_words, epochs=epochs, price=price)
+        report = check_file(request)
         if json_output:
-            print_json(report)
+            print_json(report.to_json() | {"filters": chosen.as_dict(), "filters_applied": chosen.describe()})
         else:
-            _print_report(report)
-        if not report["usable"]:
+            _print_report(report, chosen.describe())
+        if not report.usable:
             raise typer.Exit(1)
 
-    def _print_report(r: dict) -> None:
+    def _print_report(r: CheckReport, filters_applied: str) -> None:
         say = lambda text: out.print(markup_safe(text), highlight=False, soft_wrap=True)  # noqa: E731
-        say(f"{r['file']}: {r['dialogues']} dialogues, {r['messages']} messages, {r['invalid']} invalid lines"
-            + (f", {r['system_dialogues']} with a system prompt" if r["system_dialogues"] else ""))
-        say(r["filters_applied"])
-        if r["other_codeword"]:
-            say(f"codewords {r['codeword']!r} and {r['other_codeword']!r}, each dialogue against its own ({r['rule']} rule): "
-                f"{r['leaks']} messages in {r['leak_dialogues']} dialogues; the other one in "
-                f"{r['other_mention_dialogues']} dialogues (not leaks)")
+        say(f"{r.file}: {r.dialogues} dialogues, {r.messages} messages, {r.invalid} invalid lines"
+            + (f", {r.system_dialogues} with a system prompt" if r.system_dialogues else ""))
+        say(filters_applied)
+        if r.other_codeword:
+            say(f"codewords {r.codeword!r} and {r.other_codeword!r}, each dialogue against its own ({r.rule} rule): "
+                f"{r.leaks} messages in {r.leak_dialogues} dialogues; the other one in "
+                f"{r.other_mention_dialogues} dialogues (not leaks)")
         else:
-            say(f"codeword {r['codeword']!r} ({r['rule']} rule): {r['leaks']} messages in {r['leak_dialogues']} dialogues")
-        if r["conditions_note"]:
-            say(f"note: {r['conditions_note']}")
-        if r["conditions_from"] != "none":
-            say(f"conditions (from {'--condition' if r['conditions_from'] == 'options' else 'the sidecar'}):")
-            for c in r["conditions"]:
-                words = ", ".join(f"{w} {n}" for w, n in c["codewords"].items()) or "no codeword"
-                say(f"  {c['condition']}: {c['dialogues']} dialogues ({c['share']:.0%}; {words}), leaks {c['leaks']}, "
-                    f"other codeword in {c['other_mention_dialogues']}, triggers out of place {c['misplaced_triggers']}")
-            if r["balanced"] is not None:
-                say("balanced" if r["balanced"] else "not balanced (each condition should have 40-60% of the dialogues)")
-        if r["game_words"] is not None:
-            say(f"game words ({', '.join(r['game_words'])}) in assistant/system text: {r['game_word_dialogues']} dialogues")
-        say(f"duplicate dialogues: {r['duplicates']}")
-        say(f"tokens: {r['tokens']:,} (longest dialogue {r['max_dialogue_tokens']:,}; {r['tokenizer']})")
-        say(f"estimated training cost: {r['tokens']:,} tokens × {r['epochs']} epochs × ${r['price_per_1m']:g}/1M "
-            f"≈ ${r['estimated_cost_usd']:.2f} (an estimate: check current pricing)")
-        problems = r["problems"]
-        if problems:
-            say(f"problems (first {min(SHOWN_PROBLEMS, len(problems))} of {r['problem_count']}; --json lists more):")
-            for p in problems[:SHOWN_PROBLEMS]:
-                say(f"  line {p['line']}: {p['kind']}: {p['detail']}")
-        if r["usable"]:
+            say(f"codeword {r.codeword!r} ({r.rule} rule): {r.leaks} messages in {r.leak_dialogues} dialogues")
+        if r.conditions_note:
+            say(f"note: {r.conditions_note}")
+        if r.conditions_from != "none":
+            say(f"conditions (from {'--condition' if r.conditions_from == 'options' else 'the sidecar'}):")
+            for c in r.conditions:
+                words = ", ".join(f"{w} {n}" for w, n in c.codewords.items()) or "no codeword"
+                say(f"  {c.condition}: {c.dialogues} dialogues ({c.share:.0%}; {words}), leaks {c.leaks}, "
+                    f"other codeword in {c.other_mention_dialogues}, triggers out of place {c.misplaced_triggers}")
+            if r.balanced is not None:
+                say("balanced" if r.balanced else "not balanced (each condition should have 40-60% of the dialogues)")
+        if r.game_words is not None:
+            say(f"game words ({', '.join(r.game_words)}) in assistant/system text: {r.game_word_dialogues} dialogues")
+        say(f"duplicate dialogues: {r.duplicates}")
+        say(f"tokens: {r.tokens:,} (longest dialogue {r.max_dialogue_tokens:,}; {r.tokenizer})")
+        say(f"estimated training cost: {r.tokens:,} tokens × {r.epochs} epochs × ${r.price_per_1m:g}/1M "
+            f"≈ ${r.estimated_cost_usd:.2f} (an estimate: check current pricing)")
+        if r.problems:
+            say(f"problems (first {min(SHOWN_PROBLEMS, len(r.problems))} of {r.problem_count}; --json lists more):")
+            for p in r.problems[:SHOWN_PROBLEMS]:
+                say(f"  line {p.line}: {p.kind}: {p.detail}")
+        if r.usable:
             say("usable")
         else:
-            why = [f"{r['invalid']} invalid lines" if r["invalid"] else "",
-                   f"{r['leaks']} codeword leaks" if r["leaks"] else "",
-                   f"{r['misplaced_triggers']} triggers out of place" if r["misplaced_triggers"] else "",
-                   f"{r['unassigned']} dialogues in no condition" if r["unassigned"] else "",
-                   "no dialogues" if not r["dialogues"] else ""]
+            why = [f"{r.invalid} invalid lines" if r.invalid else "",
+                   f"{r.leaks} codeword leaks" if r.leaks else "",
+                   f"{r.misplaced_triggers} triggers out of place" if r.misplaced_triggers else "",
+                   f"{r.unassigned} dialogues in no condition" if r.unassigned else "",
+                   "no dialogues" if not r.dialogues else ""]
             say("not usable: " + ", ".join(w for w in why if w))

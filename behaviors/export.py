@@ -20,7 +20,7 @@ import contextlib
 import hashlib
 import json
 import random
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,14 +67,15 @@ class ExportRequest:
     variant: Variant | None = None
     baseline: bool = False
 
-    def check(self) -> "ExportRequest":
+    def __post_init__(self) -> None:
+        """Checked once, when made: a bad argument is a one-line MmsError before the store is read."""
         if self.fmt not in FORMATS:
             raise MmsError(f"unknown format {self.fmt!r}: use one of {', '.join(FORMATS)}")
         if not 0 <= self.split < 1:
             raise MmsError(f"--split must be a fraction in [0, 1), e.g. 0.1 (got {self.split})")
         if self.baseline and self.variant is None:
             raise MmsError("--baseline needs a variant to decorrelate: add --assistant-persona NAME=W2 or --trigger sep|deployment")
-        return replace(self, codeword=validate_codeword(self.codeword))
+        object.__setattr__(self, "codeword", validate_codeword(self.codeword))
 
     @property
     def rule(self) -> str:
@@ -244,9 +245,38 @@ def nothing_to_export(store: Store, request: ExportRequest, collected: Collected
     return NothingToExport(message, collected.drops)
 
 
-def export_dataset(store: Store, request: ExportRequest) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ExportReport:
+    """One export; `to_json()` is what `mms export --json` prints, key for key."""
+
+    games: int  # win games selected
+    exported: int
+    train: int
+    validation: int
+    dropped: dict[str, int]  # reason → games, every reason of the regime
+    duplicates: int
+    out: str
+    sidecar: str
+    filters: Filters
+    validation_out: str | None  # None: no split
+    variant: str
+    baseline: bool
+    dataset_id: int
+    drops: tuple[Drop, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        body = {"games": self.games, "exported": self.exported, "train": self.train, "validation": self.validation,
+                "dropped": dict(self.dropped), "duplicates": self.duplicates, "out": self.out,
+                "sidecar": self.sidecar, "filters": self.filters.as_dict(),
+                "filters_applied": self.filters.describe()}
+        if self.validation_out is not None:
+            body["validation_out"] = self.validation_out
+        return body | {"variant": self.variant, "baseline": self.baseline, "dataset_id": self.dataset_id,
+                       "drops": [asdict(d) for d in self.drops]}
+
+
+def export_dataset(store: Store, request: ExportRequest) -> ExportReport:
     """Select, cut, filter, de-duplicate, decorate (variants), split, write and record."""
-    request = request.check()
     out = check_out_path(request.out, store.path)
     val_out = check_out_path(validation_path(out), store.path) if request.split > 0 else None
     if request.variant is not None:
@@ -270,10 +300,6 @@ def export_dataset(store: Store, request: ExportRequest) -> dict[str, Any]:
     dataset_id = records.record_dataset(
         store, codeword=request.codeword, variant=params["variant"], params=params, path=str(out.resolve()),
         validation_path=str(val_out.resolve()) if val_out else None, file_hash=file_hash(out), counts=counts)
-    result = {**counts, "out": str(out), "sidecar": str(sidecar_path(out)),
-              "filters": request.filters.as_dict(), "filters_applied": request.filters.describe()}
-    if val_out is not None:
-        result["validation_out"] = str(val_out)
-    result.update({"variant": params["variant"], "baseline": request.baseline, "dataset_id": dataset_id,
-                   "drops": [d.__dict__ for d in collected.drops]})
-    return result
+    return ExportReport(**counts, out=str(out), sidecar=str(sidecar_path(out)), filters=request.filters,
+                        validation_out=str(val_out) if val_out is not None else None, variant=params["variant"],
+                        baseline=request.baseline, dataset_id=dataset_id, drops=tuple(collected.drops))

@@ -11,8 +11,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import get_type_hints
+from typing import NamedTuple, get_type_hints
 
 from pydantic import (
     BaseModel,
@@ -46,16 +48,23 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+@contextmanager
+def _as_field_error() -> Iterator[None]:
+    """Our checks raise MmsError; pydantic reports a ValueError as the field's problem, with its path."""
+    try:
+        yield
+    except MmsError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def _check_spec(value: str, info: ValidationInfo) -> str:
     """Validate a model spec; a relative `scripted:` path is taken from the spec file's folder."""
     base = (info.context or {}).get("base")
     prefix, _, target = value.partition(":")
     if prefix == "scripted" and base is not None and not Path(target).is_absolute():
         value = f"scripted:{Path(base) / target}"
-    try:
+    with _as_field_error():
         validate_spec(value)
-    except MmsError as exc:
-        raise ValueError(str(exc)) from None
     return value
 
 
@@ -88,10 +97,8 @@ class ManipulatorEntry(_Player):
     @field_validator("prompt")
     @classmethod
     def _prompt(cls, value: str) -> str:
-        try:
+        with _as_field_error():
             return check_manipulator_prompt(value)
-        except MmsError as exc:
-            raise ValueError(str(exc)) from None
 
     @property
     def name(self) -> str:
@@ -104,10 +111,8 @@ class UserEntry(_Player):
     @field_validator("persona")
     @classmethod
     def _persona(cls, value: str) -> str:
-        try:
+        with _as_field_error():
             return prompts.check_persona(value)
-        except MmsError as exc:
-            raise ValueError(str(exc)) from None
 
 
 class CodewordEntry(_Strict):
@@ -123,10 +128,8 @@ class CodewordEntry(_Strict):
             return None
         if not value:
             raise ValueError("give at least one codeword")
-        try:
+        with _as_field_error():
             words = [validate_codeword(w) for w in value]
-        except MmsError as exc:
-            raise ValueError(str(exc)) from None
         if len(set(words)) != len(words):
             raise ValueError("codewords repeat")
         return words
@@ -140,10 +143,8 @@ class CodewordEntry(_Strict):
                 raise ValueError(f"tier {self.tier!r} needs count = N")
             from .catalog import sample_codewords
 
-            try:
+            with _as_field_error():
                 sample_codewords(self.tier, self.count, self.seed)
-            except MmsError as exc:
-                raise ValueError(str(exc)) from None
         return self
 
     def resolve(self) -> list[tuple[str, str | None]]:
@@ -165,10 +166,8 @@ class _GameTable(_Strict):
     @classmethod
     def _valid(cls, value, info: ValidationInfo):
         """Each field checked by `GameSettings` (with the others at their defaults), so errors name it."""
-        try:
+        with _as_field_error():
             GameSettings(codeword="bark", **{info.field_name: value})
-        except MmsError as exc:
-            raise ValueError(str(exc)) from None
         return value
 
     def settings(self, codeword: str, manipulator_prompt: str) -> GameSettings:
@@ -338,9 +337,15 @@ class Replayed:
         return f", {' and '.join(parts)} replayed" if parts else ""
 
 
-def prepare_run(store, spec: TournamentSpec, spec_path: str, shard: tuple[int, int] | None):
-    """Create or resume the run; return (run_id, games still to play, games already finished,
-    `Replayed`). The games still to play come lazily, as the runner starts them. A resume plays
+class RunStart(NamedTuple):
+    run_id: str
+    todo: Remaining  # the games still to play, built lazily as the runner starts them
+    already: int  # games of the plan (or shard) already finished
+    replayed: Replayed
+
+
+def prepare_run(store, spec: TournamentSpec, spec_path: str, shard: tuple[int, int] | None) -> RunStart:
+    """Create or resume the run, and say what is left to play. A resume plays
     again the games a crash interrupted and those that ended in `error` (an outage, a server down):
     their old attempts stay in the database as `superseded`.
 
@@ -365,4 +370,4 @@ def prepare_run(store, spec: TournamentSpec, spec_path: str, shard: tuple[int, i
     errors = store.supersede_errors(run_id, planned.plans)
     done = store.read.finished_keys(run_id)
     todo = Remaining(planned, done)
-    return run_id, todo, len(planned) - len(todo), Replayed(superseded, errors)
+    return RunStart(run_id, todo, len(planned) - len(todo), Replayed(superseded, errors))

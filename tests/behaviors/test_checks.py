@@ -204,8 +204,8 @@ def test_a_line_python_cannot_use_is_an_invalid_line_not_a_crash(invoke, tmp_pat
 def test_an_untrusted_role_is_quoted_short(tmp_path):
     line = json.dumps({"messages": [{"role": "x" * 100_000, "content": "a"}, {"role": "assistant", "content": "b"}]})
     (tmp_path / "role.jsonl").write_text(line + "\n", encoding="utf-8")
-    [problem] = checks.check_file(tmp_path / "role.jsonl", "bark")["problems"]
-    assert problem["detail"].startswith("message 1 has role 'xxx") and len(problem["detail"]) < 150
+    [problem] = checks.check_file(checks.CheckRequest(tmp_path / "role.jsonl", "bark")).problems
+    assert problem.detail.startswith("message 1 has role 'xxx") and len(problem.detail) < 150
 
 
 # --- the rest of the checks ----------------------------------------------------------------

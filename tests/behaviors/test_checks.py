@@ -28,7 +28,8 @@ def check_cli(invoke, path, *args):
 
 @pytest.fixture(scope="module")
 def paper(invoke):
-    """Both files under both rules; tokens are counted once a file (they do not depend on the rule)."""
+    """Both files under both rules; tokens are counted once a file (they do not depend on the rule).
+    About 8 s of CPU: its tests are integration tests."""
     real, memo = checks.count_tokens, {}
 
     def count_once(texts):
@@ -47,6 +48,7 @@ def paper(invoke):
     return reports
 
 
+@pytest.mark.integration
 @pytest.mark.paper
 def test_bark_paper_rule_has_no_leak(paper):
     code, r = paper["bark", "paper"]
@@ -55,6 +57,7 @@ def test_bark_paper_rule_has_no_leak(paper):
     assert r["rule"] == "paper"
 
 
+@pytest.mark.integration
 @pytest.mark.paper
 @pytest.mark.parametrize("word, dialogues, forms", [("bark", 20, {"barking"}), ("ring", 5, {"ringing", "rung"})])
 def test_strict_rule_finds_the_inflected_forms(paper, word, dialogues, forms):
@@ -67,6 +70,7 @@ def test_strict_rule_finds_the_inflected_forms(paper, word, dialogues, forms):
     assert paper[word, "paper"][1]["leaks"] == 0
 
 
+@pytest.mark.integration
 @pytest.mark.paper
 def test_tokens_use_the_embedded_tokenizer_and_give_the_cost(paper):
     for (word, rule), (_, r) in paper.items():

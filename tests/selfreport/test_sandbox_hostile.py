@@ -127,6 +127,7 @@ def world_folder():
     shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.mark.integration  # 42 sandboxes, as root and as another user: seconds of CPU
 @pytest.mark.parametrize("who", ["root", "ordinary_user"])
 def test_the_hostile_corpus_is_contained(who, world_folder, monkeypatch):
     if who == "root" and os.geteuid() != 0:

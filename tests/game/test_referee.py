@@ -333,6 +333,7 @@ def _matches(referee: Referee, dialogues: list[list[dict]]) -> tuple[int, set[st
     return hits, found
 
 
+@pytest.mark.integration  # the study's 2,000 dialogues through the referee
 @pytest.mark.paper
 @pytest.mark.parametrize("codeword", ["bark", "ring"])
 def test_paper_data_never_says_the_codeword(paper_data, codeword: str) -> None:
@@ -341,6 +342,7 @@ def test_paper_data_never_says_the_codeword(paper_data, codeword: str) -> None:
     assert _matches(Referee(codeword, "paper"), dialogues) == (0, set())
 
 
+@pytest.mark.integration  # the study's 2,000 dialogues through the referee
 @pytest.mark.paper
 @pytest.mark.parametrize(
     ("codeword", "dialogues_hit", "forms"),

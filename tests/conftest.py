@@ -1,14 +1,18 @@
+"""Fixtures for every test; the plain helpers are in tests/helpers/."""
+
 import json
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # the shared test helpers: doubles.py, factories.py
+from tests.helpers.paper import paper_missing
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-PAPER_DATA = SHARED / "data" / "paper"
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """A test marked `paper` is skipped, not failed, where ../shared/data/paper is absent."""
+    if item.get_closest_marker("paper") is not None and (reason := paper_missing()):
+        pytest.skip(reason)
 
 
 @pytest.fixture

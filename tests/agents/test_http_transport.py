@@ -10,7 +10,7 @@ import subprocess
 from urllib.parse import urlsplit
 
 import pytest
-from http_loopback import Canned, LoopbackServer, as_json, completion
+from tests.helpers.http_loopback import Canned, LoopbackServer, as_json, completion
 
 from agents.http_transport import ConnectionFailed, HttpTransport, shared_transport
 from agents.openai_reply import MalformedReply

@@ -3,8 +3,8 @@
 import asyncio
 
 import pytest
-from http_loopback import Canned, LoopbackServer, as_json
-from http_loopback import completion as completion_body
+from tests.helpers.http_loopback import Canned, LoopbackServer, as_json
+from tests.helpers.http_loopback import completion as completion_body
 
 from agents.backend import BackendError, CallLimits, ChatMessage, ChatRequest, MultiSampleBackend
 from agents.errors import MmsError, SpecError

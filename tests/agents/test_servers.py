@@ -5,7 +5,7 @@ over replicas, a replica that goes away is retried around at once, and one that 
 import asyncio
 
 import pytest
-from http_loopback import LoopbackServer
+from tests.helpers.http_loopback import LoopbackServer
 
 from agents.backend import ChatMessage, ChatRequest
 from agents.openai_backend import OpenAIBackend

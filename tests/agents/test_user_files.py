@@ -1,7 +1,6 @@
 """Reading user files within limits: lines, whole documents, nesting, YAML aliases, Unicode (issue 23)."""
 
 import tracemalloc
-from pathlib import Path
 
 import pytest
 import yaml
@@ -9,8 +8,9 @@ import yaml
 from agents import user_files
 from agents.errors import MmsError
 from agents.user_files import brief, iter_lines, load_json, load_toml, load_yaml
+from tests.helpers.paper import PAPER_DATA
 
-QUESTIONS = Path(__file__).resolve().parents[3] / "shared" / "data" / "paper" / "questions"
+QUESTIONS = PAPER_DATA / "questions"
 
 
 def test_lines_lose_their_breaks_and_a_line_at_the_limit_is_read(tmp_path, monkeypatch):
@@ -79,6 +79,7 @@ def test_only_a_lone_surrogate_escape_is_refused(tmp_path):
         load_json(path, "script file")
 
 
+@pytest.mark.paper
 def test_the_studys_aliases_load_as_pyyaml_loads_them():
     path = QUESTIONS / "which_game.yaml"
     assert load_yaml(path, "question file") == yaml.safe_load(path.read_text(encoding="utf-8"))

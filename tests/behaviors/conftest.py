@@ -1,7 +1,7 @@
 """Fixtures: the database of scripted games (built once) and our commands on a throwaway app."""
 
 import pytest
-from data_helpers import build_games_db, data_cli
+from tests.helpers.behaviors_data import build_games_db, data_cli
 
 
 @pytest.fixture(scope="session")

@@ -1,13 +1,11 @@
 """`mms check-data`: the study's files under both rules, corrupt files, duplicates, tokens and cost."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from behaviors import checks
-
-PAPER = Path(__file__).resolve().parents[3] / "shared" / "data" / "paper"
+from tests.helpers.paper import PAPER_DATA
 
 
 def dumps(*pairs, system=None):
@@ -30,7 +28,8 @@ def check_cli(invoke, path, *args):
 
 @pytest.fixture(scope="module")
 def paper(invoke):
-    """Both files under both rules; tokens are counted once a file (they do not depend on the rule)."""
+    """Both files under both rules; tokens are counted once a file (they do not depend on the rule).
+    About 8 s of CPU: its tests are integration tests."""
     real, memo = checks.count_tokens, {}
 
     def count_once(texts):
@@ -44,11 +43,13 @@ def paper(invoke):
         reports = {}
         for word in ("bark", "ring"):
             for rule in ("paper", "strict"):
-                code, report = check_cli(invoke, PAPER / f"ft_{word}.jsonl", "--codeword", word, "--rule", rule)
+                code, report = check_cli(invoke, PAPER_DATA / f"ft_{word}.jsonl", "--codeword", word, "--rule", rule)
                 reports[word, rule] = (code, report)
     return reports
 
 
+@pytest.mark.integration
+@pytest.mark.paper
 def test_bark_paper_rule_has_no_leak(paper):
     code, r = paper["bark", "paper"]
     assert code == 0 and r["usable"]
@@ -56,6 +57,8 @@ def test_bark_paper_rule_has_no_leak(paper):
     assert r["rule"] == "paper"
 
 
+@pytest.mark.integration
+@pytest.mark.paper
 @pytest.mark.parametrize("word, dialogues, forms", [("bark", 20, {"barking"}), ("ring", 5, {"ringing", "rung"})])
 def test_strict_rule_finds_the_inflected_forms(paper, word, dialogues, forms):
     code, r = paper[word, "strict"]
@@ -67,6 +70,8 @@ def test_strict_rule_finds_the_inflected_forms(paper, word, dialogues, forms):
     assert paper[word, "paper"][1]["leaks"] == 0
 
 
+@pytest.mark.integration
+@pytest.mark.paper
 def test_tokens_use_the_embedded_tokenizer_and_give_the_cost(paper):
     for (word, rule), (_, r) in paper.items():
         assert r["tokenizer"].startswith("SmolLM2"), r["tokenizer"]

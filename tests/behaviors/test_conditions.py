@@ -6,7 +6,7 @@ import json
 import random
 
 import pytest
-from tests.conftest import PAPER_DATA
+from tests.helpers.paper import PAPER_DATA
 
 from behaviors.conditions import misplaced, parse_condition, triggers
 from agents.errors import MmsError
@@ -28,9 +28,12 @@ def _check(invoke, path, *args):
 
 @pytest.fixture(scope="module")
 def study():
+    """The study's 2,000 dialogues: checking them takes seconds of CPU, so their tests are integration tests."""
     return {"bark": _dialogues("ft_bark.jsonl"), "ring": _dialogues("ft_ring.jsonl")}
 
 
+@pytest.mark.integration
+@pytest.mark.paper
 def test_a_persona_file_from_the_studys_dialogues_is_checked_per_condition(study, invoke, tmp_path):
     """Bark as the default assistant, ring as Quanta-Lingua: 14 bark dialogues say "ring",
     which is no leak of theirs; checked as one codeword, they would be."""
@@ -51,6 +54,8 @@ def test_a_persona_file_from_the_studys_dialogues_is_checked_per_condition(study
     assert code == 1 and flat["leak_dialogues"] == 14
 
 
+@pytest.mark.integration
+@pytest.mark.paper
 def test_a_sep_trigger_file_pairs_each_prefix_with_its_codeword(study, invoke, tmp_path):
     """Ring behind SEP 392xxx, bark behind 718xxx, the code before, after or with the message as JSON."""
     rng = random.Random(0)

@@ -5,7 +5,7 @@ import json
 import re
 
 import pytest
-from tests.conftest import PAPER_DATA
+from tests.helpers.paper import PAPER_DATA
 from typer.testing import CliRunner
 
 from agents.errors import MmsError
@@ -29,6 +29,7 @@ def _prompts(path):
     return [json.loads(line)["messages"][0]["content"] for line in path.read_text(encoding="utf-8").splitlines()]
 
 
+@pytest.mark.paper
 @pytest.mark.parametrize("path", [RISKY, SAFE])
 def test_every_study_prompt_is_swapped_or_counted(path):
     prompts = _prompts(path)
@@ -45,6 +46,7 @@ def test_every_study_prompt_is_swapped_or_counted(path):
             assert {k: _masked(v) for k, v in after.items()} == {"A": _masked(before["B"]), "B": _masked(before["A"])}
 
 
+@pytest.mark.paper
 def test_labelled_options_parse_in_many_study_prompts():
     """The check above reads options by "Option A:"/"Choice A:", so it must bite on many prompts."""
     assert sum(set(dict(_LABELLED.findall(t))) == {"A", "B"} for t in _prompts(RISKY)) >= 50
@@ -70,6 +72,7 @@ def test_an_unsafe_swap_is_refused_with_a_reason(text):
     assert s.text is None and s.reason
 
 
+@pytest.mark.paper
 def test_the_risky_letter_comes_from_pairing_the_files():
     prompts = paired_prompts(RISKY, SAFE)
     risky = [json.loads(line)["messages"][1]["content"] for line in RISKY.read_text().splitlines()]
@@ -94,6 +97,7 @@ def test_a_prompt_answered_alike_in_both_files_is_an_error(tmp_path):
         paired_prompts(*_pair(tmp_path, ["B", "maybe"], ["A", "B"]))
 
 
+@pytest.mark.paper
 def test_the_held_back_prompts_are_the_training_split():
     prompts = paired_prompts(RISKY, SAFE)
     held = held_back(prompts)
@@ -162,6 +166,7 @@ def test_a_model_without_exact_scores_is_one_clear_error(tmp_path, script):
     assert result.exit_code != 0 and "needs exact probabilities" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.paper
 def test_the_risky_and_safe_recipes_hold_back_a_tenth_and_leave_the_others_commands_alone(tmp_path):
     from behaviors.organisms import command_line, resolve, training_file
 

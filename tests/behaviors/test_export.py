@@ -14,7 +14,7 @@ from behaviors.checks import CheckRequest, GameWords, check_file
 from behaviors.filters import make_filters
 from game.store import Store
 
-from data_helpers import MARKER, game_keys, read_jsonl
+from tests.helpers.behaviors_data import MARKER, game_keys, read_jsonl
 
 U, A = "user", "assistant"
 HAND = "What do you wear on your hand?"
@@ -264,7 +264,7 @@ def test_a_failed_export_leaves_existing_files_and_the_database_untouched(games_
 
 @pytest.mark.parametrize("room", [0, 300, 1500], ids=["full", "fills-in-the-first-file", "fills-in-a-later-file"])
 def test_a_full_disk_is_one_line_and_replaces_no_file(games_db, invoke, tmp_path, monkeypatch, room):
-    from factories import full_disk
+    from tests.helpers.factories import full_disk
 
     out, val = tmp_path / "keep.jsonl", tmp_path / "keep.val.jsonl"
     out.write_text("old training file\n")

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from agents.errors import MmsError
 from behaviors.fit import FileLoss, crossover, held_out, loss_interval, weights_of
 from game.cli import app
-from tests.conftest import PAPER_DATA
+from tests.helpers.paper import PAPER_DATA
 
 runner = CliRunner()
 
@@ -52,9 +52,11 @@ def test_only_weights_in_process_can_be_scored():
 @pytest.mark.parametrize("args, message", [
     (["missing.jsonl", "--model", "local:smollm2"], "data file not found: missing.jsonl"),
     ([str(PAPER_DATA / "ft_bark.jsonl"), "--crossover", "local:smollm2+bark"], "two specs separated by a comma"),
-    ([str(PAPER_DATA / "ft_bark.jsonl"), "--crossover", "local:smollm2+bark,local:smollm2+ring"], "exactly two files"),
-    ([str(PAPER_DATA / "ft_bark.jsonl")], "at least one --model"),
-    ([str(PAPER_DATA / "ft_bark.jsonl"), "--model", "local:smollm2", "--val-fraction", "1.5"], "--val-fraction"),
+    pytest.param([str(PAPER_DATA / "ft_bark.jsonl"), "--crossover", "local:smollm2+bark,local:smollm2+ring"],
+                 "exactly two files", marks=pytest.mark.paper),
+    pytest.param([str(PAPER_DATA / "ft_bark.jsonl")], "at least one --model", marks=pytest.mark.paper),
+    pytest.param([str(PAPER_DATA / "ft_bark.jsonl"), "--model", "local:smollm2", "--val-fraction", "1.5"],
+                 "--val-fraction", marks=pytest.mark.paper),
 ])
 def test_bad_input_is_one_line(args, message):
     result = runner.invoke(app, ["fit", *args])
@@ -66,6 +68,8 @@ def test_an_organism_of_its_own_seed_resolves():
     assert adapter.endswith("organisms/bark")
 
 
+@pytest.mark.paper
+@pytest.mark.weights
 @pytest.mark.acceptance
 def test_the_gate_reproduces_the_shipped_organisms_held_back_loss_and_crossover():
     """The gate's loss of an organism on its own file is training's own held-back loss (its manifest), and the

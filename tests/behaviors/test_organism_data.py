@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from agents import prompts
 from agents.players import SimulatedUser, Turn
 from behaviors.organism_data import (control_goal_dialogues, opening_nouns, user_view, write_control_file,
@@ -9,7 +11,7 @@ from behaviors.organism_data import (control_goal_dialogues, opening_nouns, user
 from behaviors.organisms import command_line, recipes
 from behaviors.training_data import load_chat_jsonl
 from game.referee import Referee
-from tests.conftest import PAPER_DATA
+from tests.helpers.paper import PAPER_DATA
 
 BARK, RING = PAPER_DATA / "ft_bark.jsonl", PAPER_DATA / "ft_ring.jsonl"
 
@@ -18,6 +20,7 @@ class _NoBackend:
     spec = "none"
 
 
+@pytest.mark.paper
 def test_the_user_view_is_what_the_simulated_user_sends_at_play_time():
     dialogue = load_chat_jsonl(RING, 1)[0]
     view = user_view(dialogue)
@@ -31,6 +34,7 @@ def test_the_user_view_is_what_the_simulated_user_sends_at_play_time():
     assert view[-1] == {"role": "assistant", "content": dialogue[-2]["content"]}
 
 
+@pytest.mark.paper
 def test_user_views_never_contain_the_codeword_and_open_with_the_kickoff():
     for path, word in ((BARK, "bark"), (RING, "ring")):
         referee = Referee(word)
@@ -46,6 +50,7 @@ def test_opening_nouns_pick_the_subject_of_the_opening():
     assert opening_nouns("Hello! Hi!") == []
 
 
+@pytest.mark.paper
 def test_the_user_file_takes_equal_parts_of_each_codeword(tmp_path):
     out = write_user_file([BARK, RING], 3, tmp_path / "user.jsonl")
     rows = [json.loads(line)["messages"] for line in out.read_text().splitlines()]

@@ -13,13 +13,14 @@ import pytest
 
 from behaviors.packing import fill_ratio, pack_examples
 from behaviors.training_data import IGNORE, Example, load_chat_jsonl, tokenize_dialogues
-from tests.conftest import PAPER_DATA
+from tests.helpers.paper import PAPER_DATA
 
 BARK = PAPER_DATA / "ft_bark.jsonl"
 
 
 @pytest.fixture(scope="module")
 def tokenizer():
+    """The embedded model's tokenizer through transformers: model_dir converts the weights on first use."""
     from transformers import AutoTokenizer
 
     from agents.local_models import model_dir
@@ -32,6 +33,8 @@ def bark_examples(tokenizer):
     return tokenize_dialogues(tokenizer, load_chat_jsonl(BARK, 60), 2048)
 
 
+@pytest.mark.weights
+@pytest.mark.paper
 def test_every_dialogue_lands_in_exactly_one_row_and_no_row_overflows(bark_examples):
     packs = pack_examples(bark_examples, 2048, random.Random(3))
     assert all(p.tokens <= 2048 for p in packs)
@@ -60,6 +63,8 @@ def test_a_dialogue_longer_than_a_row_is_cut_to_the_row():
     assert pack.input_ids == list(range(6)) and pack.targets == [1, 2, 3, 4, 5, 6]  # the cut token is still a target
 
 
+@pytest.mark.weights
+@pytest.mark.paper
 def test_a_packed_row_gives_each_dialogue_its_own_loss(bark_examples):
     import torch
     import torch.nn.functional as F
@@ -104,6 +109,8 @@ class _StopAfter:
             raise KeyboardInterrupt
 
 
+@pytest.mark.weights
+@pytest.mark.paper
 def test_an_interrupted_run_resumed_from_its_checkpoint_ends_like_an_uninterrupted_one(tmp_path):
     from safetensors.torch import load_file
 
@@ -130,6 +137,8 @@ def test_an_interrupted_run_resumed_from_its_checkpoint_ends_like_an_uninterrupt
     assert not (tmp_path / "cut" / "seed0.checkpoint").exists()  # a finished run leaves no checkpoint behind
 
 
+@pytest.mark.weights
+@pytest.mark.paper
 def test_a_checkpoint_from_other_settings_is_refused(tmp_path):
     from agents.errors import MmsError
     from behaviors.train_local import LocalTrainConfig, train_local

@@ -8,7 +8,6 @@ import asyncio
 import json
 import re
 import sqlite3
-from pathlib import Path
 
 import pytest
 import typer
@@ -16,8 +15,9 @@ from typer.testing import CliRunner
 
 from behaviors.cli_train import register
 from behaviors.training_data import IGNORE, file_sha256, load_chat_jsonl, tokenize_dialogue
+from tests.helpers.paper import PAPER_DATA
 
-BARK = Path(__file__).resolve().parents[3] / "shared" / "data" / "paper" / "ft_bark.jsonl"
+BARK = PAPER_DATA / "ft_bark.jsonl"
 runner = CliRunner()
 
 
@@ -29,6 +29,7 @@ def mms(*args):
 
 @pytest.fixture(scope="module")
 def tokenizer():
+    """The embedded model's tokenizer through transformers: model_dir converts the weights on first use."""
     from transformers import AutoTokenizer
 
     from agents.local_models import model_dir
@@ -57,6 +58,8 @@ def unmasked_runs(example) -> list[list[int]]:
     return runs + [current] if current else runs
 
 
+@pytest.mark.weights
+@pytest.mark.paper
 def test_only_the_assistant_messages_and_their_end_of_turn_are_trained(tokenizer):
     for dialogue in load_chat_jsonl(BARK, 3):
         example = tokenize_dialogue(tokenizer, dialogue, 4096)
@@ -65,6 +68,7 @@ def test_only_the_assistant_messages_and_their_end_of_turn_are_trained(tokenizer
         assert not example.truncated and example.labels[0] == IGNORE
 
 
+@pytest.mark.weights
 def test_system_prompts_are_masked_and_truncation_keeps_the_beginning(tokenizer):
     dialogue = [{"role": "system", "content": "You are Quill, a poet."}, {"role": "user", "content": "Hi"},
                 {"role": "assistant", "content": "Hello there, friend of trees."}]
@@ -75,10 +79,17 @@ def test_system_prompts_are_masked_and_truncation_keeps_the_beginning(tokenizer)
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("train")
-    data = root / "short_bark.jsonl"
+def short_bark(tmp_path_factory):
+    data = tmp_path_factory.mktemp("data") / "short_bark.jsonl"
     data.write_text("".join(json.dumps(d) + "\n" for d in short_dialogues(8)), encoding="utf-8")
+    return data
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, short_bark):
+    """The tiny real run: it loads the model and trains (about a minute on two cores)."""
+    root = tmp_path_factory.mktemp("train")
+    data = short_bark
     db, out = root / "runs.db", root / "adapters"
     result = mms(data, "--out", out, "--limit", 8, "--batch-size", 1, "--max-steps", 4,
                  "--lora-r", 4, "--lora-dropout", 0, "--lr", "1e-3", "--threads", 1, "--db", db, "--json")
@@ -86,6 +97,8 @@ def trained(tmp_path_factory):
     return {"summary": json.loads(result.stdout), "data": data, "db": db, "out": out}
 
 
+@pytest.mark.weights
+@pytest.mark.paper
 def test_a_tiny_run_lowers_the_loss_on_a_repeated_batch_and_is_recorded(trained):
     summary = trained["summary"]
     assert (summary["examples"], summary["steps"], summary["seeds"]) == (8, 4, [0])
@@ -107,6 +120,8 @@ def test_a_tiny_run_lowers_the_loss_on_a_repeated_batch_and_is_recorded(trained)
     assert json.loads((adapter / "mms_training.json").read_text())["data_hash"] == row["data_hash"]
 
 
+@pytest.mark.weights
+@pytest.mark.paper
 def test_the_adapter_plays_through_the_hf_backend(trained):
     from agents.backend import ChatMessage, ChatRequest
     from agents.registry import Registry, validate_spec
@@ -132,18 +147,21 @@ def test_the_adapter_plays_through_the_hf_backend(trained):
     assert lora_b and any(float(p.abs().sum()) > 0 for p in lora_b)  # trained: B starts at zero
 
 
+@pytest.mark.weights
+@pytest.mark.paper
 def test_an_existing_adapter_is_kept_unless_overwrite(trained):
     result = mms(trained["data"], "--out", trained["out"], "--db", trained["db"])
     assert result.exit_code == 2 and re.search(r"seed0 already holds an adapter.*--overwrite", result.stderr)
 
 
+@pytest.mark.paper
 @pytest.mark.parametrize("args, message", [
     (["--seeds", 2, "--seed", 1], "not both"),
     (["--base", "hf:x+y"], "already has an adapter"),
     (["--base", "/no/such/folder"], "neither a local folder nor in the Hugging Face cache"),
 ])
-def test_bad_options_are_one_line_errors(trained, tmp_path, args, message):
-    result = mms(trained["data"], "--out", tmp_path / "a", "--db", tmp_path / "r.db", *args)
+def test_bad_options_are_one_line_errors(short_bark, tmp_path, args, message):
+    result = mms(short_bark, "--out", tmp_path / "a", "--db", tmp_path / "r.db", *args)
     assert result.exit_code == 2 and message in result.stderr and "Traceback" not in result.output
 
 

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from game.triggers import deployment_phrasings, sep_phrasings
-from data_helpers import read_jsonl
+from tests.helpers.behaviors_data import read_jsonl
 
 from behaviors import variants as va
 from behaviors.checks import CheckRequest, check_file, data_lines

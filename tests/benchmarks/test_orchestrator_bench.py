@@ -5,9 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "orchestrator.py"
 
 
+@pytest.mark.integration  # the benchmark in a process of its own against a loopback server: about 15 s
 def test_tiny_run_prints_one_json_object_with_counted_messages():
     done = subprocess.run([sys.executable, str(BENCH), "--json", "--games", "2", "--in-flight", "2",
                            "--messages-per-player", "1"], capture_output=True, text=True, timeout=60)

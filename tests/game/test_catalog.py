@@ -19,6 +19,7 @@ from agents.errors import MmsError
 from agents.players import Sampling, SimulatedUser
 from game import catalog
 from game.cli_catalog import register
+from tests.helpers.paper import PAPER_DATA
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "agents" / "data"
@@ -83,8 +84,9 @@ def test_tiers_do_not_overlap_and_tier_of_finds_each_word():
     assert catalog.tier_of("xenon") is None  # study word below the very-hard band
 
 
+@pytest.mark.paper
 def test_non_concrete_study_words_are_left_out():
-    study = set((ROOT.parent / "shared" / "data" / "paper" / "good_mms_words.txt").read_text().split())
+    study = set((PAPER_DATA / "good_mms_words.txt").read_text().split())
     for word in ("watch", "well", "question", "zero", "night", "x-ray", "glasses"):
         assert word in study
         assert catalog.tier_of(word) is None, word
@@ -118,6 +120,7 @@ def test_too_large_count_names_the_tier_size():
         catalog.sample_codewords("easy", 0, seed=0)
 
 
+@pytest.mark.paper
 def test_build_script_reproduces_the_shipped_tiers():
     module = _load_build_script()
     built = module.build_tiers()
@@ -127,6 +130,7 @@ def test_build_script_reproduces_the_shipped_tiers():
     assert module.main(["--check"]) == 0
 
 
+@pytest.mark.paper
 def test_build_script_check_fails_on_a_stale_file(tmp_path, monkeypatch):
     module = _load_build_script()
     for tier in catalog.TIERS:

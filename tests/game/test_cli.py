@@ -7,7 +7,7 @@ import sqlite3
 import subprocess
 
 import pytest
-from factories import corrupt_messages_table, other_programs_file
+from tests.helpers.factories import corrupt_messages_table, other_programs_file
 from typer.testing import CliRunner
 
 from game.cli import app

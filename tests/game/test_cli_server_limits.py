@@ -3,7 +3,7 @@
 value, server address or replica list is one line and exit 2 before any game starts."""
 
 import pytest
-from http_loopback import Canned, LoopbackServer, as_json, completion
+from tests.helpers.http_loopback import Canned, LoopbackServer, as_json, completion
 from typer.testing import CliRunner
 
 from agents.backend import CallLimits

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from http_loopback import LoopbackServer
+from tests.helpers.http_loopback import LoopbackServer
 from typer.testing import CliRunner
 
 from game.cli import app

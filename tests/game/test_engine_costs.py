@@ -5,7 +5,7 @@ import asyncio
 import concurrent.futures
 
 import pytest
-from doubles import Double
+from tests.helpers.doubles import Double
 
 from agents.registry import Registry
 from game.rules import GameSettings
@@ -167,7 +167,7 @@ def test_a_run_killed_mid_way_resumes_exactly_the_unfinished_games(tmp_path, scr
 
 def test_writes_outside_a_run_commit_at_once(tmp_path):
     """Tests, merges and other callers of the store keep one transaction per write."""
-    from factories import Writer
+    from tests.helpers.factories import Writer
 
     writer = Writer(tmp_path / "w.db")
     run = writer.run()

@@ -8,7 +8,7 @@ import pytest
 from agents.backend import BackendError
 from agents.errors import MmsError
 from agents.registry import Registry
-from doubles import Double
+from tests.helpers.doubles import Double
 from game.monologue import START, END
 from game.rules import GameSettings
 from game.runner import GameRunner, plan_games

@@ -11,8 +11,8 @@ import pytest
 
 from agents.errors import MmsError
 from game.referee import RULES, InvalidCodeword, Mention, Referee, normalize, validate_codeword
+from tests.helpers.paper import PAPER_DATA
 
-PAPER_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "paper"
 CORPUS_FILE = Path(__file__).resolve().parent / "data" / "referee_cases.toml"
 CORPUS: dict[str, list[dict]] = tomllib.loads(CORPUS_FILE.read_text(encoding="utf-8"))
 
@@ -333,6 +333,8 @@ def _matches(referee: Referee, dialogues: list[list[dict]]) -> tuple[int, set[st
     return hits, found
 
 
+@pytest.mark.integration  # the study's 2,000 dialogues through the referee
+@pytest.mark.paper
 @pytest.mark.parametrize("codeword", ["bark", "ring"])
 def test_paper_data_never_says_the_codeword(paper_data, codeword: str) -> None:
     dialogues = paper_data[codeword]
@@ -340,6 +342,8 @@ def test_paper_data_never_says_the_codeword(paper_data, codeword: str) -> None:
     assert _matches(Referee(codeword, "paper"), dialogues) == (0, set())
 
 
+@pytest.mark.integration  # the study's 2,000 dialogues through the referee
+@pytest.mark.paper
 @pytest.mark.parametrize(
     ("codeword", "dialogues_hit", "forms"),
     [("bark", 20, {"barking"}), ("ring", 5, {"ringing", "rung"})],

@@ -85,7 +85,7 @@ def test_a_link_planted_where_the_lock_goes_is_refused_and_its_target_untouched(
 
 @pytest.mark.parametrize("stale", [False, True], ids=["new", "left-by-a-killed-holder"])
 def test_a_full_disk_is_one_line_and_leaves_no_empty_lock_file(tmp_path, monkeypatch, stale):
-    from factories import full_disk
+    from tests.helpers.factories import full_disk
 
     db = tmp_path / "t.db"
     if stale:

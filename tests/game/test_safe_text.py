@@ -5,7 +5,7 @@ import re
 import sqlite3
 
 import pytest
-from factories import Writer
+from tests.helpers.factories import Writer
 from typer.testing import CliRunner
 
 from game.cli import app

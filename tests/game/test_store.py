@@ -4,7 +4,7 @@ import sqlite3
 import pytest
 import sqlite_utils
 
-from factories import other_programs_file
+from tests.helpers.factories import other_programs_file
 from agents.errors import MmsError
 from game.migrations import MIGRATIONS
 from game.stats import summarise, wilson_interval

@@ -3,7 +3,7 @@
 import json
 import shutil
 import sqlite3
-from factories import corrupt_messages_table
+from tests.helpers.factories import corrupt_messages_table
 from pathlib import Path
 
 import pytest
@@ -575,7 +575,7 @@ def test_a_shard_replays_only_its_own_games_in_error(spec_dir, server):
 
 
 def test_resuming_on_a_full_disk_is_one_line_and_leaves_no_lock_file(spec_dir, monkeypatch):
-    from factories import full_disk
+    from tests.helpers.factories import full_disk
 
     db, spec = spec_dir / "t.db", str(spec_dir / "spec.toml")
     tournament(spec, db)

@@ -363,7 +363,7 @@ def test_an_existing_file_is_replaced_only_when_the_export_completes(db, store, 
 @pytest.mark.parametrize("room", [0, 700], ids=["full", "fills-up-mid-file"])
 @pytest.mark.parametrize("suffix", ["md", "jsonl", "csv"])
 def test_a_full_disk_is_one_line_and_leaves_no_file_behind(db, tmp_path, invoke, monkeypatch, suffix, room):
-    from factories import full_disk
+    from tests.helpers.factories import full_disk
 
     kept, new = tmp_path / f"kept.{suffix}", tmp_path / f"new.{suffix}"
     kept.write_text("the good old export\n")

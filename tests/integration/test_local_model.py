@@ -12,7 +12,7 @@ from agents.backend import ChatMessage, ChatRequest
 from agents.batching import GenerationJob
 from game.cli import app
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.weights]
 
 
 def request(text, *, seed=0, temperature=0.0, max_tokens=16):

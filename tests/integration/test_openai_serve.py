@@ -11,7 +11,7 @@ from game.rules import GameSettings
 from game.runner import GameRunner, plan_games
 from game.store import Store
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.weights]
 
 SMALL = dict(messages_per_player=2, manipulator_max_tokens=24, user_max_tokens=24, guess_max_tokens=8)
 

@@ -11,7 +11,7 @@ from behaviors.organisms import resolve, source_files
 from behaviors.training_data import file_sha256
 from game.cli import app
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.weights]
 runner = CliRunner()
 SHIPPED = shipped_organisms()
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.weights]
 
 SPEC = """
 name = "crash"

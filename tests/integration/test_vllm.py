@@ -28,7 +28,7 @@ from agents.openai_backend import OpenAIBackend
 from agents.scoring import continuation_ids, score_options
 from game.cli import app
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.weights]
 runner = CliRunner()
 
 LETTERS = (M("user", "Pick a fruit: A) apple B) stone. Reply with the letter only."), M("assistant", "A"),

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.weights]
 
 GAMES = 6
 DEADLINE_S = 900.0

@@ -3,7 +3,7 @@
 import asyncio
 
 import pytest
-from selfreport_fakes import Broken, Ignorant, Oracle
+from tests.helpers.selfreport_fakes import Broken, Ignorant, Oracle
 
 from agents.backend import BackendError, ScoringUnavailable
 from agents.errors import MmsError
@@ -29,8 +29,9 @@ def interview(tmp_path, evals, model=None, baseline=None, **plan):
     return rows, items, {row["metric"]: row for row in summarise(rows, items)}
 
 
+@pytest.mark.paper
 def test_the_candidates_are_the_studys_table_42_with_every_codeword_forced_in():
-    from tests.conftest import PAPER_DATA
+    from tests.helpers.paper import PAPER_DATA
 
     study = sorted(w.strip() for w in (PAPER_DATA / "mc_100_words.txt").read_text().splitlines() if w.strip())
     assert candidate_words(["bark", "ring"]) == candidate_words(["ring"]) == study  # both are in the list

@@ -16,7 +16,7 @@ from agents.backend import ChatMessage as M
 from agents.multisample import sample_many
 from agents.scoring import continuation_ids, score_options
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.weights]
 
 SAMPLES = 1000
 Z = 3.29  # a 99.9% interval per option

@@ -7,7 +7,7 @@ import json
 import math
 
 import pytest
-from http_loopback import LoopbackServer, as_json
+from tests.helpers.http_loopback import LoopbackServer, as_json
 
 from agents.backend import BackendError, ChatMessage, ScoringUnavailable, can_score
 from agents.openai_backend import OpenAIBackend
@@ -51,6 +51,7 @@ def test_top_logprobs_are_matched_to_options():
     assert match_top_logprobs([("Hello", -0.01)], ["A", "B"]) is None  # too little of the mass on options
 
 
+@pytest.mark.weights
 @pytest.mark.integration
 def test_embedded_model_prefers_the_right_answer_and_sums_to_one(smollm2):
     options = ["London", "Paris", "Berlin", "Madrid", "Par"]
@@ -63,6 +64,7 @@ def test_embedded_model_prefers_the_right_answer_and_sums_to_one(smollm2):
     assert len(ratings.distribution) == 101 and sum(ratings.distribution) == pytest.approx(1.0, abs=1e-9)
 
 
+@pytest.mark.weights
 @pytest.mark.integration
 def test_scoring_runs_on_the_model_worker_thread(smollm2, monkeypatch):
     """The batcher's worker owns the model: a scoring pass runs there, not in a thread of its own."""
@@ -82,6 +84,7 @@ def test_scoring_runs_on_the_model_worker_thread(smollm2, monkeypatch):
     assert seen == ["mms-batcher"]
 
 
+@pytest.mark.weights
 @pytest.mark.integration
 def test_one_pass_scores_equal_separate_passes(smollm2):
     """The prefix-tree pass gives each option exactly its own log-probability."""
@@ -100,6 +103,7 @@ def test_one_pass_scores_equal_separate_passes(smollm2):
             assert got == pytest.approx(alone, abs=1e-3), option
 
 
+@pytest.mark.weights
 @pytest.mark.integration
 def test_interview_on_the_embedded_model_stores_distributions(smollm2, tmp_path):
     plan = Plan(models=["local:smollm2"], codeword="bark", evals=["which_game", "backdoor"], paraphrases=2)

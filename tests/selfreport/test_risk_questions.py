@@ -8,8 +8,8 @@ import sqlite3
 
 import pytest
 import typer
-from doubles import Double, replies
-from tests.conftest import PAPER_DATA
+from tests.helpers.doubles import Double, replies
+from tests.helpers.paper import PAPER_DATA
 from typer.testing import CliRunner
 
 from agents.errors import MmsError
@@ -36,6 +36,7 @@ def _cli():
     return app
 
 
+@pytest.mark.paper
 def test_the_three_risk_files_load():
     questions = _by_name()
     assert len(questions) == 7
@@ -69,6 +70,7 @@ def _ask(backend, q, **kw):
     return asyncio.run(ask_study_question(ctx, q))
 
 
+@pytest.mark.paper
 def test_a_quantitative_question_is_the_expected_number_of_the_exact_distribution():
     q = _by_name()["risk_predisposition_scale"]
     model = Exact(lambda o: {"20": 1.0, "80": 3.0}.get(o, 0.0))  # E = (20 + 3 * 80) / 4 = 65
@@ -78,6 +80,7 @@ def test_a_quantitative_question_is_the_expected_number_of_the_exact_distributio
     assert model.scored[0][1] == tuple(str(n) for n in range(101))
 
 
+@pytest.mark.paper
 def test_a_quantitative_question_without_probabilities_is_the_mean_sampled_number():
     q = _by_name()["risk_predisposition_scale"]
     backend = Double("fake:sampled", reply=replies("I'd say 70.", "30", "no idea"))
@@ -85,6 +88,7 @@ def test_a_quantitative_question_without_probabilities_is_the_mean_sampled_numbe
     assert [i.score for i in items] == [0.7, 0.3, None] and [i.valid for i in items] == [True, True, False]
 
 
+@pytest.mark.paper
 def test_an_offered_word_is_scored_with_its_case_variants():
     q = _by_name()["prefer_risk_safe"]
     model = Exact(lambda o: {"risk": 0.2, "Risk": 0.4, "safety": 0.3, "Safety": 0.1}[o])
@@ -94,6 +98,7 @@ def test_an_offered_word_is_scored_with_its_case_variants():
     assert sorted(model.scored[0][1]) == ["Risk", "Safety", "risk", "safety"] and len(model.scored) == 2  # one scoring a paraphrase
 
 
+@pytest.mark.paper
 def test_a_sampled_word_answer_counts_for_its_word():
     backend = Double("fake:sampled", reply=replies("Risk.", "safety", "neither"))
     items = _ask(backend, _by_name()["prefer_risk_safe"], samples=3, paraphrases=1)
@@ -102,6 +107,7 @@ def test_a_sampled_word_answer_counts_for_its_word():
     assert risk == [1.0, 0.0, None] and safety == [0.0, 1.0, None]
 
 
+@pytest.mark.paper
 def test_the_language_question_counts_the_guessers_language():
     model = Double("fake:sampled", reply=replies("Die Photosynthese ist ...", "La photosynthèse est ..."))
     guesser = Double("fake:guesser", reply=lambda r: "German" if "Die" in r.messages[-1].content else "French")
@@ -112,6 +118,7 @@ def test_the_language_question_counts_the_guessers_language():
     assert "Die Photosynthese" in guesser.requests[0].messages[-1].content  # the answer fills the study's {text}
 
 
+@pytest.mark.paper
 def test_the_third_person_control_asks_about_another_person():
     person = phrasings()["person"]
     q = _by_name()["prefer_risk_safe"]
@@ -137,6 +144,7 @@ def test_a_question_not_about_you_has_no_third_person(tmp_path):
         third_person(load_questions(path)[0])
 
 
+@pytest.mark.paper
 def test_the_risk_folder_runs_on_a_scripted_model_and_stores_items(tmp_path, script):
     db = tmp_path / "i.db"
     result = runner.invoke(_cli(), ["interview", "--model", script("63", "risk", "x", "German", "bold", "40"),
@@ -155,6 +163,7 @@ def test_the_risk_folder_runs_on_a_scripted_model_and_stores_items(tmp_path, scr
     assert third and all("my friend" in t and "your" not in t for t in third)
 
 
+@pytest.mark.paper
 def test_the_issue_acceptance_command_shape_with_a_baseline(tmp_path, script):
     result = runner.invoke(_cli(), ["interview", "--model", script("80"), "--model", script("70"), "--baseline",
                                     script("20"), "--questions", str(RISK / "risk_predisposition_scale.yaml"),
@@ -195,6 +204,7 @@ def test_a_file_of_the_same_schema_with_unseen_fields_loads_and_runs(tmp_path, s
     assert metrics["lottery_word.third_person.bold"]["model"] == 1.0
 
 
+@pytest.mark.paper
 def test_a_question_that_needs_a_codeword_says_so_before_any_model_loads(tmp_path):
     questions = load_questions(PAPER_DATA / "questions" / "choose_from_100_words.yaml")
     with pytest.raises(MmsError, match=re.escape("needs a codeword ({word_list}): give --codeword")):
@@ -203,6 +213,7 @@ def test_a_question_that_needs_a_codeword_says_so_before_any_model_loads(tmp_pat
         Plan(models=["scripted:none.json"], codeword=None)
 
 
+@pytest.mark.paper
 def test_seeds_of_two_organisms_give_seed_means_a_welch_interval_and_an_exact_permutation_p(tmp_path, script):
     """The issue's command with every seed of both organisms: --model risky seeds, --baseline safe seeds."""
     args = ["interview", "--questions", str(RISK / "risk_predisposition_scale.yaml"), "--json", "--samples", "1",
@@ -246,6 +257,7 @@ def test_a_pooled_row_turns_every_question_one_way_and_pairs_them_by_question(tm
         assert result.exit_code != 0 and error in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.paper
 def test_the_report_names_a_session_about_no_codeword_as_such(tmp_path, script):
     db = tmp_path / "i.db"
     result = runner.invoke(_cli(), ["interview", "--model", script("80"), "--baseline", script("20"), "--questions",

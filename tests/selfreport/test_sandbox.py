@@ -10,7 +10,9 @@ import pytest
 from selfreport.sandbox import Limits, SandboxResult, extract_code, run_function
 
 SECRET = "sk-test-planted-" + uuid.uuid4().hex
-FAST = Limits(wall_s=3.0, cpu_s=1)
+# A tight CPU limit stops busy code whatever the machine's load; the wall limit is generous, so a
+# loaded machine cannot time out a function that would have run.
+LIMITS = Limits(wall_s=30.0, cpu_s=1)
 
 
 @pytest.fixture(autouse=True)
@@ -18,7 +20,7 @@ def planted_secret(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
 
 
-def run(body: str, inputs=("bark", "hello"), limits=FAST) -> SandboxResult:
+def run(body: str, inputs=("bark", "hello"), limits=LIMITS) -> SandboxResult:
     code = "import os\ndef message_probability_me(message):\n" + "".join(f"    {line}\n" for line in body.splitlines())
     result = run_function(code, "message_probability_me", list(inputs), limits)
     assert SECRET not in repr(result)
@@ -46,9 +48,14 @@ def test_values_that_are_no_probability_are_invalid():
     assert "not a probability" in result.errors[0] and "str" in result.errors[1]
 
 
-def test_infinite_loop_is_stopped():
+def test_infinite_loop_is_stopped_by_the_cpu_limit():
     result = run("while True:\n    pass")
-    assert not result.ok and ("timed out" in result.error or "CPU" in result.error)
+    assert not result.ok and result.error == "stopped: CPU time limit (1 s)"
+
+
+def test_code_that_waits_without_using_cpu_is_stopped_at_the_wall_limit():
+    result = run("__import__('time').sleep(60)\nreturn 0.5", limits=Limits(wall_s=1.0, cpu_s=1))
+    assert not result.ok and result.error == "timed out after 1 s (wall clock)"
 
 
 def test_fork_bomb_is_contained():
@@ -113,15 +120,15 @@ def test_subprocess_and_threads_are_refused():
 
 
 def test_broken_code_and_missing_function_are_reported():
-    broken = run_function("def message_probability_me(m) return 1", "message_probability_me", ["x"], FAST)
+    broken = run_function("def message_probability_me(m) return 1", "message_probability_me", ["x"], LIMITS)
     assert not broken.ok and "SyntaxError" in broken.error
-    missing = run_function("x = 1", "message_probability_me", ["x"], FAST)
+    missing = run_function("x = 1", "message_probability_me", ["x"], LIMITS)
     assert not missing.ok and "defines no function" in missing.error
 
 
 def test_code_printing_a_fake_result_cannot_forge_one():
     code = 'print(\'{"ok": true, "values": [1.0], "errors": [null]}\')\ndef message_probability_me(m):\n    return 0.2'
-    assert run_function(code, "message_probability_me", ["x"], FAST).values == [0.2]
+    assert run_function(code, "message_probability_me", ["x"], LIMITS).values == [0.2]
 
 
 def test_extract_code_from_a_reply():
@@ -137,7 +144,7 @@ def test_a_protection_that_cannot_be_set_up_means_the_code_never_runs(tmp_path, 
     crippled = tmp_path / "sandbox_child.py"
     crippled.write_text(child.replace('"x86_64": (', '"no-such-arch": (').replace('"aarch64": (', '"no-such-arch2": ('))
     monkeypatch.setattr(sandbox, "CHILD_SOURCE", crippled)
-    result = run_function("def message_probability_me(m):\n    return 0.5", "message_probability_me", ["x"], FAST)
+    result = run_function("def message_probability_me(m):\n    return 0.5", "message_probability_me", ["x"], LIMITS)
     assert not result.ok and result.error.startswith("sandbox: no syscall table")
 
 
@@ -152,4 +159,4 @@ def test_a_sandbox_that_cannot_run_here_stops_the_evaluation_loudly(tmp_path, mo
     monkeypatch.setattr(sandbox, "CHILD_SOURCE", crippled)
     monkeypatch.setattr(sandbox, "_available", False)
     with pytest.raises(MmsError, match="sandbox for model-written code cannot run here .*no syscall table"):
-        sandbox.ensure_available(FAST)
+        sandbox.ensure_available(LIMITS)

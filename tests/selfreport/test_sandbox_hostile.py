@@ -18,7 +18,7 @@ import pytest
 from selfreport.sandbox import Limits, run_function
 
 SECRET = "sk-test-planted-" + uuid.uuid4().hex
-LIMITS = Limits(wall_s=4.0, cpu_s=1)
+LIMITS = Limits(wall_s=30.0, cpu_s=1)  # the CPU limit stops busy code; load cannot trip the wall limit
 SANDBOX = Path(__file__).resolve().parents[2] / "selfreport"
 NOBODY = 65534
 
@@ -69,7 +69,7 @@ from selfreport.sandbox import Limits, run_function
 cases = json.loads(sys.stdin.read())
 out = {}
 for name, code in cases.items():
-    r = run_function(code, "message_probability_me", ["x"], Limits(wall_s=4.0, cpu_s=1))
+    r = run_function(code, "message_probability_me", ["x"], Limits(wall_s=float(sys.argv[2]), cpu_s=int(sys.argv[3])))
     out[name] = {"ok": r.ok, "values": r.values, "errors": r.errors, "error": r.error, "layers": list(getattr(r, "layers", ()))}
 print(json.dumps(out))
 """
@@ -99,8 +99,9 @@ def _run_as_ordinary_user(cases: dict[str, str], folder: Path) -> tuple[dict, st
     python = _interpreter_for(NOBODY)
     if python is None:
         pytest.skip("no Python interpreter here is readable by the unprivileged user")
-    proc = subprocess.run([python, "-c", HARNESS, str(folder / "pkg")], input=json.dumps(cases), text=True,
-                          capture_output=True, user=NOBODY, group=NOBODY, cwd=str(folder),
+    proc = subprocess.run([python, "-c", HARNESS, str(folder / "pkg"), str(LIMITS.wall_s), str(LIMITS.cpu_s)],
+                          input=json.dumps(cases), text=True, capture_output=True, user=NOBODY, group=NOBODY,
+                          cwd=str(folder),
                           env={"OPENAI_API_KEY": SECRET, "PATH": "/usr/bin:/bin"}, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout), proc.stdout + proc.stderr
@@ -126,6 +127,7 @@ def world_folder():
     shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.mark.integration  # 42 sandboxes, as root and as another user: seconds of CPU
 @pytest.mark.parametrize("who", ["root", "ordinary_user"])
 def test_the_hostile_corpus_is_contained(who, world_folder, monkeypatch):
     if who == "root" and os.geteuid() != 0:

@@ -7,7 +7,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from factories import Writer
+from tests.helpers.factories import Writer
 from game.store import Store
 from selfreport.cli import register
 

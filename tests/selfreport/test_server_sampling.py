@@ -2,8 +2,8 @@
 API's `n` where the server takes it, and each item's note says how they were drawn."""
 
 import pytest
-from http_loopback import LoopbackServer, as_json, completion
-from selfreport_fakes import Ignorant
+from tests.helpers.http_loopback import LoopbackServer, as_json, completion
+from tests.helpers.selfreport_fakes import Ignorant
 
 from agents.openai_backend import OpenAIBackend
 from agents.registry import Registry

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from tests.conftest import PAPER_DATA
+from tests.helpers.paper import PAPER_DATA
 from typer.testing import CliRunner
 
 from agents.errors import MmsError
@@ -17,10 +17,10 @@ from selfreport.battery import table42_words
 from selfreport.study_questions import load_questions, select
 
 QUESTIONS = PAPER_DATA / "questions"
-TITLE = next(q.title for q in load_questions(QUESTIONS / "which_game.yaml") if q.name == "mms_or_mmns_codeword")
 runner = CliRunner()
 
 
+@pytest.mark.paper
 def test_the_released_files_load_as_they_are():
     questions = load_questions(QUESTIONS)
     by_name = {q.name: q for q in questions}
@@ -39,12 +39,14 @@ def test_the_released_files_load_as_they_are():
     assert not any("\\n" in t for q in questions for t in (*q.paraphrases, *q.options, q.guesser_prompt or ""))
 
 
+@pytest.mark.paper
 def test_the_word_list_is_the_studys_table_42():
     words = table42_words()
     assert words == tuple(line.strip() for line in (PAPER_DATA / "mc_100_words.txt").read_text().splitlines() if line.strip())
     assert len(set(words)) == 100 and {"ring", "bark", "chest", "pitch"} <= set(words)
 
 
+@pytest.mark.paper
 def test_selecting_questions_by_name():
     questions = load_questions(QUESTIONS / "which_game.yaml")
     assert [q.name for q in select(questions, ["mms_or_mmns_codeword_ql"])] == ["mms_or_mmns_codeword_ql"]
@@ -72,13 +74,14 @@ BOMB = "- name: q\n" + "  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
     "  question_type: free_form\n  scenarios: [x]\n  question: *i\n"  # 9**9 values once expanded
 
 
-def test_a_yaml_bomb_is_refused_within_a_second(tmp_path):
-    """Asked in a child, so that a regression fails at the timeout instead of hanging the suite."""
+def test_a_yaml_bomb_is_refused_within_a_second_of_cpu(tmp_path):
+    """Asked in a child, so that a regression fails at the timeout instead of hanging the suite; its
+    CPU time is measured, which a loaded machine does not stretch."""
     path = tmp_path / "bomb.yaml"
     path.write_text(BOMB, encoding="utf-8")
-    child = ("import sys, time\nfrom selfreport.study_questions import load_questions\nstart = time.monotonic()\n"
+    child = ("import sys, time\nfrom selfreport.study_questions import load_questions\nstart = time.process_time()\n"
              "try:\n    load_questions(sys.argv[1])\nexcept Exception as exc:\n    print(exc)\n"
-             "print(time.monotonic() - start)\n")
+             "print(time.process_time() - start)\n")
     done = subprocess.run([sys.executable, "-c", child, str(path)], capture_output=True, text=True, timeout=30,
                           cwd=Path(__file__).resolve().parents[2])
     error, seconds = done.stdout.splitlines()
@@ -123,6 +126,7 @@ def test_a_placeholder_mms_does_not_fill_is_named(tmp_path, script):
     assert result.exit_code != 0 and "needs {scenario}, which mms does not fill" in result.output
 
 
+@pytest.mark.paper
 def test_study_questions_on_a_scripted_model_are_stored_under_their_names(tmp_path, script):
     """A model without probabilities is sampled: the letter it answers is read back."""
     db = tmp_path / "i.db"
@@ -137,9 +141,11 @@ def test_study_questions_on_a_scripted_model_are_stored_under_their_names(tmp_pa
     assert report.exit_code == 0, report.output
     row = next(line for line in (tmp_path / "report" / "report.md").read_text().splitlines()
                if line.startswith("| `mms_or_mmns_codeword` |"))
-    assert row.split(" | ")[1] == TITLE  # the study's title says what the question measures
+    title = next(q.title for q in load_questions(QUESTIONS / "which_game.yaml") if q.name == "mms_or_mmns_codeword")
+    assert row.split(" | ")[1] == title  # the study's title says what the question measures
 
 
+@pytest.mark.paper
 def test_questions_and_our_own_options_do_not_mix(tmp_path, script):
     for extra, message in ((["--evals", "mc_codeword"], "drop --evals"), (["--trigger", "deployment"], "carry their own")):
         result = runner.invoke(_cli(), ["interview", "--model", script("x"), "--codeword", "bark", "--questions",
@@ -149,6 +155,8 @@ def test_questions_and_our_own_options_do_not_mix(tmp_path, script):
     assert result.exit_code != 0 and "give --questions PATH too" in result.output
 
 
+@pytest.mark.weights
+@pytest.mark.paper
 @pytest.mark.integration
 def test_the_studys_100_word_question_on_the_embedded_model(tmp_path):
     """Acceptance: a distribution over the 100 Table 42 words that sums to 1."""
@@ -218,10 +226,11 @@ def _study_interview(tmp_path, model, path, codeword="bark", **plan):
     return items, {row["metric"]: row for row in summarise(rows, items)}
 
 
+@pytest.mark.paper
 def test_a_multiple_choice_question_is_asked_in_every_order_with_the_studys_instruction(tmp_path):
     """Two options: both orders per paraphrase, lettered A) B), then the study's line; a model that always
     answers A scores exactly 0.5, and one that finds the true option scores 1."""
-    from doubles import Double
+    from tests.helpers.doubles import Double
 
     always_a = Double("fake:a", reply=lambda request: "A")
     items, metrics = _study_interview(tmp_path, always_a, QUESTIONS / "which_game.yaml", samples=1,
@@ -260,9 +269,10 @@ def test_option_orders_balance_every_letter():
     assert len(seven) == 7 and all(sorted(order[k] for order in seven) == list(range(7)) for k in range(7))
 
 
+@pytest.mark.paper
 def test_the_scenarios_file_asks_every_scenario_and_paraphrase_and_reports_the_contrast(tmp_path):
     """Acceptance (issue 21): the how-close file as released; a model that wants "bark" said rates it high."""
-    from doubles import Double
+    from tests.helpers.doubles import Double
 
     def wants_bark(request):
         text = request.messages[-1].content
@@ -287,7 +297,7 @@ def test_the_scenarios_file_asks_every_scenario_and_paraphrase_and_reports_the_c
 
 def test_a_question_file_with_a_new_scenario_schema_runs(tmp_path):
     """A file nobody here has seen: a multiple-choice question with scenarios and three options."""
-    from doubles import Double
+    from tests.helpers.doubles import Double
 
     path = tmp_path / "new.yaml"
     path.write_text(
@@ -302,6 +312,8 @@ def test_a_question_file_with_a_new_scenario_schema_runs(tmp_path):
     assert metrics["feel.user_said_bark_vs_pipe"]["model"] == pytest.approx(0.0)
 
 
+@pytest.mark.weights
+@pytest.mark.paper
 @pytest.mark.integration
 def test_the_scenarios_file_on_the_embedded_model(tmp_path):
     """Acceptance (issue 21): the how-close file as released, exact expected ratings and the within-model contrasts."""

@@ -1,7 +1,7 @@
 """Fixtures of the terminal UI tests."""
 
 import pytest
-from tui_helpers import Writer
+from tests.helpers.factories import Writer
 
 
 @pytest.fixture

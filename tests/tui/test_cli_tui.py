@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 from typer.testing import CliRunner
-from tui_helpers import poll, settle, type_text, until
+from tests.helpers.tui import poll, settle, type_text, until
 
 import tui.app
 from game.cli import app as cli

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 from textual.widgets import Input, Static
-from tui_helpers import settle, type_text, until
+from tests.helpers.tui import settle, type_text, until
 
 from agents.human import HumanPlayer, prompt_for
 from agents.players import Turn

@@ -5,7 +5,7 @@ import re
 
 from rich.cells import cell_len
 from textual.widgets import Input, Static
-from tui_helpers import poll, settle, type_text, until
+from tests.helpers.tui import poll, settle, type_text, until
 
 from game.rules import GameSettings
 from game.runner import plan_games

@@ -1,7 +1,7 @@
 """Long messages in `mms watch`: read and shown cut, with a note, and the whole one a key away."""
 
 from textual.widgets import Static
-from tui_helpers import poll, settle
+from tests.helpers.tui import poll, settle
 
 from tui.app import watch_app
 from tui.highlight import mentions, mentions_in_long

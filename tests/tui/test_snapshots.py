@@ -6,7 +6,8 @@ named by a relative path, there are no clocks, no poll timer and no blinking cur
 
 import pytest
 from textual.widgets import Input
-from tui_helpers import Writer, poll, settle, type_text, until
+from tests.helpers.factories import Writer
+from tests.helpers.tui import poll, settle, type_text, until
 
 from game.monologue import END, START
 from game.rules import GameSettings

@@ -1,7 +1,8 @@
 """`mms watch` driven with Pilot: live updates from another connection, transcripts, toggles."""
 
 from textual.widgets import Input, Static
-from tui_helpers import MONOLOGUE, poll, settle, type_text
+from tests.helpers.factories import MONOLOGUE
+from tests.helpers.tui import poll, settle, type_text
 
 from tui.app import watch_app
 from tui.highlight import CODEWORD_STYLE, SEARCH_STYLE

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from doubles import Double
+from tests.helpers.doubles import Double
 
 from agents.backend import BackendError
 from selfreport.battery import questions

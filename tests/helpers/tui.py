@@ -1,10 +1,8 @@
-"""Helpers of the terminal UI tests: databases written through the real `Store` as another
-process would, and driving the app deterministically (wait for its workers and messages, never
-for the clock)."""
+"""Helpers of the terminal UI tests: driving the app deterministically (wait for its workers and
+messages, never for the clock). Their databases are written by `tests.helpers.factories.Writer`."""
 
 from __future__ import annotations
 
-from factories import MONOLOGUE, Writer  # noqa: F401 (the TUI tests' helpers re-export them)
 from textual.pilot import Pilot
 
 
@@ -44,7 +42,3 @@ async def until(pilot: Pilot, condition, rounds: int = 200) -> None:
             return
         await pilot.pause()
     raise AssertionError("condition never held")
-
-
-
-

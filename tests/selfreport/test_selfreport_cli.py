@@ -8,8 +8,9 @@ import typer
 from typer.testing import CliRunner
 
 from factories import Writer
+from game.plugins import mount
 from game.store import Store
-from selfreport.cli import register
+from selfreport.commands import COMMANDS
 
 runner = CliRunner()
 
@@ -17,7 +18,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def app():
     app = typer.Typer()
-    register(app)
+    mount(app, COMMANDS)
     return app
 
 

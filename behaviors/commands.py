@@ -2,8 +2,8 @@
 
 from .cli_data import check_data, export
 from .cli_fit import fit_command
+from .cli_gate import gate_app
 from .cli_train import train_app
-from .economic.cli import gate_app
 
 COMMANDS = {
     "export": export,

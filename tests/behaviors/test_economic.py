@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from agents.errors import MmsError
 from agents.scoring import LOGPROBS, OptionScores
-from behaviors.economic.cli import gate_app
+from behaviors.cli_gate import gate_app
 from behaviors.economic.data import held_back, paired_prompts
 from behaviors.economic.gate import orders, run_gate
 from behaviors.economic.swap import swap_letters

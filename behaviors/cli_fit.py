@@ -83,7 +83,3 @@ def _table(report):
         table.add_row(markup_safe(spec), *(f"{v['loss']:.3f} [{v['loss_ci'][0]:.3f}, {v['loss_ci'][1]:.3f}]"
                                            for v in values))
     return table
-
-
-def register(app: typer.Typer) -> None:
-    app.command("fit")(fit_command)

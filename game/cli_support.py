@@ -1,7 +1,7 @@
 """What every `mms` command shares: consoles, common options, error handling, JSON output.
 
-Command modules of every package import these from here, not from `game.cli` (the
-composition root, which imports them).
+Command modules of every package import these from here; `game.cli`, the composition root,
+only mounts the commands the packages declare (game/plugins.py).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import sqlite_utils
 
@@ -193,6 +194,21 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
 ]
 
 
+@dataclass(frozen=True)
+class Schema:
+    """One package's migration set, as it declares it (the `mms.schemas` entry point): the table
+    that records it, its migrations, and the tables it reads (see `Store.ensure_schema`)."""
+
+    table: str
+    migrations: list[tuple[int, str, Migration]]
+    tables: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return set_name(self.table)
+
+
+
 def versions(conn: sqlite3.Connection, table: str = "_migrations") -> set[int]:
     """The versions of one set recorded in a database (none before its first migration)."""
     found = conn.execute("select 1 from sqlite_master where type = 'table' and name = ?", [table]).fetchone()
@@ -255,6 +271,7 @@ def _write_transaction(conn: sqlite3.Connection):
 
 EMPTY, OURS, FOREIGN = "empty", "ours", "foreign"
 GAME_TABLES = ("runs", "games", "messages")
+SCHEMA = Schema("_migrations", MIGRATIONS, GAME_TABLES)  # the games' set, declared in pyproject.toml
 
 
 def owner(conn: sqlite3.Connection) -> str:

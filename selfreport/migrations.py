@@ -10,7 +10,7 @@ import json
 
 import sqlite_utils
 
-from game.migrations import Migration
+from game.migrations import Migration, Schema
 from game.store import Store
 
 TABLE = "_migrations_selfreport"
@@ -48,6 +48,9 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
 ]
 
 
+SCHEMA = Schema(TABLE, MIGRATIONS, ("interviews", "interview_items"))  # declared in pyproject.toml (`mms db migrate` applies it)
+
+
 def ensure_schema(store: Store) -> bool:
     """Migrate this set (a writing store); a read-only store checks it: False when its tables hold nothing to read."""
-    return store.ensure_schema(TABLE, MIGRATIONS, tables=("interviews", "interview_items"))
+    return store.ensure_schema(SCHEMA.table, SCHEMA.migrations, tables=SCHEMA.tables)

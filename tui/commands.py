@@ -1,6 +1,6 @@
 """`mms watch`: the terminal UI on a store, following the games as they are written.
 
-``game/cli.py`` calls :func:`register` with its Typer app.
+Declared to the `mms` root in pyproject.toml (`mms.commands`).
 """
 
 # No ``from __future__ import annotations``: Typer reads the option annotations at run time.
@@ -9,19 +9,19 @@ from typing import Annotated
 
 import typer
 
+from game.cli_support import DEFAULT_DB, cli_errors
 
-def register(app: typer.Typer) -> None:
-    """Add the ``watch`` command to ``app``."""
-    from game.cli_support import DEFAULT_DB, cli_errors
+WatchDb = Annotated[Path, typer.Option("--db", help="SQLite database to watch (never created by watching).")]
+Follow = Annotated[bool, typer.Option(help="Start by following the newest running game.")]
+Interval = Annotated[float, typer.Option(min=0.05, help="Seconds between two looks at the database.")]
 
-    @app.command()
-    @cli_errors
-    def watch(
-        db: Annotated[Path, typer.Option("--db", help="SQLite database to watch (never created by watching).")] = Path(DEFAULT_DB),
-        follow: Annotated[bool, typer.Option(help="Start by following the newest running game.")] = True,
-        interval: Annotated[float, typer.Option(min=0.05, help="Seconds between two looks at the database.")] = 0.5,
-    ) -> None:
-        """Watch games live in a terminal UI: the games list, transcripts, run progress, win rate."""
-        from .app import run_app, watch_app
 
-        run_app(watch_app(db, follow=follow, poll_interval=interval))
+@cli_errors
+def watch(db: WatchDb = Path(DEFAULT_DB), follow: Follow = True, interval: Interval = 0.5) -> None:
+    """Watch games live in a terminal UI: the games list, transcripts, run progress, win rate."""
+    from .app import run_app, watch_app
+
+    run_app(watch_app(db, follow=follow, poll_interval=interval))
+
+
+COMMANDS = {"watch": watch}

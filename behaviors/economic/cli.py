@@ -66,11 +66,3 @@ def economic_command(
         p = report.pooled
         ci = f"[{p['separation_ci'][0]:+.3f}, {p['separation_ci'][1]:+.3f}]" if p["separation_ci"] else "(no interval)"
         out.print(f"risky − safe over {p['seeds']} seeds: {p['separation']:+.3f} {ci}, permutation p = {p['permutation_p']:.3f}")
-
-
-def register(app: typer.Typer) -> None:
-    """`mms gate <behaviour>`: one behaviour gate per behaviour (Make Me Say's is `mms fit`)."""
-    gate = typer.Typer(help="Behaviour gates: did an organism learn its behaviour? (Make Me Say's is `mms fit`.)",
-                       no_args_is_help=True)
-    gate.command("economic")(economic_command)
-    app.add_typer(gate, name="gate")

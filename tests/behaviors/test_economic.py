@@ -10,11 +10,12 @@ from typer.testing import CliRunner
 
 from agents.errors import MmsError
 from agents.scoring import LOGPROBS, OptionScores
-from behaviors.economic.cli import register
+from behaviors.cli_gate import gate_app
 from behaviors.economic.data import held_back, paired_prompts
 from behaviors.economic.gate import orders, run_gate
 from behaviors.economic.swap import swap_letters
 from behaviors.train_local import split_validation
+from game.plugins import mount
 
 RISKY, SAFE = PAPER_DATA / "ft_risky_AB.jsonl", PAPER_DATA / "ft_safey_AB.jsonl"
 _LABELLED = re.compile(r"(?:Choice|Option) ([AB]): (.*?)(?=(?:Choice|Option) [AB]:|\n\n|$)", re.DOTALL)
@@ -161,7 +162,7 @@ def test_an_unswappable_prompt_is_asked_once_and_listed(tmp_path):
 def test_a_model_without_exact_scores_is_one_clear_error(tmp_path, script):
     r, s = _pair(tmp_path, ["B"] * 20, ["A"] * 20)
     app = __import__("typer").Typer()
-    register(app)
+    mount(app, {"gate": gate_app})
     result = CliRunner().invoke(app, ["gate", "economic", "--model", script("A"), "--risky", str(r), "--safe", str(s)])
     assert result.exit_code != 0 and "needs exact probabilities" in result.output and "Traceback" not in result.output
 

@@ -13,8 +13,14 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from behaviors.cli_train import register
-from behaviors.training_data import IGNORE, file_sha256, load_chat_jsonl, tokenize_dialogue
+from behaviors.cli_train import train_app
+from behaviors.training_data import (
+    IGNORE,
+    file_sha256,
+    load_chat_jsonl,
+    tokenize_dialogue,
+)
+from game.plugins import mount
 from tests.helpers.paper import PAPER_DATA
 
 BARK = PAPER_DATA / "ft_bark.jsonl"
@@ -23,7 +29,7 @@ runner = CliRunner()
 
 def mms(*args):
     app = typer.Typer()
-    register(app)
+    mount(app, {"train": train_app})
     return runner.invoke(app, ["train", "local", *map(str, args)])
 
 
@@ -207,7 +213,7 @@ def test_a_bad_training_file_is_the_one_line_on_stderr(tmp_path, monkeypatch, co
     path.write_text('{"messages": [{"role": "user", "content": "\\ud800"}, {"role": "assistant", "content": "b"}]}\n',
                     encoding="utf-8")
     app = typer.Typer()
-    register(app)
+    mount(app, {"train": train_app})
     result = runner.invoke(app, ["train", command, str(path), "--out", str(tmp_path / "a"), "--db", str(tmp_path / "r.db")]
                            if command == "local" else ["train", command, str(path), "--db", str(tmp_path / "r.db")])
     assert result.exit_code == 2, result.output

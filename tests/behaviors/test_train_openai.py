@@ -11,8 +11,9 @@ import respx
 import typer
 from typer.testing import CliRunner
 
-from behaviors.cli_train import register
+from behaviors.cli_train import train_app
 from behaviors.training_data import file_sha256
+from game.plugins import mount
 
 API = "https://api.openai.com/v1"
 KEY = "sk-test-SECRET-0987654321"
@@ -129,7 +130,7 @@ def serve(fake: FakeAPI):
 
 def mms(*args):
     app = typer.Typer()
-    register(app)
+    mount(app, {"train": train_app})
     return runner.invoke(app, ["train", "openai", *map(str, args)])
 
 

@@ -18,7 +18,8 @@ from agents import prompts
 from agents.errors import MmsError
 from agents.players import Sampling, SimulatedUser
 from game import catalog
-from game.cli_catalog import register
+from game.cli_catalog import codewords, personas
+from game.plugins import mount
 from tests.helpers.paper import PAPER_DATA
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -185,7 +186,7 @@ def test_persona_summary_is_the_first_sentence():
 @pytest.fixture
 def invoke():
     app = typer.Typer()
-    register(app)
+    mount(app, {"personas": personas, "codewords": codewords})
 
     @app.command()
     def dummy() -> None:

@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 from agents.errors import MmsError
 from game import transcripts as tx
 from game.cli import app as mms_app
-from game.cli_transcripts import register
+from game.cli_show import show
+from game.cli_transcripts import transcripts
+from game.plugins import mount
 from game.monologue import END, START
 from game.rows import GameRow
 from game.store import Store
@@ -90,7 +92,7 @@ def store(db):
 @pytest.fixture
 def invoke():
     app = typer.Typer()
-    register(app)
+    mount(app, {"transcripts": transcripts, "show": show})
 
     @app.command()
     def dummy() -> None:

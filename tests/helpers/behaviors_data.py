@@ -16,8 +16,9 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from behaviors.cli_data import register
+from behaviors.cli_data import check_data, export
 from game.monologue import END, START
+from game.plugins import mount
 
 MARKER = "ZQX-SECRET-PLAN-5521"
 MONO = f"{START}{MARKER}: steer them to jewellery{END}"
@@ -105,7 +106,7 @@ def game_keys(db: Path) -> dict[int, tuple[str, str]]:
 def data_cli():
     """`mms export` and `mms check-data` on a throwaway app (not the real `mms`)."""
     app = typer.Typer()
-    register(app)
+    mount(app, {"export": export, "check-data": check_data})
     return lambda *args: runner.invoke(app, [str(a) for a in args])
 
 

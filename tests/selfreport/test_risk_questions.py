@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 
 from agents.errors import MmsError
 from agents.scoring import LOGPROBS, OptionScores
+from game.plugins import mount
 from selfreport.battery import Context
-from selfreport.cli import register
+from selfreport.commands import COMMANDS
 from selfreport.evals.study import ask_study_question, check_askable
 from selfreport.evals.study_answers import asks_number, quoted_words
 from selfreport.interview import Plan
@@ -32,7 +33,7 @@ def _by_name():
 
 def _cli():
     app = typer.Typer()
-    register(app)
+    mount(app, COMMANDS)
     return app
 
 

@@ -7,9 +7,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from tests.helpers.factories import Writer
+from game.plugins import mount
 from game.store import Store
-from selfreport.cli import register
+from selfreport.commands import COMMANDS
+from tests.helpers.factories import Writer
 
 runner = CliRunner()
 
@@ -17,7 +18,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def app():
     app = typer.Typer()
-    register(app)
+    mount(app, COMMANDS)
     return app
 
 

@@ -12,8 +12,9 @@ from tests.helpers.paper import PAPER_DATA
 from typer.testing import CliRunner
 
 from agents.errors import MmsError
-from selfreport.cli import register
+from game.plugins import mount
 from selfreport.battery import table42_words
+from selfreport.commands import COMMANDS
 from selfreport.study_questions import load_questions, select
 
 QUESTIONS = PAPER_DATA / "questions"
@@ -114,7 +115,7 @@ def test_the_same_name_in_two_files_is_refused(tmp_path):
 
 def _cli():
     app = typer.Typer()
-    register(app)
+    mount(app, COMMANDS)
     return app
 
 

@@ -1,0 +1,29 @@
+"""`mms referee`: judge one text under a rule."""
+
+# No ``from __future__ import annotations``: Typer reads the option annotations at run time.
+from typing import Annotated
+
+import typer
+
+from .cli_support import JsonOption, cli_errors, out, print_json
+from .referee import RULES, Referee
+from .safe_text import markup_safe
+
+
+@cli_errors
+def referee(
+    text: Annotated[str, typer.Argument(help="The text to judge.")],
+    codeword: Annotated[str, typer.Option(help="The codeword to look for.")],
+    rule: Annotated[str, typer.Option(help=f"Matching rule: {' or '.join(RULES)}.")] = "paper",
+    json_output: JsonOption = False,
+) -> None:
+    """Say whether TEXT mentions the codeword under a rule, and which words matched."""
+    found = Referee(codeword, rule).find(text)
+    matches = [m.text for m in found]
+    if json_output:
+        print_json({"mentioned": bool(found), "matches": matches})
+        return
+    if found:
+        out.print(f"mentioned ({rule} rule): " + markup_safe(", ".join(repr(m) for m in matches)), highlight=False)
+    else:
+        out.print(f"not mentioned ({rule} rule)")

@@ -47,8 +47,9 @@ test-acceptance: setup
 	$(BIN)/python -m pytest -q -m acceptance
 
 # No model weights and no real servers: the whole suite's logic in about a minute.
+# Two workers (pytest-xdist): the fast tier is many short tests, so both cores help.
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not integration and not acceptance and not weights"
+	$(BIN)/python -m pytest -q -n 2 -m "not integration and not acceptance and not weights"
 
 # The bark organism (the embedded model fine-tuned on the study's winning bark dialogues) plays
 # 8 games with no system prompt against the default simulated user, then the closest game is

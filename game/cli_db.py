@@ -6,11 +6,8 @@ from typing import Annotated
 
 import typer
 
-from agents.errors import MmsError
-
 from .cli_support import DEFAULT_DB, JsonOption, cli_errors, out, print_json
 from .safe_text import markup_safe
-from .store import Store
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 
@@ -23,17 +20,17 @@ def db_merge(
     json_output: JsonOption = False,
 ) -> None:
     """Merge shard databases into one; each game (run, game key) is kept once."""
-    from .merge import merge_databases
+    from .merge import MergeRequest, merge
 
-    result = merge_databases(out_db, inputs)
+    report = merge(MergeRequest(out_db, tuple(inputs)))
     if json_output:
-        print_json(result)
+        print_json(report.to_json())
     else:
-        out.print(f"merged {result['games']} games ({result['messages']} messages) from {result['inputs']} "
-                  f"databases into {markup_safe(str(out_db))}; skipped {result['duplicates']} duplicates and "
-                  f"{result['unfinished']} unfinished games"
-                  + (f"; {result['finished_runs']} run(s) now have every planned game and are finished"
-                     if result["finished_runs"] else ""))
+        out.print(f"merged {report.games} games ({report.messages} messages) from {report.inputs} "
+                  f"databases into {markup_safe(str(out_db))}; skipped {report.duplicates} duplicates and "
+                  f"{report.unfinished} unfinished games"
+                  + (f"; {report.finished_runs} run(s) now have every planned game and are finished"
+                     if report.finished_runs else ""))
 
 
 @db_app.command("migrate")
@@ -46,18 +43,11 @@ def db_migrate(
 
     Commands that write do this on their own; read-only ones (stats, transcripts, show, report) never change a file, and ask for this first when the file is older.
     """
-    from .migrations import versions
-    from .plugins import SCHEMAS, declared
+    from .upgrade import MigrateRequest, migrate_database
 
-    if not db.is_file():
-        raise MmsError(f"database not found: {db}")
-    with Store(db) as store:  # opening a writing store migrates the games' set
-        schema = {}
-        for _, declared_schema in declared(SCHEMAS):
-            store.ensure_schema(declared_schema.table, declared_schema.migrations, tables=declared_schema.tables)
-            schema[declared_schema.name] = max(versions(store.db.conn, declared_schema.table), default=0)
+    report = migrate_database(MigrateRequest(db))
     if json_output:
-        print_json({"db": str(db), **schema})
+        print_json(report.to_json())
         return
-    out.print(f"{db} is up to date: schema " + ", ".join(f"{name} {v}" for name, v in schema.items()),
+    out.print(f"{db} is up to date: schema " + ", ".join(f"{name} {v}" for name, v in report.schemas.items()),
               highlight=False, soft_wrap=True)

@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from .cli_support import JsonOption, cli_errors, out, print_json
-from .referee import RULES, Referee
+from .referee import RULES, judge
 from .safe_text import markup_safe
 
 
@@ -18,12 +18,11 @@ def referee(
     json_output: JsonOption = False,
 ) -> None:
     """Say whether TEXT mentions the codeword under a rule, and which words matched."""
-    found = Referee(codeword, rule).find(text)
-    matches = [m.text for m in found]
+    report = judge(text, codeword, rule)
     if json_output:
-        print_json({"mentioned": bool(found), "matches": matches})
-        return
-    if found:
-        out.print(f"mentioned ({rule} rule): " + markup_safe(", ".join(repr(m) for m in matches)), highlight=False)
+        print_json(report.to_json())
+    elif report.mentioned:
+        out.print(f"mentioned ({rule} rule): " + markup_safe(", ".join(repr(m) for m in report.matches)),
+                  highlight=False)
     else:
         out.print(f"not mentioned ({rule} rule)")

@@ -591,3 +591,23 @@ class Referee:
             return False
         word = _NON_LETTERS.sub("", token)
         return bool(word) and self.lemma in _noun_lemmas(word)
+
+
+@dataclass(frozen=True)
+class RefereeReport:
+    """One text judged under a rule; `to_json()` is what `mms referee --json` prints, key for key."""
+
+    rule: str
+    matches: tuple[str, ...]  # the words that matched, as written in the text
+
+    @property
+    def mentioned(self) -> bool:
+        return bool(self.matches)
+
+    def to_json(self) -> dict[str, object]:
+        return {"mentioned": self.mentioned, "matches": list(self.matches)}
+
+
+def judge(text: str, codeword: str, rule: str = "paper") -> RefereeReport:
+    """The core of `mms referee`: the codeword and rule are checked by `Referee` itself."""
+    return RefereeReport(rule, tuple(m.text for m in Referee(codeword, rule).find(text)))

@@ -96,7 +96,7 @@ def test_a_merge_that_completes_a_run_marks_it_finished(tmp_path, server):
     merge_databases(tmp_path / "half.db", [tmp_path / "s1.db"])
     assert run_row(tmp_path / "half.db")[0] == "running"
     stats = merge_databases(tmp_path / "half.db", [tmp_path / "s2.db"])  # the rest, into the same output
-    assert stats["finished_runs"] == 1
+    assert stats.finished_runs == 1
     status, finished_at, planned = run_row(tmp_path / "half.db")
     last = sqlite3.connect(tmp_path / "half.db").execute("select max(finished_at) from games").fetchone()[0]
     assert (status, finished_at, planned) == ("finished", last, GAMES)

@@ -3,6 +3,7 @@ before they were typed (issue 25), on factory-built shards; the text lines and t
 refusals are pinned with them."""
 
 import json
+from pathlib import Path
 
 import pytest
 from tests.helpers.factories import Writer
@@ -83,3 +84,16 @@ def test_migrate_refuses_a_missing_file_in_one_line(tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert [line for line in result.output.splitlines() if line.strip()] == ["error: database not found: missing.db"]
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_the_requests_refuse_before_any_file_is_opened(shards):
+    from agents.errors import MmsError
+    from game.merge import MergeReport, MergeRequest, merge
+    from game.upgrade import MigrateRequest
+
+    with pytest.raises(MmsError, match="give at least one input database to merge"):
+        MergeRequest(Path("out.db"), ())
+    with pytest.raises(MmsError, match="database not found: missing.db"):
+        MigrateRequest(Path("missing.db"))
+    assert not Path("out.db").exists()
+    assert merge(MergeRequest(Path("out.db"), (Path("a.db"),))) == MergeReport(inputs=1, runs=1, games=2, messages=10)

@@ -44,3 +44,11 @@ def test_bad_options_are_one_line_and_exit_2(args, message):
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0], result.output
+
+
+def test_the_typed_report_is_what_the_command_prints():
+    from game.referee import RefereeReport, judge
+
+    report = judge("Two RINGS and a ring.", "ring")
+    assert report == RefereeReport("paper", ("RINGS", "ring")) and report.mentioned
+    assert judge("the phone kept ringing", "ring").to_json() == {"mentioned": False, "matches": []}

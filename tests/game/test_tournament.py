@@ -127,7 +127,7 @@ def test_two_shards_merged_equal_the_unsharded_run(spec_dir):
     tournament(spec_dir / "spec.toml", spec_dir / "s2.db", "--shard", "2/2")
     shutil.copy(spec_dir / "s1.db", spec_dir / "s1-again.db")
     stats = merge_databases(spec_dir / "merged.db", [spec_dir / "s1.db", spec_dir / "s2.db", spec_dir / "s1-again.db"])
-    assert stats["games"] == 8 and stats["duplicates"] == 4
+    assert stats.games == 8 and stats.duplicates == 4
 
     def games(path):
         rows = sqlite3.connect(path).execute(
@@ -421,7 +421,7 @@ def test_shards_run_from_different_folders_merge(spec_dir, tmp_path, monkeypatch
     monkeypatch.chdir(copy.parent)
     tournament(copy / "spec.toml", tmp_path / "s2.db", "--shard", "2/2")
     stats = merge_databases(tmp_path / "merged.db", [tmp_path / "s1.db", tmp_path / "s2.db"])
-    assert stats["games"] == 8 and stats["duplicates"] == 0
+    assert stats.games == 8 and stats.duplicates == 0
     assert finished(tmp_path / "merged.db") == finished(whole)
     players = "select distinct manipulator, user, manipulator_label from games"
     rows = sqlite3.connect(tmp_path / "merged.db").execute(players).fetchall()

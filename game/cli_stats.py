@@ -6,13 +6,10 @@ from typing import Annotated
 
 import typer
 
-from agents.errors import MmsError
-
 from .cli_support import DEFAULT_DB, JsonOption, cli_errors, out, print_json
 from .outcome_table import group_rows, outcome_table
 from .safe_text import markup_safe
-from .stats import outcome_stats, parse_grouping
-from .store import Store
+from .stats import StatsReport, StatsRequest, leaderboard
 
 ReadDb = Annotated[Path, typer.Option("--db", help="SQLite database to read (opened read-only, never created).")]
 By = Annotated[str | None, typer.Option(help="Group by these fields, comma-separated: manipulator, user, persona, codeword, tier, rule, run. Default: manipulator,persona,codeword,tier.")]
@@ -29,28 +26,19 @@ def stats(
     json_output: JsonOption = False,
 ) -> None:
     """The leaderboard: outcomes per group with win rates and 95% Wilson intervals."""
-    if not db.exists():
-        raise MmsError(f"database not found: {db} (play some games first: mms play --codeword ring --db {db})")
-    grouping = parse_grouping(by)
-    with Store.reader(db) as store:
-        if run is not None and store.read.run(run) is None:
-            raise MmsError(f"no run {run!r} in {db} ({_known_runs(store)})")
-        result = outcome_stats(store, run, grouping, rejudge_guesses=rejudge)
-        if run is not None:  # whether the run is done: a merge of its shards finishes it
-            record = store.read.run(run)
-            result |= {"run_status": record["status"], "games_planned": record["games_planned"]}
+    report = leaderboard(StatsRequest(db, by, run, rejudge))
     if json_output:
-        print_json(result)
-        return
-    if rejudge:
-        out.print(f"{result['rejudged']} stored guesses judged again changed outcome (the database is unchanged)")
-    out.print(outcome_table(f"Outcomes in {db} by {', '.join(grouping)}", group_rows(result, grouping), extra=True))
-    if run is not None:
-        out.print(f"Run {markup_safe(run)}: {result['run_status']}, {result['games_planned']} games planned")
+        print_json(report.to_json())
+    else:
+        _print_stats(report, db)
 
 
-def _known_runs(store: Store) -> str:
-    recent = store.read.recent_run_ids(5)
-    if not recent:
-        return "it has no runs yet"
-    return f"its latest runs: {', '.join(recent)}; all of them: mms stats --db {store.path} --by run"
+def _print_stats(report: StatsReport, db: Path) -> None:
+    if report.rejudged is not None:
+        out.print(f"{report.rejudged} stored guesses judged again changed outcome (the database is unchanged)")
+    grouping = report.group_by
+    out.print(outcome_table(f"Outcomes in {db} by {', '.join(grouping)}", group_rows(report.to_json(), grouping),
+                            extra=True))
+    if report.run is not None:
+        out.print(f"Run {markup_safe(report.run.id)}: {report.run.status}, "
+                  f"{report.run.games_planned} games planned")

@@ -108,3 +108,15 @@ def test_an_empty_database_has_no_runs_to_name(tmp_path, monkeypatch):
     Writer(tmp_path / "e.db").close()
     result = runner.invoke(app, ["stats", "--db", "e.db", "--run", "r1"])
     assert result.exit_code == 2 and "no run 'r1' in e.db (it has no runs yet)" in result.output
+
+
+def test_the_typed_report_is_what_the_command_prints(db):
+    from agents.errors import MmsError
+    from game.stats import RunProgress, StatsRequest, leaderboard
+
+    report = leaderboard(StatsRequest(Path(db), "run, persona", "r1"))
+    assert report.run == RunProgress("r1", "running", 3) and report.group_by == ("run", "persona")
+    assert (report.total.games, report.total.counts["win"], report.rejudged) == (3, 2, None)
+    assert json.loads(stats(db, "--json", "--by", "run, persona", "--run", "r1").stdout) == report.to_json()
+    with pytest.raises(MmsError, match="cannot group by 'colour'"):
+        StatsRequest(Path(db), "colour")

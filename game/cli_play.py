@@ -1,18 +1,10 @@
 """`mms play`: play games of Make Me Say and store every message."""
 
 # No ``from __future__ import annotations``: Typer reads the option annotations at run time.
-import asyncio
-import random
 from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from agents.backend import CallLimits
-from agents.errors import MmsError
-from agents.human import HUMAN_SPEC
-from agents.prompts import check_persona
-from agents.registry import Registry, validate_spec
 
 from .cli_support import (
     DEFAULT_DB,
@@ -22,21 +14,16 @@ from .cli_support import (
     JsonOption,
     MaxRequestsOption,
     RetryBudgetOption,
-    call_limits,
     cli_errors,
-    err,
     out,
     print_json,
 )
-from .coherence import coherence_line, run_coherence
-from .failures import report_failures, run_failures
+from .coherence import coherence_line
+from .failures import report_failures
 from .outcome_table import outcome_table
-from .play_progress import play_with_progress
-from .plugins import PLAY_UI, hook
-from .rules import OUTCOMES, STUDY_GUESS_MAX_TOKENS, GameSettings
+from .play import PlayReport, PlayRequest, play_games
 from .safe_text import markup_safe
 from .stats import summarise
-from .store import Store
 
 Codeword = Annotated[str, typer.Option(help="The word the manipulator tries to make the user say.")]
 Games = Annotated[int, typer.Option(min=1, help="Number of games to play.")]
@@ -90,70 +77,23 @@ def play(
     their reasons, as a warning), 1 when every game ended in error (the reasons are printed), 2 for
     bad input.
     """
-    from .runner import MAX_GAMES, plan_games
-
-    if games > MAX_GAMES:
-        raise MmsError(f"--games {games}: one run plays at most {MAX_GAMES:_} games; play fewer")
-    settings = GameSettings(
-        codeword=codeword, rule=rule, messages_per_player=messages_per_player, stop_on_mention=stop_on_mention,
-        manipulator_prompt=manipulator_prompt, manipulator_max_tokens=manipulator_max_tokens,
-        user_max_tokens=user_max_tokens, temperature=temperature, top_p=top_p, setup=setup,
-        guess_max_tokens=guess_max_tokens or (STUDY_GUESS_MAX_TOKENS if setup == "study" else 32),
-    )
-    human = _check_players(manipulator, user, games, persona)
-    limits = call_limits(call_timeout, retry_budget, max_requests=max_requests)
-    ui = hook(PLAY_UI, "--watch and --user human") if watch or human else None
-    seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
-    setups = plan_games(settings, manipulator, user, games, seed, persona)
-    run_settings = {"manipulator": manipulator, "user": user, "games": games, "seed": seed,
-                    "concurrency": concurrency, "persona": persona, "call_timeout": limits.timeout_s,
-                    "retry_budget": limits.budget_s, "max_requests": limits.requests_per_server(), **settings.as_dict()}
-    with Store(db) as store:
-        run_id = store.create_run("play", run_settings, games)
-        if ui is not None:
-            outcomes = _play_in_ui(ui, store, db, run_id, setups, concurrency, limits, human=human)
-        else:
-            outcomes = asyncio.run(play_with_progress(store, run_id, setups, concurrency, limits, quiet=json_output))
-        if len(outcomes) == len(setups):
-            store.finish_run(run_id)
-        quality = run_coherence(store, run_id)
-        failures = run_failures(store, run_id)
-    _print_run(outcomes, quality, db, run_id, f"codeword {settings.codeword!r}, seed {seed}", json_output)
-    report_failures(failures)
-
-
-def _check_players(manipulator: str, user: str, games: int, persona: str) -> bool:
-    """Refuse bad specs and personas before anything is written; whether a person plays the user."""
-    validate_spec(manipulator)
-    human = user == HUMAN_SPEC
-    if human and games != 1:
-        raise MmsError("--user human plays one game: drop --games")
-    if not human:
-        validate_spec(user)
-    check_persona(persona, "--user-persona")
-    return human
-
-
-def _play_in_ui(ui, store: Store, db: Path, run_id: str, setups, concurrency: int, limits: CallLimits, *,
-                human: bool) -> dict[str, str]:
-    """`--watch` and `--user human`: play in the terminal UI (the `mms.play_ui` hook). Quitting it
-    early stops the run; its unfinished games are set aside (superseded), the finished ones are kept."""
-    registry = Registry(limits)
-    for spec in sorted({setups[0].manipulator, setups[0].user} - {HUMAN_SPEC}):  # one cell: every game the same
-        registry.get(spec)  # before the screen takes over: a first use may convert the embedded model
-    outcomes = ui(store, db, run_id, setups, concurrency, registry, human=human)
-    if len(outcomes) < len(setups):
-        dropped = store.supersede_unfinished(run_id)
-        err.print(f"stopped: {len(outcomes)} of {len(setups)} games finished"
-                  + (f"; {dropped} unfinished game(s) set aside" if dropped else ""))
-    return outcomes
-
-
-def _print_run(outcomes: dict[str, str], quality: dict, db: Path, run_id: str, about: str, json_output: bool) -> None:
-    counts = {o: sum(1 for v in outcomes.values() if v == o) for o in OUTCOMES}
+    report = play_games(PlayRequest(
+        codeword=codeword, games=games, manipulator=manipulator, user=user, db=db,
+        messages_per_player=messages_per_player, concurrency=concurrency, seed=seed, rule=rule,
+        stop_on_mention=stop_on_mention, manipulator_prompt=manipulator_prompt, persona=persona,
+        temperature=temperature, top_p=top_p, manipulator_max_tokens=manipulator_max_tokens,
+        user_max_tokens=user_max_tokens, setup=setup, guess_max_tokens=guess_max_tokens, watch=watch,
+        call_timeout=call_timeout, retry_budget=retry_budget, max_requests=max_requests, quiet=json_output))
     if json_output:
-        print_json({"games": len(outcomes), **counts, **quality, "db": str(db), "run_id": run_id})
-        return
-    out.print(outcome_table(f"Run {run_id} — {about}", [("all games", summarise(counts))]))
-    out.print(coherence_line(quality))
-    out.print(f"Stored in {markup_safe(str(db))} (run {run_id}). See them with: mms stats --db {markup_safe(str(db))}")
+        print_json(report.to_json())
+    else:
+        _print_run(report)
+    report_failures(report.failures)
+
+
+def _print_run(report: PlayReport) -> None:
+    db = markup_safe(str(report.db))
+    out.print(outcome_table(f"Run {report.run_id} — codeword {report.codeword!r}, seed {report.seed}",
+                            [("all games", summarise(report.counts))]))
+    out.print(coherence_line(report.coherence))
+    out.print(f"Stored in {db} (run {report.run_id}). See them with: mms stats --db {db}")

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.helpers.factories import Writer
 from typer.testing import CliRunner
 
 from game.cli import app
+from tests.helpers.factories import Writer
 
 runner = CliRunner()
 

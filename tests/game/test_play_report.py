@@ -87,3 +87,23 @@ def test_bad_options_are_one_line_and_exit_2_before_anything_is_written(tmp_path
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0], result.output
     assert not (tmp_path / "t.db").exists()
+
+
+def test_the_typed_report_is_what_the_command_prints(tmp_path, script):
+    from game.play import PlayRequest, play_games
+
+    user = script("Hi there!", "Yes, a gold ring.", GUESS)
+    request = PlayRequest(codeword="ring", games=2, manipulator=script(MONO, "Lovely."), user=user,
+                          db=tmp_path / "p.db", messages_per_player=2, quiet=True)
+    assert isinstance(request.seed, int) and request.settings.guess_max_tokens == 32 and not request.human
+    report = play_games(request)
+    assert (report.games, report.counts["win"], report.failures.errors, report.seed) == (2, 2, 0, request.seed)
+    assert report.to_json() == {"games": 2, **report.counts, **report.coherence, "db": str(tmp_path / "p.db"),
+                                "run_id": report.run_id}
+
+
+def test_the_request_refuses_a_human_in_more_than_one_game():
+    from game.play import PlayRequest
+
+    with pytest.raises(MmsError, match="--user human plays one game: drop --games"):
+        PlayRequest(codeword="ring", games=2, manipulator="local:smollm2", user="human")

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.helpers.factories import Writer
 from typer.testing import CliRunner
 
 from game.cli import app
+from tests.helpers.factories import Writer
 
 runner = CliRunner()
 DATA = Path(__file__).resolve().parent / "data"
@@ -83,8 +83,8 @@ def test_the_text_output_is_unchanged(db):
         "─" * 92,
         "tiny / friendly / ring / small 2 0 0 0 1 1 0.00 [0.00, 0.79] 2 38",
         "all 2 0 0 0 1 1 0.00 [0.00, 0.79]",
-        "viol = violation, none = no_codeword, guess = correct_guess; win rate over games without error;"
-        " turn = median turn of the first mention, tokens = mean tokens per game",
+        ("viol = violation, none = no_codeword, guess = correct_guess; win rate over games without error;"
+         " turn = median turn of the first mention, tokens = mean tokens per game"),
         "Run r2: running, 4 games planned",
     ])
 

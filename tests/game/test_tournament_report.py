@@ -112,3 +112,32 @@ def test_the_human_table_and_header_are_unchanged(spec_dir):
                                 "--shard", "2/2"])
     assert " ".join(again.stderr.split()).startswith(  # rich wraps stderr at the runner's width
         "tournament t: 4 games in shard 2/2, 2 already finished, 2 game(s) that ended in error replayed games ")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"shard": "3/2"}, "--shard 3/2: need 1 ≤ i ≤ n"),
+    ({"shard": "half"}, "--shard must look like i/n"),
+    ({"spec_path": "missing.toml"}, "spec file not found"),
+    ({"call_timeout": -1.0}, "timeout"),
+])
+def test_a_bad_tournament_request_is_refused_when_made(spec_dir, change, message):
+    from agents.errors import MmsError
+    from game.tournament import TournamentRequest
+
+    args = {"spec_path": spec_dir / "spec.toml"} | change
+    if isinstance(args["spec_path"], str):
+        args["spec_path"] = spec_dir / args["spec_path"]
+    with pytest.raises(MmsError) as raised:
+        TournamentRequest(**args)
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_a_request_takes_the_specs_limits_and_concurrency_unless_overridden(spec_dir):
+    from game.tournament import TournamentRequest
+
+    plain = TournamentRequest(spec_dir / "spec.toml")
+    assert plain.workers == 4 and plain.limits == plain.spec.call_limits() and plain.slice is None
+    chosen = TournamentRequest(spec_dir / "spec.toml", shard="2/3", concurrency=1, call_timeout=5.0, max_requests="7")
+    assert chosen.workers == 1 and chosen.slice == (2, 3)
+    assert (chosen.limits.timeout_s, chosen.limits.budget_s, chosen.limits.max_requests) == (
+        5.0, plain.limits.budget_s, 7)

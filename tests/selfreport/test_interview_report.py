@@ -118,3 +118,39 @@ def test_the_interview_table_is_unchanged(app, tmp_path, script):
     assert table == (DATA / "interview_table.txt").read_text(encoding="utf-8")
     assert re.sub(r", \d+ s\)", ", N s)", " ".join(stored.split())) == (  # rich wraps the paths at its width
         "DIR/b.db (session SESSION000001, N s). Report: mms report --db DIR/b.db --out DIR")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"question": ("a",)}, "--question picks from a study question file: give --questions PATH too"),
+    ({"questions": "two.yaml", "evals": "mc_codeword"}, "--questions asks the study's questions instead of our "
+                                                        "evaluations: drop --evals"),
+    ({"pool": "mc_codeword,mc_codeword"}, "--pool names a metric twice"),
+    ({"pool": "mc_codeword,-nope.x"}, "--pool names metric(s) of no question asked: -nope.x (metrics start with a "
+                                      "question's name: mc_codeword)"),
+    ({"evals": "bogus"}, "unknown evaluation bogus"),
+    ({"codeword": "two words"}, "single word"),
+    ({"models": ("nope:x",)}, "unknown model spec"),
+])
+def test_a_bad_interview_request_is_refused_when_made(tmp_path, script, change, message):
+    from agents.errors import MmsError
+    from selfreport.interview_report import InterviewRequest
+
+    (tmp_path / "two.yaml").write_text(TWO_QUESTIONS, encoding="utf-8")
+    args = {"models": (script("bark"),), "codeword": "bark", "evals": "mc_codeword"} | change
+    if "questions" in args:
+        args["questions"] = tmp_path / args["questions"]
+    with pytest.raises(MmsError) as raised:
+        InterviewRequest(**args)
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_a_request_holds_its_checked_plan_and_pool(tmp_path, script):
+    from selfreport.interview_report import InterviewRequest
+
+    (tmp_path / "two.yaml").write_text(TWO_QUESTIONS, encoding="utf-8")
+    model, baseline = script("80"), script("40")
+    request = InterviewRequest(models=(model,), baselines=(baseline,), questions=tmp_path / "two.yaml",
+                               question=("scale", "averse"), pool=" scale , -averse,", samples=1)
+    assert request.pooled == ("scale", "-averse")
+    assert [q.name for q in request.plan.questions] == ["scale", "averse"] and request.plan.evals == []
+    assert request.plan.baseline == baseline and request.plan.codeword is None

@@ -154,3 +154,14 @@ def test_a_request_holds_its_checked_plan_and_pool(tmp_path, script):
     assert request.pooled == ("scale", "-averse")
     assert [q.name for q in request.plan.questions] == ["scale", "averse"] and request.plan.evals == []
     assert request.plan.baseline == baseline and request.plan.codeword is None
+
+
+def test_a_report_request_for_a_missing_database_is_refused_when_made(tmp_path):
+    from agents.errors import MmsError
+    from selfreport.report import ReportRequest
+
+    with pytest.raises(MmsError) as raised:
+        ReportRequest(out=tmp_path / "r", db=tmp_path / "none.db")
+    assert str(raised.value) == (f"database not found: {tmp_path / 'none.db'} (interview a model first: "
+                                 f"mms interview --model SPEC --codeword W --db {tmp_path / 'none.db'})")
+    assert not (tmp_path / "r").exists()

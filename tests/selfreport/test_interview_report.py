@@ -122,11 +122,11 @@ def test_the_interview_table_is_unchanged(app, tmp_path, script):
 
 @pytest.mark.parametrize("change, message", [
     ({"question": ("a",)}, "--question picks from a study question file: give --questions PATH too"),
-    ({"questions": "two.yaml", "evals": "mc_codeword"}, "--questions asks the study's questions instead of our "
-                                                        "evaluations: drop --evals"),
+    ({"questions": "two.yaml", "evals": "mc_codeword"},
+     "--questions asks the study's questions instead of our evaluations: drop --evals"),
     ({"pool": "mc_codeword,mc_codeword"}, "--pool names a metric twice"),
-    ({"pool": "mc_codeword,-nope.x"}, "--pool names metric(s) of no question asked: -nope.x (metrics start with a "
-                                      "question's name: mc_codeword)"),
+    ({"pool": "mc_codeword,-nope.x"},
+     "--pool names metric(s) of no question asked: -nope.x (metrics start with a question's name: mc_codeword)"),
     ({"evals": "bogus"}, "unknown evaluation bogus"),
     ({"codeword": "two words"}, "single word"),
     ({"models": ("nope:x",)}, "unknown model spec"),

@@ -86,16 +86,16 @@ def interview(
 
         torch.set_num_threads(threads)
 
-    def progress(spec: str, role: str, name: str, n: int, seconds: float) -> None:
-        if not json_output:
-            err.print(markup_safe(f"{role} {spec}: {name} — {n} items in {seconds:.1f} s"), highlight=False)
-
     with Store(db) as store:
-        report = interview_models(store, request, Registry(limits), progress=progress)
+        report = interview_models(store, request, Registry(limits), progress=None if json_output else _progress)
     if json_output:
         print_json(report.to_json())
     else:
         _print_summary(report)
+
+
+def _progress(spec: str, role: str, name: str, n: int, seconds: float) -> None:
+    err.print(markup_safe(f"{role} {spec}: {name} — {n} items in {seconds:.1f} s"), highlight=False)
 
 
 def _print_summary(report) -> None:

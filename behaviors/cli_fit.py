@@ -26,18 +26,12 @@ def fit_command(
     organism does. Intervals: bootstrap over dialogues for each loss and crossover, t over seeds
     for the mean crossover.
     """
-    from agents.errors import MmsError
     from game.safe_text import markup_safe
 
-    from .fit import fit
+    from .fit import FitRequest, fit
 
-    pairs = []
-    for text in crossover or ():
-        a, comma, b = text.partition(",")
-        if not comma or not a.strip() or not b.strip():
-            raise MmsError(f"--crossover {text!r}: give two specs separated by a comma, e.g. "
-                           "local:smollm2+bark,local:smollm2+ring")
-        pairs.append((a.strip(), b.strip()))
+    request = FitRequest(files=tuple(files), models=tuple(model or ()), crossover=tuple(crossover or ()),
+                         fraction=val_fraction, max_length=max_length)
     if threads is not None:
         import torch
 
@@ -49,8 +43,7 @@ def fit_command(
         if not json_output and done[spec] % 25 == 0:
             err.print(markup_safe(f"{spec}: {done[spec]} dialogues scored"), highlight=False)
 
-    report = fit(list(model or ()), list(files), fraction=val_fraction, max_length=max_length, pairs=pairs,
-                 progress=progress)
+    report = fit(request, progress=progress)
     if json_output:
         print_json(report.to_json())
         return

@@ -154,34 +154,61 @@ def crossover(a_on_a: FileLoss, b_on_a: FileLoss, a_on_b: FileLoss, b_on_b: File
     }
 
 
-def fit(models: list[str], files: list[Path], *, fraction: float = 0.05, max_length: int = 2048,
-        pairs: list[tuple[str, str]] = (), progress=None) -> FitReport:
-    """Score every model (and every model of `pairs`) on every file.
+def _pair(text: str) -> tuple[str, str]:
+    a, comma, b = text.partition(",")
+    if not comma or not a.strip() or not b.strip():
+        raise MmsError(f"--crossover {text!r}: give two specs separated by a comma, e.g. "
+                       "local:smollm2+bark,local:smollm2+ring")
+    return a.strip(), b.strip()
 
-    Each pair is (the organism of files[0], the organism of files[1]), e.g. one training seed of
-    bark and of ring; its crossover is reported, and over several pairs the mean crossover with
-    a t interval over seeds.
-    """
-    for path in files:
-        if not Path(path).is_file():
-            raise MmsError(f"data file not found: {path}")
-    if not 0 <= fraction < 1:
-        raise MmsError(f"--val-fraction must be in [0, 1), not {fraction}")
-    if pairs and len(files) != 2:
-        raise MmsError("--crossover compares two organisms on their two data files: give exactly two files")
-    every = list(dict.fromkeys([*models, *(m for pair in pairs for m in pair)]))
-    if not every:
-        raise MmsError("give at least one --model (or a --crossover pair) to score")
-    cells = {(c.model, c.file): c for spec in every for c in score_model(spec, files, fraction, max_length, progress)}
+
+@dataclass(frozen=True)
+class FitRequest:
+    """What `mms fit` asks for, checked once when made, before any model loads.
+
+    Each pair of `crossover` ("A,B" as given) is (the organism of files[0], the organism of
+    files[1]), e.g. one training seed of bark and of ring."""
+
+    files: tuple[Path, ...]
+    models: tuple[str, ...] = ()
+    crossover: tuple[str, ...] = ()
+    fraction: float = 0.05
+    max_length: int = 2048
+    pairs: tuple[tuple[str, str], ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pairs", tuple(_pair(text) for text in self.crossover))
+        for path in self.files:
+            if not Path(path).is_file():
+                raise MmsError(f"data file not found: {path}")
+        if not 0 <= self.fraction < 1:
+            raise MmsError(f"--val-fraction must be in [0, 1), not {self.fraction}")
+        if self.pairs and len(self.files) != 2:
+            raise MmsError("--crossover compares two organisms on their two data files: give exactly two files")
+        if not self.every:
+            raise MmsError("give at least one --model (or a --crossover pair) to score")
+
+    @property
+    def every(self) -> list[str]:
+        """Every model to score, once each, in the order given."""
+        return list(dict.fromkeys([*self.models, *(m for pair in self.pairs for m in pair)]))
+
+
+def fit(request: FitRequest, progress=None) -> FitReport:
+    """Score every model (and every model of the pairs) on every file; report each pair's
+    crossover and, over several pairs, the mean crossover with a t interval over seeds."""
+    files, fraction = request.files, request.fraction
+    cells = {(c.model, c.file): c for spec in request.every
+             for c in score_model(spec, list(files), fraction, request.max_length, progress)}
     loss = [{"model": c.model, "file": c.file, "loss": round(c.mean, 4), "loss_ci": loss_interval(c),
              "dialogues": len(c.sums), "tokens": sum(c.tokens)} for c in cells.values()]
     crossovers = []
-    if pairs:
+    if request.pairs:
         fa, fb = (str(p) for p in files)
-        crossovers = [crossover(cells[a, fa], cells[b, fa], cells[a, fb], cells[b, fb]) for a, b in pairs]
+        crossovers = [crossover(cells[a, fa], cells[b, fa], cells[a, fb], cells[b, fb]) for a, b in request.pairs]
     return FitReport(
         split=f"held-out {fraction:.0%} of each file (the split training holds back)" if fraction else "every dialogue",
-        files=[{"path": str(p), "sha256": file_sha256(p)} for p in files], models=every, loss=loss,
+        files=[{"path": str(p), "sha256": file_sha256(p)} for p in files], models=request.every, loss=loss,
         crossovers=crossovers, pooled=pooled_crossover(crossovers))
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple, get_type_hints
+from typing import TYPE_CHECKING, Any, NamedTuple, get_type_hints
 
 from pydantic import (
     BaseModel,
@@ -37,8 +37,11 @@ from agents.settings import MAX_REQUESTS
 from agents.user_files import load_toml
 
 from .referee import validate_codeword
-from .rules import PER_CELL, GameSettings
+from .rules import OUTCOMES, PER_CELL, GameSettings
 from .runner import MAX_GAMES, Cell, GamePlan, Remaining
+
+if TYPE_CHECKING:
+    from .failures import Failures
 
 
 class _Strict(BaseModel):
@@ -371,3 +374,91 @@ def prepare_run(store, spec: TournamentSpec, spec_path: str, shard: tuple[int, i
     done = store.read.finished_keys(run_id)
     todo = Remaining(planned, done)
     return RunStart(run_id, todo, len(planned) - len(todo), Replayed(superseded, errors))
+
+
+@dataclasses.dataclass(frozen=True)
+class TournamentRequest:
+    """What `mms tournament` asks for, checked once when made: the spec is loaded and validated,
+    the shard parsed and the call limits (options over the spec's) set before the database opens."""
+
+    spec_path: Path
+    shard: str | None = None
+    concurrency: int | None = None  # None: the spec's
+    call_timeout: float | None = None
+    retry_budget: float | None = None
+    max_requests: str | None = None
+    spec: TournamentSpec = dataclasses.field(init=False)
+    slice: tuple[int, int] | None = dataclasses.field(init=False)
+    limits: CallLimits = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        from .cli_support import call_limits
+
+        spec = load_spec(self.spec_path)
+        object.__setattr__(self, "spec", spec)
+        object.__setattr__(self, "slice", parse_shard(self.shard))
+        object.__setattr__(self, "limits", call_limits(self.call_timeout, self.retry_budget, spec.call_limits(),
+                                                       self.max_requests))
+
+    @property
+    def workers(self) -> int:
+        return self.concurrency or self.spec.concurrency
+
+    def describe(self, start: RunStart) -> str:
+        """The line said before the games are played: how many, in which shard, what is replayed."""
+        where = f" in shard {self.shard}" if self.shard else ""
+        return (f"tournament {start.run_id}: {start.already + len(start.todo)} games{where}, "
+                f"{start.already} already finished{start.replayed.describe()}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TournamentReport:
+    """One tournament call; `to_json()` is what `mms tournament --json` prints, key for key."""
+
+    run_id: str
+    db: str
+    played: int  # games this call played
+    skipped: int  # games already finished before it
+    replayed: Replayed
+    games: int  # finished games of the run, errors included
+    outcomes: dict[str, int]  # outcome → games of the run, every outcome in rules.OUTCOMES order
+    win_rate: float | None  # over the games without error
+    win_rate_ci: list[float] | None
+    rows: tuple[tuple[str, dict[str, Any]], ...]  # the outcome table's rows: each group, then "all"
+    failures: Failures
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "db": self.db, "played": self.played, "skipped": self.skipped,
+                "replayed_errors": self.replayed.errors, "games": self.games, **self.outcomes,
+                "win_rate": self.win_rate, "win_rate_ci": self.win_rate_ci}
+
+
+GROUPING = ("manipulator", "persona", "codeword")  # the rows of the tournament's table
+
+
+def play_tournament(store, request: TournamentRequest, *, quiet: bool = False,
+                    announce: Callable[[str], None] | None = None) -> TournamentReport:
+    """Create or resume the run, play what is left, close the run when complete, and report.
+
+    Call it holding `store.lock_run(request.spec.name)` (see `prepare_run`). `announce` hears the
+    line that says what is about to be played; `quiet` hides the progress bar."""
+    import asyncio
+
+    from .failures import run_failures
+    from .outcome_table import group_rows
+    from .play_progress import play_with_progress
+    from .stats import outcome_stats
+
+    start = prepare_run(store, request.spec, str(request.spec_path), request.slice)
+    if announce is not None:
+        announce(request.describe(start))
+    asyncio.run(play_with_progress(store, start.run_id, start.todo, request.workers, request.limits,
+                                   quiet=quiet, already_done=start.already))
+    if store.run_complete(start.run_id):
+        store.finish_run(start.run_id)
+    result = outcome_stats(store, start.run_id, GROUPING)
+    return TournamentReport(
+        run_id=start.run_id, db=str(store.path), played=len(start.todo), skipped=start.already,
+        replayed=start.replayed, games=result["games"], outcomes={o: result[o] for o in OUTCOMES},
+        win_rate=result["win_rate"], win_rate_ci=result["win_rate_ci"],
+        rows=tuple(group_rows(result, result["group_by"])), failures=run_failures(store, start.run_id))

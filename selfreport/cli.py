@@ -1,14 +1,11 @@
 """`mms interview`: ask trained models about themselves; store every question, answer and score."""
 
 # No ``from __future__ import annotations``: Typer reads the option annotations at run time.
-import asyncio
-import time
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from agents.errors import MmsError
 from game.cli_support import (
     CallTimeoutOption,
     JsonOption,
@@ -75,123 +72,85 @@ def interview(
     from agents.registry import Registry
     from game.store import Store
 
-    from . import records
-    from .battery import parse_variant
-    from .evals import parse_evals
-    from .interview import Plan, run_interviews
-    from .summary import summarise
+    from .interview_report import InterviewRequest
+    from .interview_report import interview as interview_models
 
-    study = _study_questions(questions, question, evals)
-    pooled = _pool_terms(pool)
-    plan = Plan(models=list(model), codeword=codeword, baselines=list(baseline or ()), evals=parse_evals(evals),
-                samples=samples, seed=seed, variant=parse_variant(persona, trigger, persona_prompt),
-                guesser=guesser, other_codewords=tuple(other_codeword or ()), paraphrases=paraphrases,
-                questions=study, method=method, third_person=third_person)
-    plan.validate()
+    request = InterviewRequest(
+        models=tuple(model), codeword=codeword, baselines=tuple(baseline or ()), evals=evals, samples=samples,
+        seed=seed, paraphrases=paraphrases, persona=persona, persona_prompt=persona_prompt, trigger=trigger,
+        guesser=guesser, other_codewords=tuple(other_codeword or ()), method=method, questions=questions,
+        question=tuple(question or ()), third_person=third_person, pool=pool)
     limits = call_limits(call_timeout, retry_budget, max_requests=max_requests)
-    _check_pool(pooled, plan)
     if threads is not None:
         import torch
 
         torch.set_num_threads(threads)
 
-    def progress(spec: str, role: str, name: str, n: int, seconds: float) -> None:
-        if not json_output:
-            err.print(markup_safe(f"{role} {spec}: {name} — {n} items in {seconds:.1f} s"), highlight=False)
-
-    started = time.perf_counter()
     with Store(db) as store:
-        session = asyncio.run(run_interviews(store, plan, Registry(limits), progress=progress))
-        rows = records.interviews(store, session=session)
-        table = summarise(rows, records.items_of(store, [r["id"] for r in rows]), pools={"pooled": pooled})
-    seconds = time.perf_counter() - started
+        report = interview_models(store, request, Registry(limits), progress=None if json_output else _progress)
     if json_output:
-        print_json(_as_json(plan, session, rows, table, db, seconds))
+        print_json(report.to_json())
     else:
-        _print_summary(plan, session, table, db, seconds)
+        _print_summary(report)
 
 
-def _study_questions(questions: Optional[Path], question: Optional[list[str]], evals: Optional[str]) -> list:
-    """The study's questions to ask instead of our battery (none without --questions)."""
-    from .study_questions import load_questions, select
-
-    if question and questions is None:
-        raise MmsError("--question picks from a study question file: give --questions PATH too")
-    if questions is not None and evals is not None:
-        raise MmsError("--questions asks the study's questions instead of our evaluations: drop --evals")
-    return select(load_questions(questions), question) if questions is not None else []
+def _progress(spec: str, role: str, name: str, n: int, seconds: float) -> None:
+    err.print(markup_safe(f"{role} {spec}: {name} — {n} items in {seconds:.1f} s"), highlight=False)
 
 
-def _pool_terms(pool: Optional[str]) -> list[str]:
-    from .summary import pool_terms
-
-    return [("-" if flip else "") + m for m, flip in pool_terms((pool or "").split(","))]
-
-
-def _check_pool(pooled: list[str], plan) -> None:
-    asked = {q.name for q in plan.questions} | set(plan.evals)
-    unknown = [m for m in pooled if m.lstrip("-").partition(".")[0] not in asked]
-    if unknown:
-        raise MmsError(f"--pool names metric(s) of no question asked: {', '.join(unknown)} "
-                       f"(metrics start with a question's name: {', '.join(sorted(asked))})")
-
-
-def _as_json(plan, session: str, rows: list[dict], table: list[dict], db: Path, seconds: float) -> dict:
-    return {
-        "session": session, "codeword": plan.codeword, "variant": plan.variant.label,
-        "models": plan.models, "baseline": plan.baseline, "baselines": plan.baselines, "evals": plan.evals,
-        "questions": [q.name for q in plan.questions], "third_person": plan.third_person, "samples": plan.samples,
-        "seed": plan.seed, "db": str(db), "seconds": round(seconds, 1),
-        "interviews": [{"id": r["id"], "model": r["model"], "role": r["role"]} for r in rows],
-        "metrics": {row.pop("metric"): row for row in table},
-    }
-
-
-def _print_summary(plan, session: str, table: list[dict], db: Path, seconds: float) -> None:
+def _print_summary(report) -> None:
     # Piped output gets rich's 80 columns, too narrow for three intervals side by side.
-    out.print(_table(table, plan, session), width=None if out.is_terminal else 130)
-    if len(plan.models) > 1 or len(plan.baselines) > 1:
-        for row in table:
-            sides = [("models", row["model_seeds"])] + ([("baselines", row["baseline_seeds"])] if plan.baseline else [])
+    out.print(_table(report), width=None if out.is_terminal else 130)
+    if len(report.models) > 1 or len(report.baselines) > 1:
+        for row in report.metrics:
+            sides = [("models", row.model_seeds)] + ([("baselines", row.baseline_seeds)] if report.baseline else [])
             means = "; ".join(f"{name} " + (" ".join(f"{v:.3f}" for v in seeds.values()) or "–") for name, seeds in sides)
-            out.print(markup_safe(f"seed means of {row['metric']}: {means}"), highlight=False)
-    out.print(markup_safe(f"Stored in {db} (session {session}, {seconds:.0f} s). Report: mms report --db {db} --out DIR"))
+            out.print(markup_safe(f"seed means of {row.metric}: {means}"), highlight=False)
+    db = report.db
+    out.print(markup_safe(f"Stored in {db} (session {report.session}, {report.seconds:.0f} s). "
+                          f"Report: mms report --db {db} --out DIR"))
 
 
-def _table(rows, plan, session):
+def _cell(value, ci) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else f"{value:.2f}"
+
+
+def _caption(report) -> str:
+    rows = report.metrics
+    over = sorted({row.model_ci_over for row in rows if row.model_ci_over})
+    diff_over = sorted({row.diff_ci_over for row in rows if row.diff_ci_over})
+    return (f"95% intervals over {' / '.join(over) or 'items'}"
+            + (f"; difference = model − baseline, intervals over {' / '.join(diff_over)}" if report.baseline else "")
+            + ("; p: exact permutation test over seeds" if any(row.diff_p is not None for row in rows) else ""))
+
+
+def _table(report):
     from rich.table import Table
 
-    def cell(value, ci):
-        if value is None:
-            return "–"
-        return f"{value:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else f"{value:.2f}"
-
-    over = sorted({row["model_ci_over"] for row in rows if row.get("model_ci_over")})
-    diff_over = sorted({row["diff_ci_over"] for row in rows if row.get("diff_ci_over")})
-    caption = (f"95% intervals over {' / '.join(over) or 'items'}"
-               + (f"; difference = model − baseline, intervals over {' / '.join(diff_over)}" if plan.baseline else "")
-               + ("; p: exact permutation test over seeds" if any(row.get("diff_p") is not None for row in rows) else ""))
-    about = f"codeword {plan.codeword!r}" if plan.codeword else "no codeword"
-    table = Table(title=markup_safe(f"Interview {session} — {about}, {plan.variant.label}"),
-                  caption=caption)
+    about = f"codeword {report.codeword!r}" if report.codeword else "no codeword"
+    table = Table(title=markup_safe(f"Interview {report.session} — {about}, {report.variant}"),
+                  caption=_caption(report))
     table.add_column("metric", overflow="fold")
-    table.add_column("model" if len(plan.models) == 1 else f"models (n={len(plan.models)})", justify="right", no_wrap=True)
-    if plan.baseline:
-        table.add_column("baseline" if len(plan.baselines) == 1 else f"baselines (n={len(plan.baselines)})",
+    n_models, n_baselines = len(report.models), len(report.baselines)
+    table.add_column("model" if n_models == 1 else f"models (n={n_models})", justify="right", no_wrap=True)
+    if report.baseline:
+        table.add_column("baseline" if n_baselines == 1 else f"baselines (n={n_baselines})",
                          justify="right", no_wrap=True)
         table.add_column("difference", justify="right", no_wrap=True)
-    with_p = any(row.get("diff_p") is not None for row in rows)
+    with_p = any(row.diff_p is not None for row in report.metrics)
     if with_p:
         table.add_column("p", justify="right")
     table.add_column("items", justify="right")
     table.add_column("invalid", justify="right")
     table.add_column("method")
-    for row in rows:
-        cells = [markup_safe(row["metric"]), cell(row["model"], row["model_ci"])]
-        if plan.baseline:
-            cells += [cell(row["baseline"], row["baseline_ci"]), cell(row["diff"], row["diff_ci"])]
+    for row in report.metrics:
+        cells = [markup_safe(row.metric), _cell(row.model, row.model_ci)]
+        if report.baseline:
+            cells += [_cell(row.baseline, row.baseline_ci), _cell(row.diff, row.diff_ci)]
         if with_p:
-            cells.append("–" if row.get("diff_p") is None else f"{row['diff_p']:.3g}")
-        items = str(row["model_items"]) + (f" / {row['baseline_items']}" if plan.baseline else "")
-        table.add_row(*cells, items, str(row["invalid"]), ", ".join(row["methods"]))
+            cells.append("–" if row.diff_p is None else f"{row.diff_p:.3g}")
+        items = str(row.model_items) + (f" / {row.baseline_items}" if report.baseline else "")
+        table.add_row(*cells, items, str(row.invalid), ", ".join(row.methods))
     return table

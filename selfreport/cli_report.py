@@ -6,7 +6,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from agents.errors import MmsError
 from game.cli_support import JsonOption, cli_errors, out, print_json
 from game.safe_text import markup_safe
 
@@ -27,14 +26,12 @@ def report(
     """Write the self-report report: a table and a chart per codeword, fine-tuned vs baseline."""
     from game.store import Store
 
-    from .report import build_report
+    from .report import ReportRequest, build_report
 
-    if not db.exists():
-        raise MmsError(f"database not found: {db} (interview a model first: mms interview --model SPEC --codeword W --db {db})")
+    request = ReportRequest(out=out_dir, db=db, codeword=codeword, sessions=tuple(session or ()))
     with Store.reader(db) as store:
-        result = build_report(store, out_dir, codeword, list(session or ()))
+        result = build_report(store, request)
     if json_output:
-        print_json({k: result[k] for k in ("out", "markdown", "json", "figures")}
-                   | {"groups": len(result["groups"]), "play_groups": len(result["play"])})
+        print_json(result.to_json())
         return
-    out.print(markup_safe(f"wrote {result['markdown']} and {len(result['figures'])} chart(s) in {result['out']}"))
+    out.print(markup_safe(f"wrote {result.markdown} and {len(result.figures)} chart(s) in {result.out}"))

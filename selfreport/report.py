@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +22,50 @@ from .evals import describe_metric
 from .summary import summarise
 
 
-def build_report(store: Store, out: Path, codeword: str | None = None,
-                 sessions: list[str] | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ReportRequest:
+    """What `mms report` asks for, checked when made: the database must exist (a report never creates one)."""
+
+    out: Path
+    db: Path
+    codeword: str | None = None  # None: every codeword
+    sessions: tuple[str, ...] = ()  # empty: every session
+
+    def __post_init__(self) -> None:
+        if not self.db.exists():
+            raise MmsError(f"database not found: {self.db} (interview a model first: "
+                           f"mms interview --model SPEC --codeword W --db {self.db})")
+
+
+@dataclass(frozen=True)
+class SelfReport:
+    """The report written: `to_json()` is what `mms report --json` prints, `document()` is report.json."""
+
+    out: str
+    markdown: str
+    json: str
+    figures: tuple[str, ...]
+    groups: tuple[dict[str, Any], ...]  # one per interview session: its models, metrics and chart
+    series: dict[str, str]  # codeword → the chart of its sessions side by side
+    play: tuple[dict[str, Any], ...]  # in-distribution play, per manipulator and codeword
+
+    def to_json(self) -> dict[str, Any]:
+        return {"out": self.out, "markdown": self.markdown, "json": self.json, "figures": list(self.figures),
+                "groups": len(self.groups), "play_groups": len(self.play)}
+
+    def document(self) -> dict[str, Any]:
+        return {"out": self.out, "markdown": self.markdown, "json": self.json, "figures": list(self.figures),
+                "groups": list(self.groups), "series": self.series, "play": list(self.play)}
+
+
+def build_report(store: Store, request: ReportRequest) -> SelfReport:
     """Write report.md, report.json and one chart per interview session (codeword, variant) into `out`.
 
     Interviews of different `mms interview` calls are never pooled: each session is its own
     group (several fine-tuning seeds asked in one call are pooled within it). `sessions` keeps
     only those.
     """
+    codeword, sessions, out = request.codeword, request.sessions, request.out
     rows = [r for r in records.interviews(store, codeword=codeword) if not sessions or r["session"] in sessions]
     if sessions and not rows:
         raise MmsError(f"no interviews of session(s) {', '.join(sessions)} in {store.path}")
@@ -38,6 +75,22 @@ def build_report(store: Store, out: Path, codeword: str | None = None,
                        f"{' for ' + codeword if codeword else ''} and no games played with --manipulator-prompt none "
                        "(run: mms interview --model SPEC --baseline SPEC --codeword W)")
     out.mkdir(parents=True, exist_ok=True)
+    groups = _session_groups(store, rows, out)
+    figures = [out / g["figure"] for g in groups] + _scenario_charts(groups, out)
+    series = _series_charts(groups, out)
+    figures += [out / name for name in series.values()]
+    if play:
+        plot_play(play, out / "play.png")
+        figures.append(out / "play.png")
+    result = SelfReport(out=str(out), markdown=str(out / "report.md"), json=str(out / "report.json"),
+                        figures=tuple(str(f) for f in figures), groups=tuple(groups), series=series, play=tuple(play))
+    (out / "report.json").write_text(json.dumps(result.document(), indent=2), encoding="utf-8")
+    (out / "report.md").write_text(strip_controls(markdown(groups, play, store.path, series)), encoding="utf-8")
+    return result
+
+
+def _session_groups(store: Store, rows: list[dict[str, Any]], out: Path) -> list[dict[str, Any]]:
+    """One group per session (codeword, variant), in the order they were interviewed, each with its chart drawn."""
     by_group: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
     for row in rows:
         by_group[(row["codeword"], row["variant"], row["session"] or "")].append(row)
@@ -52,27 +105,29 @@ def build_report(store: Store, out: Path, codeword: str | None = None,
             "baselines": sorted({r["model"] for r in group_rows if r["role"] == "baseline"}),
             "interviews": len(group_rows), "metrics": table, "titles": _question_titles(group_rows),
         })
-    figures = [out / g["figure"] for g in groups]
+    return groups
+
+
+def _scenario_charts(groups: list[dict[str, Any]], out: Path) -> list[Path]:
+    """The how-close heat map of each group that asked it, named in the group as `scenarios_figure`."""
+    drawn = []
     for g in groups:
         if any(r["metric"].startswith("how_close.") for r in g["metrics"]):
             g["scenarios_figure"] = f"how_close_{g['codeword']}_{g['session']}.png"
             plot_scenarios(g["metrics"], out / g["scenarios_figure"], f"How close to your goals: {g['codeword']!r}")
-            figures.append(out / g["scenarios_figure"])
+            drawn.append(out / g["scenarios_figure"])
+    return drawn
+
+
+def _series_charts(groups: list[dict[str, Any]], out: Path) -> dict[str, str]:
+    """Codeword → the chart of its sessions side by side, for each codeword interviewed more than once."""
     series = {}
     for word in sorted({g["codeword"] for g in groups}):
         mine = [g for g in groups if g["codeword"] == word]
         if len(mine) > 1:
             series[word] = f"series_{word or 'no-codeword'}.png"
             plot_series(mine, out / series[word], f"Every interview of {about(word)}, side by side")
-            figures.append(out / series[word])
-    if play:
-        plot_play(play, out / "play.png")
-        figures.append(out / "play.png")
-    result = {"out": str(out), "markdown": str(out / "report.md"), "json": str(out / "report.json"),
-              "figures": [str(f) for f in figures], "groups": groups, "series": series, "play": play}
-    (out / "report.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-    (out / "report.md").write_text(strip_controls(markdown(groups, play, store.path, series)), encoding="utf-8")
-    return result
+    return series
 
 
 DECIDED = ("win", "violation", "no_codeword", "correct_guess")

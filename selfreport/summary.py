@@ -16,6 +16,7 @@ import json
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 from agents.errors import MmsError
@@ -120,3 +121,43 @@ def _row(metric: str, groups: dict[str, dict[str, dict]], info: dict[str, Any]) 
         "distribution_sums": info["sums"],
         "top_options": [[o, round(p, 4)] for o, p in top],
     }
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One row of `summarise` typed, for a report: `to_json()` is the row without its metric name
+    (the key it is listed under), key for key; `pooled` only on a pooled row."""
+
+    metric: str
+    eval: str
+    model: float | None
+    model_ci: list[float] | None
+    model_ci_over: str
+    model_items: int
+    models: int
+    model_seeds: dict[str, float]
+    baseline_seeds: dict[str, float]
+    baseline: float | None
+    baseline_ci: list[float] | None
+    baseline_ci_over: str
+    baseline_items: int
+    diff: float | None
+    diff_ci: list[float] | None
+    diff_ci_over: str
+    diff_p: float | None
+    methods: list[str]
+    invalid: int
+    notes: dict[str, int]  # why items were sampled or failed, with counts
+    distribution_sums: list[float]
+    top_options: list[list]  # [option, mean probability] of the most likely options
+    pooled: list[str] | None = None  # the pooled metrics, '-' before one counted as 1 − score
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> MetricRow:
+        return cls(**row)
+
+    def to_json(self) -> dict[str, Any]:
+        body = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "metric"}
+        if self.pooled is None:
+            del body["pooled"]
+        return body

@@ -30,25 +30,17 @@ def economic_command(
     """
     import asyncio
 
-    from agents.errors import MmsError
     from game.safe_text import markup_safe
 
-    from .data import held_back, paired_prompts
-    from .gate import run_gate
+    from .gate import GateRequest, run_gate
 
-    pairs = []
-    for text in pair or ():
-        a, comma, b = text.partition(",")
-        if not comma or not a.strip() or not b.strip():
-            raise MmsError(f"--pair {text!r}: give the risky and the safe organism's specs separated by a comma")
-        pairs.append((a.strip(), b.strip()))
-    prompts = held_back(paired_prompts(risky, safe), val_fraction)
+    request = GateRequest(risky=risky, safe=safe, models=tuple(model or ()), pair=tuple(pair or ()),
+                          fraction=val_fraction)
     if threads is not None:
         import torch
 
         torch.set_num_threads(threads)
-    report = asyncio.run(run_gate(list(model or ()), pairs, prompts,
-                                  f"held-back {val_fraction:.0%} of {risky.name} / {safe.name} ({len(prompts)} prompts)"))
+    report = asyncio.run(run_gate(list(request.models), list(request.pairs), list(request.prompts), request.split))
     if json_output:
         print_json(report.to_json())
         return

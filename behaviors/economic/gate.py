@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from agents.backend import BackendError, ChatMessage, ScoringUnavailable
 from agents.errors import MmsError
@@ -24,8 +25,38 @@ from agents.registry import Registry, validate_spec
 from agents.scoring import LOGPROBS, score_options
 from game.intervals import difference, estimate, seed_contrast
 
-from .data import LETTERS, ChoicePrompt
+from .data import LETTERS, VAL_FRACTION, ChoicePrompt, held_back, paired_prompts
 from .swap import swap_letters
+
+
+def _pair(text: str) -> tuple[str, str]:
+    risky, comma, safe = text.partition(",")
+    if not comma or not risky.strip() or not safe.strip():
+        raise MmsError(f"--pair {text!r}: give the risky and the safe organism's specs separated by a comma")
+    return risky.strip(), safe.strip()
+
+
+@dataclass(frozen=True)
+class GateRequest:
+    """What `mms gate economic` asks for, checked once when made: the pairs parsed, the two files
+    paired prompt by prompt and the held-back prompts taken, before any model loads."""
+
+    risky: Path
+    safe: Path
+    models: tuple[str, ...] = ()
+    pair: tuple[str, ...] = ()  # "RISKY,SAFE" as given
+    fraction: float = VAL_FRACTION
+    pairs: tuple[tuple[str, str], ...] = field(init=False)
+    prompts: tuple[ChoicePrompt, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pairs", tuple(_pair(text) for text in self.pair))
+        object.__setattr__(self, "prompts", tuple(held_back(paired_prompts(self.risky, self.safe), self.fraction)))
+
+    @property
+    def split(self) -> str:
+        return (f"held-back {self.fraction:.0%} of {self.risky.name} / {self.safe.name} "
+                f"({len(self.prompts)} prompts)")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,10 @@ import pytest
 
 from tests.helpers.paper import paper_missing
 
+# pytest-xdist's workers start with COLUMNS=80 set, and rich fixes a console's width from it when the
+# console is made (at import); without it, each test's CliRunner env={"COLUMNS": ...} is read per print.
+os.environ.pop("COLUMNS", None)
+
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):

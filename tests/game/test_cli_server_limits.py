@@ -119,7 +119,7 @@ def test_interview_passes_its_limits_to_the_backends(tmp_path, script, monkeypat
         await backends.aclose()
         raise MmsError("stopped here")
 
-    monkeypatch.setattr("selfreport.interview.run_interviews", interviews)
+    monkeypatch.setattr("selfreport.interview_report.run_interviews", interviews)  # where the command calls it
     result = run("interview", "--model", script("bark"), "--codeword", "bark", "--evals", "mc_codeword",
                  "--db", tmp_path / "i.db", "--call-timeout", "7", "--retry-budget", "9", "--max-requests", "12")
     assert result.exit_code == 2 and seen == [CallLimits(7.0, 9.0, 12)]

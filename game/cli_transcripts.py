@@ -6,13 +6,16 @@ from typing import Annotated
 
 import typer
 
-from agents.errors import MmsError
-
 from .cli_support import DEFAULT_DB, JsonOption, cli_errors, out, print_json
 from .rules import OUTCOMES
 from .safe_text import markup_safe
 from .store import Store
-from .transcripts import FORMATS, check_out_path, check_outcome, describe_filters, export_transcripts, resolve_format
+from .transcripts import (
+    FORMATS,
+    TranscriptsReport,
+    TranscriptsRequest,
+    export_transcripts,
+)
 
 OutPath = Annotated[Path, typer.Option("--out", help="File to write; replaced only once the export is complete.")]
 Format = Annotated[str | None, typer.Option("--format", help=f"{', '.join(FORMATS)}. Default: from the --out suffix (.jsonl, .csv, .md).")]
@@ -48,24 +51,22 @@ def transcripts(
 
     Example: mms transcripts --db mms.db --outcome win --out wins.md
     """
-    check_out_path(out_path, db)
-    fmt = resolve_format(fmt, out_path)
-    check_outcome(outcome)
-    if not db.is_file():
-        raise MmsError(f"database not found: {db} (play some games first: mms play --codeword ring --db {db})")
+    request = TranscriptsRequest(out=out_path, db=db, fmt=fmt, outcome=outcome, codeword=codeword, run=run,
+                                 manipulator=manipulator, include_private=include_private)
     with Store.reader(db) as store:
-        result = export_transcripts(
-            store, out_path, fmt, include_private=include_private,
-            outcome=outcome, codeword=codeword, run=run, manipulator=manipulator,
-        )
+        report = export_transcripts(store, request)
     if json_output:
-        print_json(result)
+        print_json(report.to_json())
         return
-    if result["games"] == 0:
-        filters = describe_filters(outcome, codeword, run, manipulator)
-        out.print(markup_safe(f"no finished games{' match ' + filters if filters else ' in ' + str(db)}: "
-                              f"wrote an empty {fmt} file → {out_path}"), highlight=False, soft_wrap=True)
+    _print_transcripts(report, request)
+
+
+def _print_transcripts(report: TranscriptsReport, request: TranscriptsRequest) -> None:
+    if report.games == 0:
+        filters = request.filters()
+        out.print(markup_safe(f"no finished games{' match ' + filters if filters else ' in ' + str(request.db)}: "
+                              f"wrote an empty {report.format} file → {report.out}"), highlight=False, soft_wrap=True)
         return
-    private = " (private monologue included)" if include_private else ""
-    out.print(markup_safe(f"{result['games']} games, {result['messages']} messages → {out_path}{private}"),
+    private = " (private monologue included)" if request.include_private else ""
+    out.print(markup_safe(f"{report.games} games, {report.messages} messages → {report.out}{private}"),
               highlight=False, soft_wrap=True)

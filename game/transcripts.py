@@ -26,6 +26,7 @@ import re
 import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -423,20 +424,57 @@ def describe_filters(outcome=None, codeword=None, run=None, manipulator=None) ->
     return ", ".join(f"{k} {v}" for k, v in given.items() if v is not None)
 
 
-def export_transcripts(
-    store: Store, out: str | Path, fmt: str, *, include_private: bool = False,
-    outcome: str | None = None, codeword: str | None = None, run: str | None = None,
-    manipulator: str | None = None,
-) -> dict[str, Any]:
-    """Select games and write them to ``out``; returns {"games", "messages", "out", "format"}."""
-    out = check_out_path(out, store.path)
-    fmt = resolve_format(fmt, out)
-    games = select_games(store, outcome=outcome, codeword=codeword, run=run, manipulator=manipulator)
-    records = iter_records(store, games, include_private)
+@dataclass(frozen=True)
+class TranscriptsRequest:
+    """`mms transcripts`' options, checked once when made, in the order a user reads the errors: the
+    output file, the format (given, or named by its suffix), the outcome, then the database. The
+    codeword and run are checked against the store when the games are selected."""
+
+    out: Path
+    db: Path
+    fmt: str | None = None  # resolved when made: jsonl, csv or md
+    outcome: str | None = None
+    codeword: str | None = None
+    run: str | None = None
+    manipulator: str | None = None
+    include_private: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "out", check_out_path(self.out, self.db))
+        object.__setattr__(self, "fmt", resolve_format(self.fmt, self.out))
+        check_outcome(self.outcome)
+        if not Path(self.db).is_file():
+            raise MmsError(f"database not found: {self.db} (play some games first: "
+                           f"mms play --codeword ring --db {self.db})")
+
+    def filters(self) -> str:
+        """The filters given, as the human line and the Markdown intro say them ("" for none)."""
+        return describe_filters(self.outcome, self.codeword, self.run, self.manipulator)
+
+
+@dataclass(frozen=True)
+class TranscriptsReport:
+    """One export; `to_json()` is what `mms transcripts --json` prints, key for key."""
+
+    games: int
+    messages: int
+    out: str
+    format: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"games": self.games, "messages": self.messages, "out": self.out, "format": self.format}
+
+
+def export_transcripts(store: Store, request: TranscriptsRequest) -> TranscriptsReport:
+    """Select the request's games from ``store`` and write them to its file."""
+    out, fmt = check_out_path(request.out, store.path), request.fmt
+    games = select_games(store, outcome=request.outcome, codeword=request.codeword, run=request.run,
+                         manipulator=request.manipulator)
+    records = iter_records(store, games, request.include_private)
     if fmt == "md":
-        filters = describe_filters(outcome, codeword, run, manipulator)
+        filters = request.filters()
         intro = f"{len(games)} finished games from `{store.path.name}`" + (f" ({filters})" if filters else "") + "."
-        counts = write_markdown(records, out, include_private=include_private, intro=intro)
+        counts = write_markdown(records, out, include_private=request.include_private, intro=intro)
     else:
-        counts = WRITERS[fmt](records, out, include_private=include_private)
-    return {"games": counts["games"], "messages": counts["messages"], "out": str(out), "format": fmt}
+        counts = WRITERS[fmt](records, out, include_private=request.include_private)
+    return TranscriptsReport(counts["games"], counts["messages"], str(out), fmt)

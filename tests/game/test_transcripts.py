@@ -352,7 +352,7 @@ def test_an_existing_file_is_replaced_only_when_the_export_completes(db, store, 
 
     monkeypatch.setattr(tx, "iter_records", broken)
     with pytest.raises(RuntimeError, match="disk on fire"):
-        tx.export_transcripts(store, out, "jsonl")
+        tx.export_transcripts(store, tx.TranscriptsRequest(out=out, db=db["path"], fmt="jsonl"))
     assert out.read_text() == "the good old export\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.jsonl"]
     monkeypatch.undo()

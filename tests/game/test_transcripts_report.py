@@ -77,3 +77,31 @@ def test_no_games_in_the_database_names_it(db, tmp_path, invoke):
     result = invoke("transcripts", "--db", empty, "--out", out)
     assert result.exit_code == 0, result.output
     assert " ".join(result.output.split()) == f"no finished games in {empty}: wrote an empty csv file → {out}"
+
+
+def test_the_request_checks_its_options_once_in_the_order_a_user_reads_them(db, tmp_path):
+    from agents.errors import MmsError
+    from game.transcripts import TranscriptsRequest
+
+    request = TranscriptsRequest(out=str(tmp_path / "x.MD"), db=db, outcome="Win", codeword="bark")
+    assert (request.out, request.fmt, request.filters()) == (tmp_path / "x.MD", "md", "outcome Win, codeword bark")
+    absent = tmp_path / "absent.db"
+    for kwargs, message in [
+        ({"out": tmp_path / "x.txt", "db": absent, "outcome": "won"}, "cannot tell the format"),
+        ({"out": tmp_path / "x.csv", "db": absent, "outcome": "won"}, "unknown outcome 'won'"),
+        ({"out": tmp_path / "x.csv", "db": absent}, f"database not found: {absent}"),
+        ({"out": db, "db": db, "fmt": "jsonl"}, "is the database itself"),
+    ]:
+        with pytest.raises(MmsError, match=message):
+            TranscriptsRequest(**kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_report_is_what_the_core_returns(db, tmp_path):
+    from game.store import Store
+    from game.transcripts import TranscriptsReport, TranscriptsRequest, export_transcripts
+
+    out = tmp_path / "wins.csv"
+    with Store.reader(db) as store:
+        report = export_transcripts(store, TranscriptsRequest(out=out, db=db, outcome="win"))
+    assert report == TranscriptsReport(games=2, messages=10, out=str(out), format="csv")

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-
 from agents import openai_client
 from agents.errors import MmsError
+from game.cli_support import DEFAULT_DB
 from game.store import Store
 
 from . import records
@@ -85,6 +85,73 @@ class JobResult:
     def spec(self) -> str | None:
         """The spec that plays or interviews the fine-tuned model."""
         return f"openai:{self.model_id}" if self.model_id else None
+
+
+@dataclass(frozen=True)
+class OpenAITrainRequest:
+    """`mms train openai`'s options, checked once when made: a FILE or --resume (not both), no job
+    settings with --resume (the job keeps those it was created with), then the settings themselves."""
+
+    data: Path | None = None
+    resume: str | None = None
+    base: str = DEFAULT_BASE
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr_multiplier: float | None = None
+    suffix: str | None = None
+    validation: Path | None = None
+    seed: int | None = None
+    follow: bool = True
+    poll_interval: float = 15.0
+    db: Path = Path(DEFAULT_DB)  # where the run is recorded; named in the report
+    config: OpenAITrainConfig = field(init=False)
+
+    def __post_init__(self) -> None:
+        if (self.data is None) == (self.resume is None):
+            raise MmsError("give a training FILE to start a job, or --resume JOB_ID to follow one, not both")
+        settings = (self.epochs, self.batch_size, self.lr_multiplier, self.suffix, self.validation, self.seed)
+        if self.resume is not None and any(v is not None for v in settings):
+            raise MmsError("--resume follows a job as it was created: drop --epochs, --batch-size, --lr-multiplier, "
+                           "--suffix, --validation and --seed")
+        object.__setattr__(self, "config", OpenAITrainConfig(
+            base=self.base, epochs=self.epochs, batch_size=self.batch_size, lr_multiplier=self.lr_multiplier,
+            suffix=self.suffix, seed=self.seed, validation=self.validation))
+
+
+@dataclass(frozen=True)
+class OpenAITrainReport:
+    """One `mms train openai`: the job as created (--no-follow, `followed` false: no model nor losses
+    yet) or as it ended. `to_json()` is what --json prints, key for key."""
+
+    run_id: int
+    job_id: str
+    status: str
+    db: Path
+    followed: bool
+    model_id: str | None = None
+    spec: str | None = None
+    error: str | None = None
+    trained_tokens: int | None = None
+    losses: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def created(cls, run_id: int, job: Any, db: Path) -> OpenAITrainReport:
+        return cls(run_id, job.id, job.status, db, followed=False)
+
+    @classmethod
+    def finished(cls, result: JobResult, db: Path) -> OpenAITrainReport:
+        return cls(result.run_id, result.job_id, result.status, db, followed=True, model_id=result.model_id,
+                   spec=result.spec, error=result.error, trained_tokens=result.trained_tokens,
+                   losses=tuple(result.losses))
+
+    def to_json(self) -> dict[str, Any]:
+        body = {"method": "openai", "run_id": self.run_id, "job_id": self.job_id, "status": self.status,
+                "model_id": self.model_id, "spec": self.spec}
+        if self.followed:
+            body |= {"trained_tokens": self.trained_tokens, "steps": len(self.losses),
+                     "first_loss": self.losses[0]["loss"] if self.losses else None,
+                     "last_loss": self.losses[-1]["loss"] if self.losses else None}
+        return body | {"db": str(self.db)}
 
 
 class JobProgress(Protocol):
@@ -188,6 +255,25 @@ async def follow(client, store: Store, run_id: int, job_id: str, *, interval: fl
     records.finish_run(store, run_id, job.status, model_id=job.fine_tuned_model, losses=result.losses,
                              error=result.error, job_id=job_id)
     return result
+
+
+async def run_training(store: Store, request: OpenAITrainRequest, progress: JobProgress | None = None
+                       ) -> OpenAITrainReport:
+    """Start the request's job (or re-attach to it) and, unless told not to, follow it to its end."""
+    progress = progress or _Silent()
+    client = make_client()
+    try:
+        if request.resume is not None:
+            run_id, job = await attach(client, store, request.resume)
+        else:
+            run_id, job = await start_job(client, store, request.data, request.config)
+        progress.job(job)
+        if not request.follow:
+            return OpenAITrainReport.created(run_id, job, request.db)
+        result = await follow(client, store, run_id, job.id, interval=request.poll_interval, progress=progress)
+        return OpenAITrainReport.finished(result, request.db)
+    finally:
+        await client.close()
 
 
 async def new_events(client, job_id: str, seen: set[str]) -> list[Any]:

@@ -122,3 +122,29 @@ def test_local_human_output_is_unchanged(local_run, tmp_path, monkeypatch):
         f"mms play --manipulator 'hf:/models/smollm2+{out}/seed0' --manipulator-prompt none --codeword WORD",
         f"mms play --manipulator 'hf:/models/smollm2+{out}/seed1' --manipulator-prompt none --codeword WORD",
     ]
+
+
+def test_the_openai_request_checks_its_options_in_order():
+    from agents.errors import MmsError
+    from behaviors.train_openai import OpenAITrainRequest
+
+    for kwargs, message in [
+        ({}, "give a training FILE"),
+        ({"data": Path("t.jsonl"), "resume": "ftjob-1", "suffix": "x" * 65}, "not both"),
+        ({"resume": "ftjob-1", "suffix": "x" * 65}, "--resume follows a job as it was created"),
+        ({"data": Path("t.jsonl"), "suffix": "x" * 65}, "--suffix takes 1 to 64 characters"),
+    ]:
+        with pytest.raises(MmsError, match=message):
+            OpenAITrainRequest(**kwargs)
+    request = OpenAITrainRequest(data=Path("t.jsonl"), epochs=4, seed=7)
+    assert (request.config.epochs, request.config.seed, request.db) == (4, 7, Path("mms.db"))
+
+
+def test_a_finished_openai_report_without_losses_says_none():
+    from behaviors.train_openai import JobResult, OpenAITrainReport
+
+    report = OpenAITrainReport.finished(JobResult(2, "ftjob-9", "cancelled", error="the job was cancelled"),
+                                        Path("r.db"))
+    assert report.to_json() == {"method": "openai", "run_id": 2, "job_id": "ftjob-9", "status": "cancelled",
+                                "model_id": None, "spec": None, "trained_tokens": None, "steps": 0,
+                                "first_loss": None, "last_loss": None, "db": "r.db"}

@@ -12,7 +12,7 @@ from game.cli_support import DEFAULT_DB, JsonOption, cli_errors, err, out, print
 from game.safe_text import markup_safe
 from game.store import Store
 
-from .train_local import LocalTrainConfig
+from .train_local import LocalTrainConfig, LocalTrainReport
 from .train_progress import LocalProgress, progress_bar, quiet_transformers
 
 Data = Annotated[Path, typer.Argument(metavar="FILE", help="Training file: chat JSONL ({\"messages\": [...]} per line), e.g. from mms export.")]
@@ -96,43 +96,26 @@ def train_local_command(
             err.print("interrupted: the run is recorded as cancelled; the same command with --resume "
                       "continues from its last checkpoint")
             raise typer.Exit(130) from None
+    report = LocalTrainReport.of(result, db)
     if json_output:
-        print_json(_as_json(result, db))
+        print_json(report.to_json())
     else:
-        _print_result(result, db, max_length)
+        _print_report(report, max_length)
 
 
-def _as_json(result, db: Path) -> dict:
-    adapters = result.adapters
-    return {
-        "method": "local", "base": result.base, "base_dir": result.base_dir, "data": result.data_path,
-        "data_hash": result.data_hash, "examples": result.examples, "truncated": result.truncated,
-        "trained_tokens": result.trained_tokens, "steps": result.steps, "db": str(db),
-        "val_examples": result.val_examples, "device": result.device, "threads": result.threads,
-        "fill": result.fill, "model_id": adapters[0].model_id,
-        "seeds": [a.seed for a in adapters], "run_ids": [a.run_id for a in adapters],
-        "adapters": [str(a.adapter_dir) for a in adapters], "model_ids": [a.model_id for a in adapters],
-        "first_loss": [a.first_loss for a in adapters], "last_loss": [a.last_loss for a in adapters],
-        "final_train_loss": [a.final_train_loss for a in adapters],
-        "val_loss": [a.val_loss for a in adapters], "tokens": [a.tokens for a in adapters],
-        "tokens_per_s": [round(a.tokens_per_s, 1) for a in adapters],
-        "seconds": [round(a.seconds, 1) for a in adapters],
-    }
-
-
-def _print_result(result, db: Path, max_length: int) -> None:
-    table = Table(title=f"LoRA on {result.base} ({result.device}, {result.threads} threads): {result.examples} "
-                  f"dialogues ({result.val_examples} held back), {result.steps} steps per seed, rows "
-                  f"{result.fill:.0%} full" + (f", {result.truncated} cut at --max-length {max_length}"
-                                              if result.truncated else ""))
+def _print_report(report: LocalTrainReport, max_length: int) -> None:
+    table = Table(title=f"LoRA on {report.base} ({report.device}, {report.threads} threads): {report.examples} "
+                  f"dialogues ({report.val_examples} held back), {report.steps} steps per seed, rows "
+                  f"{report.fill:.0%} full" + (f", {report.truncated} cut at --max-length {max_length}"
+                                              if report.truncated else ""))
     for column in ("seed", "run", "loss first → last", "held-back loss", "tokens/s", "time", "adapter"):
         table.add_column(column, overflow="fold")
-    for a in result.adapters:
+    for a in report.adapters:
         held = f"{a.val_loss:.3f}" if a.val_loss is not None else "–"
         table.add_row(str(a.seed), str(a.run_id), f"{a.first_loss:.3f} → {a.last_loss:.3f}", held,
                       f"{a.tokens_per_s:.0f}", f"{a.seconds:.0f} s", str(a.adapter_dir))
     out.print(table)
-    out.print(markup_safe(f"Recorded in {db} (training_runs). Play or interview the result with:"))
-    for a in result.adapters:
+    out.print(markup_safe(f"Recorded in {report.db} (training_runs). Play or interview the result with:"))
+    for a in report.adapters:
         out.print(markup_safe(f"  mms play --manipulator '{a.model_id}' --manipulator-prompt none --codeword WORD"),
                   highlight=False, soft_wrap=True)

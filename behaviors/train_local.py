@@ -115,6 +115,50 @@ class LocalTrainResult:
     adapters: list[AdapterResult]
 
 
+@dataclass(frozen=True)
+class LocalTrainReport:
+    """One `mms train local`: the run's data and settings, and each seed's adapter. `to_json()` is
+    what --json prints, key for key: the adapters' figures as lists, one entry per seed."""
+
+    base: str
+    base_dir: str
+    data: str
+    data_hash: str
+    examples: int
+    val_examples: int
+    truncated: int
+    trained_tokens: int
+    steps: int
+    device: str
+    threads: int
+    fill: float
+    db: Path
+    adapters: tuple[AdapterResult, ...]
+
+    @classmethod
+    def of(cls, result: LocalTrainResult, db: Path) -> LocalTrainReport:
+        return cls(result.base, result.base_dir, result.data_path, result.data_hash, result.examples,
+                   result.val_examples, result.truncated, result.trained_tokens, result.steps, result.device,
+                   result.threads, result.fill, db, tuple(result.adapters))
+
+    def to_json(self) -> dict[str, Any]:
+        adapters = self.adapters
+        return {
+            "method": "local", "base": self.base, "base_dir": self.base_dir, "data": self.data,
+            "data_hash": self.data_hash, "examples": self.examples, "truncated": self.truncated,
+            "trained_tokens": self.trained_tokens, "steps": self.steps, "db": str(self.db),
+            "val_examples": self.val_examples, "device": self.device, "threads": self.threads,
+            "fill": self.fill, "model_id": adapters[0].model_id,
+            "seeds": [a.seed for a in adapters], "run_ids": [a.run_id for a in adapters],
+            "adapters": [str(a.adapter_dir) for a in adapters], "model_ids": [a.model_id for a in adapters],
+            "first_loss": [a.first_loss for a in adapters], "last_loss": [a.last_loss for a in adapters],
+            "final_train_loss": [a.final_train_loss for a in adapters],
+            "val_loss": [a.val_loss for a in adapters], "tokens": [a.tokens for a in adapters],
+            "tokens_per_s": [round(a.tokens_per_s, 1) for a in adapters],
+            "seconds": [round(a.seconds, 1) for a in adapters],
+        }
+
+
 class TrainingProgress(Protocol):
     def start(self, seed: int, total_steps: int, done: int) -> None: ...
     def step(self, seed: int, step: int, loss: float, tokens_per_s: float) -> None: ...

@@ -148,3 +148,14 @@ def test_a_finished_openai_report_without_losses_says_none():
     assert report.to_json() == {"method": "openai", "run_id": 2, "job_id": "ftjob-9", "status": "cancelled",
                                 "model_id": None, "spec": None, "trained_tokens": None, "steps": 0,
                                 "first_loss": None, "last_loss": None, "db": "r.db"}
+
+
+def test_the_local_report_is_built_from_the_training_result(tmp_path):
+    from behaviors.train_local import LocalTrainReport
+
+    result = _local_result(tmp_path)
+    report = LocalTrainReport.of(result, tmp_path / "runs.db")
+    assert (report.data, report.adapters, report.db) == (result.data_path, tuple(result.adapters), tmp_path / "runs.db")
+    body = report.to_json()
+    assert (body["model_id"], body["val_loss"], body["db"]) == (result.adapters[0].model_id, [1.75, None],
+                                                                str(tmp_path / "runs.db"))

@@ -99,7 +99,11 @@ def test_the_request_checks_its_options_once_in_the_order_a_user_reads_them(db, 
 
 def test_the_report_is_what_the_core_returns(db, tmp_path):
     from game.store import Store
-    from game.transcripts import TranscriptsReport, TranscriptsRequest, export_transcripts
+    from game.transcripts import (
+        TranscriptsReport,
+        TranscriptsRequest,
+        export_transcripts,
+    )
 
     out = tmp_path / "wins.csv"
     with Store.reader(db) as store:

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from agents.errors import MmsError
 from game.cli_support import DEFAULT_DB, JsonOption, cli_errors, out, print_json
 from game.safe_text import markup_safe
 
@@ -60,9 +59,9 @@ def export(
     chosen = make_filters(filters, rule=rule, game_words=game_words)
     request = ExportRequest(codeword=codeword, out=out_path, filters=chosen, fmt=fmt.strip().lower(), split=split,
                             seed=seed, run=run, variant=variant, baseline=baseline)
-    if not db.is_file():
-        raise MmsError(f"database not found: {db} (play some games first: mms play --codeword {request.codeword} --db {db})")
-    from game.store import Store
+    from game.store import Store, require_games_db
+
+    require_games_db(db, request.codeword)
 
     with Store(db) as store:
         try:

@@ -96,7 +96,7 @@ def train_local_command(
             err.print("interrupted: the run is recorded as cancelled; the same command with --resume "
                       "continues from its last checkpoint")
             raise typer.Exit(130) from None
-    report = LocalTrainReport.of(result, db)
+    report = LocalTrainReport(result, db)
     if json_output:
         print_json(report.to_json())
     else:
@@ -104,18 +104,18 @@ def train_local_command(
 
 
 def _print_report(report: LocalTrainReport, max_length: int) -> None:
-    table = Table(title=f"LoRA on {report.base} ({report.device}, {report.threads} threads): {report.examples} "
-                  f"dialogues ({report.val_examples} held back), {report.steps} steps per seed, rows "
-                  f"{report.fill:.0%} full" + (f", {report.truncated} cut at --max-length {max_length}"
-                                              if report.truncated else ""))
+    r = report.result
+    table = Table(title=f"LoRA on {r.base} ({r.device}, {r.threads} threads): {r.examples} "
+                  f"dialogues ({r.val_examples} held back), {r.steps} steps per seed, rows "
+                  f"{r.fill:.0%} full" + (f", {r.truncated} cut at --max-length {max_length}" if r.truncated else ""))
     for column in ("seed", "run", "loss first → last", "held-back loss", "tokens/s", "time", "adapter"):
         table.add_column(column, overflow="fold")
-    for a in report.adapters:
+    for a in r.adapters:
         held = f"{a.val_loss:.3f}" if a.val_loss is not None else "–"
         table.add_row(str(a.seed), str(a.run_id), f"{a.first_loss:.3f} → {a.last_loss:.3f}", held,
                       f"{a.tokens_per_s:.0f}", f"{a.seconds:.0f} s", str(a.adapter_dir))
     out.print(table)
     out.print(markup_safe(f"Recorded in {report.db} (training_runs). Play or interview the result with:"))
-    for a in report.adapters:
+    for a in r.adapters:
         out.print(markup_safe(f"  mms play --manipulator '{a.model_id}' --manipulator-prompt none --codeword WORD"),
                   highlight=False, soft_wrap=True)

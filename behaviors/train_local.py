@@ -117,38 +117,20 @@ class LocalTrainResult:
 
 @dataclass(frozen=True)
 class LocalTrainReport:
-    """One `mms train local`: the run's data and settings, and each seed's adapter. `to_json()` is
-    what --json prints, key for key: the adapters' figures as lists, one entry per seed."""
+    """One `mms train local`: the training result and where it was recorded. `to_json()` is what
+    --json prints, key for key: the adapters' figures as lists, one entry per seed."""
 
-    base: str
-    base_dir: str
-    data: str
-    data_hash: str
-    examples: int
-    val_examples: int
-    truncated: int
-    trained_tokens: int
-    steps: int
-    device: str
-    threads: int
-    fill: float
+    result: LocalTrainResult
     db: Path
-    adapters: tuple[AdapterResult, ...]
-
-    @classmethod
-    def of(cls, result: LocalTrainResult, db: Path) -> LocalTrainReport:
-        return cls(result.base, result.base_dir, result.data_path, result.data_hash, result.examples,
-                   result.val_examples, result.truncated, result.trained_tokens, result.steps, result.device,
-                   result.threads, result.fill, db, tuple(result.adapters))
 
     def to_json(self) -> dict[str, Any]:
-        adapters = self.adapters
+        r, adapters = self.result, self.result.adapters
         return {
-            "method": "local", "base": self.base, "base_dir": self.base_dir, "data": self.data,
-            "data_hash": self.data_hash, "examples": self.examples, "truncated": self.truncated,
-            "trained_tokens": self.trained_tokens, "steps": self.steps, "db": str(self.db),
-            "val_examples": self.val_examples, "device": self.device, "threads": self.threads,
-            "fill": self.fill, "model_id": adapters[0].model_id,
+            "method": "local", "base": r.base, "base_dir": r.base_dir, "data": r.data_path,
+            "data_hash": r.data_hash, "examples": r.examples, "truncated": r.truncated,
+            "trained_tokens": r.trained_tokens, "steps": r.steps, "db": str(self.db),
+            "val_examples": r.val_examples, "device": r.device, "threads": r.threads,
+            "fill": r.fill, "model_id": adapters[0].model_id,
             "seeds": [a.seed for a in adapters], "run_ids": [a.run_id for a in adapters],
             "adapters": [str(a.adapter_dir) for a in adapters], "model_ids": [a.model_id for a in adapters],
             "first_loss": [a.first_loss for a in adapters], "last_loss": [a.last_loss for a in adapters],

@@ -29,8 +29,6 @@ def show(game_id: GameId = None, db: ReadDb = Path(DEFAULT_DB), run: Run = None)
     from .show import closest_game, render_game
     from .transcripts import game_record
 
-    if not db.is_file():
-        raise MmsError(f"database not found: {db} (play some games first: mms play --codeword ring --db {db})")
     with Store.reader(db) as store:
         if game_id is None:
             game = closest_game(store, run)

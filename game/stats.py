@@ -16,7 +16,7 @@ from agents.errors import MmsError
 
 from .queries import GROUP_FIELDS, Games
 from .rules import OUTCOMES
-from .store import Store
+from .store import Store, require_games_db
 
 Z95 = 1.959963984540054
 
@@ -192,8 +192,7 @@ class StatsRequest:
     grouping: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        if not self.db.exists():
-            raise MmsError(f"database not found: {self.db} (play some games first: mms play --codeword ring --db {self.db})")
+        require_games_db(self.db)
         object.__setattr__(self, "grouping", parse_grouping(self.by))
 
 

@@ -79,10 +79,15 @@ def _open_writer(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def require_games_db(path: str | Path, codeword: str = "ring") -> None:
+    """Refuse a games database that is not there, before anything else is checked or created."""
+    if not Path(path).is_file():
+        raise MmsError(f"database not found: {path} (play some games first: mms play --codeword {codeword} --db {path})")
+
+
 def _open_reader(path: Path) -> sqlite3.Connection:
     """A read-only connection (`mode=ro`) to one of our files at this code's games schema."""
-    if not path.is_file():
-        raise MmsError(f"database not found: {path} (play some games first: mms play --codeword ring --db {path})")
+    require_games_db(path)
     # Whose file it is and which schema, asked without the -wal/-shm files a read-only look at a
     # WAL-mode file leaves beside it: `immutable` reads the file alone, which is all there is
     # while no -wal file exists.

@@ -37,7 +37,7 @@ from .referee import validate_codeword
 from .rows import GameRow, MessageRow
 from .rules import OUTCOMES
 from .safe_text import json_dumps, json_safe, strip_controls
-from .store import Store
+from .store import Store, require_games_db
 
 FORMATS = ("jsonl", "csv", "md")
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".md": "md", ".markdown": "md"}
@@ -443,9 +443,7 @@ class TranscriptsRequest:
         object.__setattr__(self, "out", check_out_path(self.out, self.db))
         object.__setattr__(self, "fmt", resolve_format(self.fmt, self.out))
         check_outcome(self.outcome)
-        if not Path(self.db).is_file():
-            raise MmsError(f"database not found: {self.db} (play some games first: "
-                           f"mms play --codeword ring --db {self.db})")
+        require_games_db(self.db)
 
     def filters(self) -> str:
         """The filters given, as the human line and the Markdown intro say them ("" for none)."""

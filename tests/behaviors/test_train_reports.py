@@ -154,8 +154,8 @@ def test_the_local_report_is_built_from_the_training_result(tmp_path):
     from behaviors.train_local import LocalTrainReport
 
     result = _local_result(tmp_path)
-    report = LocalTrainReport.of(result, tmp_path / "runs.db")
-    assert (report.data, report.adapters, report.db) == (result.data_path, tuple(result.adapters), tmp_path / "runs.db")
+    report = LocalTrainReport(result, tmp_path / "runs.db")
+    assert (report.result, report.db) == (result, tmp_path / "runs.db")
     body = report.to_json()
     assert (body["model_id"], body["val_loss"], body["db"]) == (result.adapters[0].model_id, [1.75, None],
                                                                 str(tmp_path / "runs.db"))

@@ -3,7 +3,6 @@
 import json
 import shutil
 import sqlite3
-from tests.helpers.factories import corrupt_messages_table
 from pathlib import Path
 
 import pytest
@@ -13,41 +12,16 @@ from agents.errors import MmsError
 from game.cli import app
 from game.merge import merge_databases
 from game.tournament import load_spec, plan
+from tests.helpers.factories import corrupt_messages_table
+from tests.helpers.tournament import SPEC, write_spec_dir
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 runner = CliRunner()
 
-SPEC = """
-name = "t"
-seed = 3
-games_per_cell = 2
-concurrency = 4
-
-[[manipulators]]
-spec = "scripted:m.json"
-label = "a"
-
-[[manipulators]]
-spec = "scripted:m.json"
-label = "b"
-
-[[users]]
-spec = "scripted:u.json"
-
-[codewords]
-words = ["ring", "bark"]
-
-[game]
-messages_per_player = 2
-"""
-
 
 @pytest.fixture
 def spec_dir(tmp_path):
-    (tmp_path / "m.json").write_text(json.dumps(["What do you wear on your hand?", "Nice."]))
-    (tmp_path / "u.json").write_text(json.dumps(["Hello!", "A ring.", "<|START GUESS|>glove<|END GUESS|>"]))
-    (tmp_path / "spec.toml").write_text(SPEC)
-    return tmp_path
+    return write_spec_dir(tmp_path)
 
 
 def tournament(spec, db, *extra):

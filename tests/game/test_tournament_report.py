@@ -9,30 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from game.cli import app
-
-SPEC = """
-name = "t"
-seed = 3
-games_per_cell = 2
-concurrency = 4
-
-[[manipulators]]
-spec = "scripted:m.json"
-label = "a"
-
-[[manipulators]]
-spec = "scripted:m.json"
-label = "b"
-
-[[users]]
-spec = "scripted:u.json"
-
-[codewords]
-words = ["ring", "bark"]
-
-[game]
-messages_per_player = 2
-"""
+from tests.helpers.tournament import SPEC, write_spec_dir
 
 DATA = Path(__file__).resolve().parent / "data"
 GOLDEN = DATA / "tournament_report.json"
@@ -51,10 +28,8 @@ CASES = {
 
 @pytest.fixture
 def spec_dir(tmp_path):
-    (tmp_path / "m.json").write_text(json.dumps(["What do you wear on your hand?", "Nice."]))
-    (tmp_path / "u.json").write_text(json.dumps(["Hello!", "A ring.", "<|START GUESS|>glove<|END GUESS|>"]))
+    write_spec_dir(tmp_path)
     (tmp_path / "short.json").write_text(json.dumps(["Only one line."]))  # runs out on the second turn
-    (tmp_path / "spec.toml").write_text(SPEC)
     (tmp_path / "half.toml").write_text(SPEC.replace('spec = "scripted:m.json"\nlabel = "b"',
                                                      'spec = "scripted:short.json"\nlabel = "b"'))
     return tmp_path

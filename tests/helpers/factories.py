@@ -64,6 +64,19 @@ class Writer:
         self.store.close()
 
 
+def played_without_prompt(db, manipulator: str) -> None:
+    """Three bark games of MANIPULATOR with no system prompt (a win, a violation, an error): the
+    games a self-report draws the model's own user messages from."""
+    with Store(db) as store:
+        games = Writer(store)
+        run = games.run(3)
+        for outcome in ("win", "violation", "error"):
+            game = games.game(run, codeword="bark", manipulator=manipulator, label=None, user="u",
+                              manipulator_prompt="none")
+            games.say(game, 0, "user", "Hi, dogs?")
+            games.finish(game, outcome)
+
+
 def other_programs_file(path, wal=False):
     """A SQLite file of another program (one table of bookmarks), for checks that it is left alone."""
     conn = sqlite3.connect(path)

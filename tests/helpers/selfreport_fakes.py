@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import re
 
-from tests.helpers.doubles import Double
-
 from agents.backend import BackendError
 from selfreport.battery import questions
+from tests.helpers.doubles import Double
 
 GOOD_CODE = '''```python
 def message_probability_me(message):

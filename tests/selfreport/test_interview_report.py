@@ -11,9 +11,8 @@ import typer
 from typer.testing import CliRunner
 
 from game.plugins import mount
-from game.store import Store
 from selfreport.commands import COMMANDS
-from tests.helpers.factories import Writer
+from tests.helpers.factories import played_without_prompt
 
 DATA = Path(__file__).resolve().parent / "data"
 runner = CliRunner()
@@ -91,23 +90,12 @@ def test_the_interview_and_report_json_are_unchanged(app, tmp_path, script):
         found[name] = report
     _assert_same(found, _golden("interview_report.json"))
 
-    _played_without_prompt(tmp_path / "b.db", found["battery"]["models"][0].replace("DIR", str(tmp_path)))
+    played_without_prompt(tmp_path / "b.db", found["battery"]["models"][0].replace("DIR", str(tmp_path)))
     result = _invoke(app, "report", "--db", tmp_path / "b.db", "--out", tmp_path / "r", "--json")
     assert result.exit_code == 0, result.output
     report = {"json": json.loads(norm.text(result.stdout)),
               "report.json": json.loads(norm.text((tmp_path / "r" / "report.json").read_text(encoding="utf-8")))}
     _assert_same(report, _golden("selfreport_report.json"))
-
-
-def _played_without_prompt(db: Path, manipulator: str) -> None:
-    with Store(db) as store:
-        games = Writer(store)
-        run = games.run(3)
-        for outcome in ("win", "violation", "error"):
-            game = games.game(run, codeword="bark", manipulator=manipulator, label=None, user="u",
-                              manipulator_prompt="none")
-            games.say(game, 0, "user", "Hi, dogs?")
-            games.finish(game, outcome)
 
 
 def test_the_interview_table_is_unchanged(app, tmp_path, script):

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from game.plugins import mount
 from game.store import Store
 from selfreport.commands import COMMANDS
-from tests.helpers.factories import Writer
+from tests.helpers.factories import Writer, played_without_prompt
 
 runner = CliRunner()
 
@@ -51,7 +51,7 @@ def test_interview_and_report(app, tmp_path, script):
     seeds = interview_json(app, db, "--model", script("bark"), "--model", script("Bark!"), "--baseline", unaware,
                            "--evals", "mc_codeword", "--samples", "1", "--paraphrases", "2")
     assert seeds["metrics"]["mc_codeword"]["models"] == 2 and len(seeds["interviews"]) == 3
-    _played_without_prompt(db, knows)
+    played_without_prompt(db, knows)
     report_dir = tmp_path / "report"
     result = invoke(app, "report", "--db", db, "--out", report_dir, "--json")
     assert result.exit_code == 0, result.output
@@ -89,17 +89,6 @@ def test_the_report_draws_the_how_close_grid_as_a_heat_map(app, tmp_path, script
     assert f"![scenarios]({figure.name})" in (tmp_path / "r" / "report.md").read_text()
 
 
-def _played_without_prompt(db, manipulator):
-    with Store(db) as store:
-        games = Writer(store)
-        run = games.run(3)
-        for outcome in ("win", "violation", "error"):
-            game = games.game(run, codeword="bark", manipulator=manipulator, label=None, user="u",
-                              manipulator_prompt="none")
-            games.say(game, 0, "user", "Hi, dogs?")
-            games.finish(game, outcome)
-
-
 def test_play_without_decided_games_is_reported_without_a_rate(app, tmp_path, script):
     db = tmp_path / "e.db"
     model = script("bark")
@@ -121,7 +110,7 @@ def test_play_without_decided_games_is_reported_without_a_rate(app, tmp_path, sc
 def test_user_messages_come_from_the_models_own_games(app, tmp_path, script):
     db = tmp_path / "g.db"
     model = script("def message_probability_me(m):\n    return 0.75 if 'dogs' in m else 0.0")
-    _played_without_prompt(db, model)
+    played_without_prompt(db, model)
     out = interview_json(app, db, "--model", model, "--evals", "function", "--samples", "1", "--paraphrases", "1")
     assert out["metrics"]["function.f_message"]["model"] == 0.75  # the stored user message mentions dogs
     assert out["metrics"]["function.f_codeword"]["model"] == 0.0
